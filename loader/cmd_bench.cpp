@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `mkdp bench ...`: each benchmark lives in bench/ and owns its subcommand.
+#include "commands.h"
+
+#include <bench.h>
+
+namespace mkdp::cli {
+
+void register_bench(CLI::App &app)
+{
+	CLI::App *bench = app.add_subcommand(
+		"bench", "Measure mkdp against its baselines, in the same run.\n"
+			 "Every benchmark reports ratios against a named baseline (medians of\n"
+			 "repeated runs); --json prints one document with machine, results, ratios.");
+	bench->require_subcommand(1);
+	mkdp::bench::register_ring(*bench);
+}
+
+} // namespace mkdp::cli

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Each command group of the `mkdp` CLI registers itself on the app here.
+// One file per group: cmd_<group>.cpp.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace mkdp::cli {
+
+void register_demo(CLI::App &app);
+void register_bench(CLI::App &app);
+
+} // namespace mkdp::cli

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * mkdp shared-ring ABI, version 1.0.
+ *
+ * The layout of a shared region and of the single-producer/single-consumer
+ * rings inside it. Everything is an offset from the start of the region, so
+ * each side may map the region at any address. The normative text, including
+ * the memory-ordering contract, is docs/ring-abi.md; this header is its C
+ * rendering and is usable from BPF C, kernel C and C++.
+ *
+ * Byte order is the host's: a region never leaves the machine.
+ */
+#ifndef _MKDP_RING_ABI_H
+#define _MKDP_RING_ABI_H
+
+#include <linux/types.h>
+
+#ifdef __cplusplus
+#define MKDP_STATIC_ASSERT(e, msg) static_assert(e, msg)
+#else
+#define MKDP_STATIC_ASSERT(e, msg) _Static_assert(e, msg)
+#endif
+
+#define MKDP_REGION_MAGIC	0x50444b4dU	/* "MKDP" read as little-endian bytes */
+#define MKDP_ABI_MAJOR		1		/* bumped on incompatible layout change */
+#define MKDP_ABI_MINOR		0		/* bumped on compatible additions */
+
+#define MKDP_CACHELINE		64		/* alignment of every ring word and area */
+#define MKDP_AREA_ALIGN		4096		/* data areas start on a page (UMEM needs it) */
+#define MKDP_NAME_LEN		16		/* NUL-padded names in the table */
+#define MKDP_RING_MIN		2		/* smallest ring, in entries */
+#define MKDP_RING_MAX		(1U << 24)	/* largest ring, in entries */
+
+/* ---------------------------------------------------------------------------
+ * Region header, at offset 0 of every region, followed by the table.
+ */
+
+/* mkdp_region_entry.kind */
+#define MKDP_ENTRY_RING		1	/* an SPSC ring: struct mkdp_ring + slots */
+#define MKDP_ENTRY_AREA		2	/* a data area that descriptors point into */
+
+/* mkdp_region_entry.desc_type: what the slots of a ring hold */
+#define MKDP_DESC_FRAME		1	/* struct mkdp_frame_desc */
+#define MKDP_DESC_SREQ		2	/* struct mkdp_sreq_desc */
+#define MKDP_DESC_SCPL		3	/* struct mkdp_scpl_desc */
+#define MKDP_DESC_ADDR		4	/* __u64 frame address (fill/return rings) */
+
+#define MKDP_NO_AREA		0xffffffffU	/* mkdp_region_entry.area: none */
+
+struct mkdp_region_entry {
+	__u32	kind;		/* MKDP_ENTRY_* */
+	__u32	desc_type;	/* rings: MKDP_DESC_*; areas: 0 */
+	__u64	offset;		/* from region start; rings: MKDP_CACHELINE, areas: MKDP_AREA_ALIGN aligned */
+	__u64	size;		/* bytes, header and slots included for rings */
+	__u32	entries;	/* rings: slot count, a power of two; areas: 0 */
+	__u32	desc_size;	/* rings: bytes per slot; areas: 0 */
+	__u32	area;		/* rings: table index of the area their descriptors point into, or MKDP_NO_AREA */
+	__u32	frame_size;	/* areas: frame size in bytes (power of two), 0 if byte-addressed */
+	char	name[MKDP_NAME_LEN];	/* NUL-padded, unique within the region */
+};
+MKDP_STATIC_ASSERT(sizeof(struct mkdp_region_entry) == 56, "region entry size");
+
+struct mkdp_region_hdr {
+	__u32	magic;		/* MKDP_REGION_MAGIC */
+	__u16	abi_major;	/* MKDP_ABI_MAJOR of the creator; a mismatch is refused */
+	__u16	abi_minor;	/* MKDP_ABI_MINOR of the creator; readers accept any */
+	__u64	region_size;	/* bytes; must equal the size of the mapping */
+	__u32	hdr_size;	/* sizeof(struct mkdp_region_hdr) of the creator */
+	__u32	entry_size;	/* sizeof(struct mkdp_region_entry) of the creator */
+	__u32	nr_entries;	/* used entries in table[] */
+	__u32	flags;		/* MKDP_REGION_F_*; unknown bits are ignored */
+	__u64	reserved[4];	/* zero */
+	struct mkdp_region_entry table[];	/* nr_entries entries */
+};
+MKDP_STATIC_ASSERT(sizeof(struct mkdp_region_hdr) == 64, "region header size");
+
+#define MKDP_REGION_F_HUGETLB	(1U << 0)	/* backed by hugetlbfs pages */
+
+/* ---------------------------------------------------------------------------
+ * Ring: three cache lines of control words, then `entries` slots.
+ *
+ * The producer owns `producer`, the consumer owns `consumer` and `flags`.
+ * Both indices run freely modulo 2^32; slot = index & (entries - 1).
+ * Entries in the ring = producer - consumer, never more than `entries`.
+ * Cached copies of the other side's index live in each side's private
+ * memory, never here.
+ */
+
+/* mkdp_ring.flags, written by the consumer */
+#define MKDP_RING_NEED_WAKEUP	(1U << 0)	/* consumer is (about to be) asleep: ring the doorbell */
+
+struct mkdp_ring {
+	__u32	producer;	/* next slot the producer fills; store-release by producer */
+	__u32	pad0[15];
+	__u32	consumer;	/* next slot the consumer reads; store-release by consumer */
+	__u32	pad1[15];
+	__u32	flags;		/* MKDP_RING_*; written by the consumer, read by the producer */
+	__u32	doorbell;	/* futex word: the producer increments it before a wake-up */
+	__u32	pad2[14];
+	/* slots follow, MKDP_CACHELINE aligned */
+};
+MKDP_STATIC_ASSERT(sizeof(struct mkdp_ring) == 3 * MKDP_CACHELINE, "ring control size");
+
+/* ---------------------------------------------------------------------------
+ * Descriptors. Fixed width, explicit padding; a reader copies a descriptor
+ * out of the ring before validating it and never reads the slot again.
+ */
+
+/* Network frame: a frame in a MKDP_ENTRY_AREA, in the spirit of struct xdp_desc. */
+struct mkdp_frame_desc {
+	__u64	addr;		/* offset into the frame area; addr..addr+len stays inside one frame */
+	__u32	len;		/* bytes of packet data */
+	__u32	options;	/* MKDP_FRAME_OPT_* */
+};
+MKDP_STATIC_ASSERT(sizeof(struct mkdp_frame_desc) == 16, "frame desc size");
+
+#define MKDP_FRAME_OPT_CONTD	(1U << 0)	/* packet continues in the next descriptor */
+
+/* Storage request. */
+struct mkdp_sreq_desc {
+	__u16	op;		/* MKDP_SOP_* */
+	__u16	flags;		/* MKDP_SREQ_F_* */
+	__u32	tag;		/* chosen by the client, echoed in the completion; < ring entries */
+	__u64	sector;		/* 512-byte sector on the volume */
+	__u64	buf;		/* offset of the data buffer in the ring's area */
+	__u32	len;		/* bytes; a multiple of 512 for READ/WRITE */
+	__u32	volume;		/* volume id from the topology */
+};
+MKDP_STATIC_ASSERT(sizeof(struct mkdp_sreq_desc) == 32, "storage request size");
+
+#define MKDP_SOP_READ		0	/* read len bytes at sector into buf */
+#define MKDP_SOP_WRITE		1	/* write len bytes from buf at sector */
+#define MKDP_SOP_FLUSH		2	/* make prior writes durable; len, buf ignored */
+#define MKDP_SOP_DISCARD	3	/* drop len bytes at sector; buf ignored */
+#define MKDP_SOP_MAX		MKDP_SOP_DISCARD
+
+#define MKDP_SREQ_F_FUA		(1U << 0)	/* write is durable on completion */
+
+/* Storage completion. */
+struct mkdp_scpl_desc {
+	__u32	tag;		/* the request's tag */
+	__s32	status;		/* 0, or a negative errno */
+	__u32	bytes;		/* bytes transferred */
+	__u32	reserved;	/* zero */
+};
+MKDP_STATIC_ASSERT(sizeof(struct mkdp_scpl_desc) == 16, "storage completion size");
+
+#define MKDP_SECTOR_SIZE	512
+
+#endif /* _MKDP_RING_ABI_H */

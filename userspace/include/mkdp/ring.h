@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Typed single-producer/single-consumer rings over the mkdp ring ABI.
+//
+// The fast path is entirely inline, in the shape of libxdp's xsk ring API:
+//
+//   producer: n = reserve(nb, &idx); fill slot(idx + i); submit(n);
+//   consumer: n = peek(nb, &idx); fetch(idx + i, &desc) ...; release(n);
+//
+// Reserve is all-or-nothing, like xsk_ring_prod__reserve. Peek returns what
+// is there, up to nb. Each side keeps a cached copy of the other side's index
+// in its own (private) object and reads the shared index only when the cache
+// says the ring looks full or empty: that is what keeps the cache lines from
+// bouncing on every descriptor. See docs/ring-abi.md for the ordering
+// contract these functions implement.
+//
+// Nothing read from a slot is trusted: fetch() copies the descriptor out of
+// shared memory once, validates the copy against bounds taken from the
+// validated region table (never re-read from shared memory), and counts and
+// rejects what does not fit.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include <mkdp_ring.h>
+
+namespace mkdp {
+
+// Why a descriptor was rejected.
+enum class DescError : uint8_t {
+	ok = 0,
+	out_of_area,	// buffer not inside the area it must point into
+	crosses_frame,	// buffer spills over the end of its frame
+	bad_len,	// zero, unaligned, or otherwise impossible length
+	bad_op,		// unknown storage op
+	bad_flags,	// unknown flag or option bits
+	bad_tag,	// tag beyond the tags this ring may carry
+	bad_status,	// completion status not 0 or a negative errno
+	bad_volume,	// volume id beyond the configured volumes
+};
+const char *to_string(DescError e) noexcept;
+
+// What a consumer checks descriptors against: copied from the validated
+// region table when the ring is opened, adjustable (tighter) by the owner.
+struct DescBounds {
+	uint64_t area_size = 0;		// bytes of the area descriptors point into
+	uint32_t frame_size = 0;	// power of two, 0 = byte-addressed area
+	uint32_t max_tag = 0;		// tags must be < max_tag (storage rings)
+	uint32_t max_volume = UINT32_MAX; // volumes must be < max_volume
+};
+
+// True when [off, off + len) lies inside an area of `size` bytes, without
+// overflowing on hostile values.
+static inline bool in_area(uint64_t off, uint64_t len, uint64_t size) noexcept
+{
+	return off <= size && len <= size - off;
+}
+
+// Per descriptor type: its ABI tag and its validation rule.
+template <class D> struct DescTraits;
+
+template <> struct DescTraits<mkdp_frame_desc> {
+	static constexpr uint32_t type = MKDP_DESC_FRAME;
+	static DescError check(const mkdp_frame_desc &d, const DescBounds &b) noexcept
+	{
+		if (d.options & ~MKDP_FRAME_OPT_CONTD)
+			return DescError::bad_flags;
+		if (d.len == 0)
+			return DescError::bad_len;
+		if (!in_area(d.addr, d.len, b.area_size))
+			return DescError::out_of_area;
+		if (b.frame_size && (d.addr & (b.frame_size - 1)) + d.len > b.frame_size)
+			return DescError::crosses_frame;
+		return DescError::ok;
+	}
+};
+
+// A bare frame address (fill and return rings): any byte inside a frame;
+// the receiver rounds it down to the frame start.
+struct FrameAddr {
+	uint64_t addr;
+};
+static_assert(sizeof(FrameAddr) == 8);
+
+template <> struct DescTraits<FrameAddr> {
+	static constexpr uint32_t type = MKDP_DESC_ADDR;
+	static DescError check(const FrameAddr &d, const DescBounds &b) noexcept
+	{
+		return d.addr < b.area_size ? DescError::ok : DescError::out_of_area;
+	}
+};
+
+template <> struct DescTraits<mkdp_sreq_desc> {
+	static constexpr uint32_t type = MKDP_DESC_SREQ;
+	static DescError check(const mkdp_sreq_desc &d, const DescBounds &b) noexcept
+	{
+		if (d.op > MKDP_SOP_MAX)
+			return DescError::bad_op;
+		if (d.flags & ~MKDP_SREQ_F_FUA)
+			return DescError::bad_flags;
+		if (d.tag >= b.max_tag)
+			return DescError::bad_tag;
+		if (d.volume >= b.max_volume)
+			return DescError::bad_volume;
+		if (d.op == MKDP_SOP_READ || d.op == MKDP_SOP_WRITE) {
+			if (d.len == 0 || d.len % MKDP_SECTOR_SIZE)
+				return DescError::bad_len;
+			if (!in_area(d.buf, d.len, b.area_size))
+				return DescError::out_of_area;
+		} else if (d.op == MKDP_SOP_DISCARD && d.len % MKDP_SECTOR_SIZE) {
+			return DescError::bad_len;
+		}
+		return DescError::ok;
+	}
+};
+
+template <> struct DescTraits<mkdp_scpl_desc> {
+	static constexpr uint32_t type = MKDP_DESC_SCPL;
+	static DescError check(const mkdp_scpl_desc &d, const DescBounds &b) noexcept
+	{
+		if (d.tag >= b.max_tag)
+			return DescError::bad_tag;
+		if (d.status > 0 || d.status < -4095)
+			return DescError::bad_status;
+		if (d.reserved)
+			return DescError::bad_flags;
+		return DescError::ok;
+	}
+};
+
+namespace detail {
+static inline uint32_t load_acquire(const uint32_t *p) noexcept
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline void store_release(uint32_t *p, uint32_t v) noexcept
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+} // namespace detail
+
+// The producer end. One thread at a time; not copyable (two copies would
+// both believe they own the producer index).
+template <class D> class Producer {
+public:
+	Producer() = default;
+	Producer(mkdp_ring *ctl, uint32_t entries) noexcept
+		: ctl_(ctl), slots_(reinterpret_cast<D *>(ctl + 1)), mask_(entries - 1),
+		  size_(entries)
+	{
+		// Start from what is in shared memory, so a producer may be
+		// re-created on a ring that is in use (partition restart).
+		prod_ = __atomic_load_n(&ctl->producer, __ATOMIC_RELAXED);
+		cached_prod_ = prod_;
+		cached_cons_ = detail::load_acquire(&ctl->consumer) + size_;
+	}
+	Producer(Producer &&) noexcept = default;
+	Producer &operator=(Producer &&) noexcept = default;
+	Producer(const Producer &) = delete;
+	Producer &operator=(const Producer &) = delete;
+
+	// Free slots, refreshing the consumer index only when fewer than nb
+	// look free. cached_cons_ is kept `size_` ahead, as libxdp does, so the
+	// common case is one subtraction.
+	uint32_t free_entries(uint32_t nb) noexcept
+	{
+		uint32_t free = cached_cons_ - cached_prod_;
+		if (free >= nb)
+			return free;
+		cached_cons_ = detail::load_acquire(&ctl_->consumer) + size_;
+		return cached_cons_ - cached_prod_;
+	}
+
+	// Reserve exactly nb slots or none; *idx is the first one.
+	uint32_t reserve(uint32_t nb, uint32_t *idx) noexcept
+	{
+		if (free_entries(nb) < nb)
+			return 0;
+		*idx = cached_prod_;
+		cached_prod_ += nb;
+		return nb;
+	}
+
+	D &slot(uint32_t idx) noexcept { return slots_[idx & mask_]; }
+
+	// Publish the next nb reserved slots (release: slot writes first).
+	void submit(uint32_t nb) noexcept
+	{
+		prod_ += nb;
+		detail::store_release(&ctl_->producer, prod_);
+	}
+
+	// Copy up to n descriptors in and publish them; returns how many fit.
+	uint32_t produce(const D *descs, uint32_t n) noexcept
+	{
+		uint32_t free = free_entries(n);
+		if (n > free)
+			n = free;
+		uint32_t idx = cached_prod_;
+		for (uint32_t i = 0; i < n; i++)
+			slots_[(idx + i) & mask_] = descs[i];
+		cached_prod_ += n;
+		if (n)
+			submit(n);
+		return n;
+	}
+
+	// The consumer asked for a doorbell (read after submit; see doorbells).
+	bool needs_wakeup() const noexcept
+	{
+		return __atomic_load_n(&ctl_->flags, __ATOMIC_RELAXED) & MKDP_RING_NEED_WAKEUP;
+	}
+
+	mkdp_ring *control() const noexcept { return ctl_; }
+	uint32_t entries() const noexcept { return size_; }
+
+private:
+	mkdp_ring *ctl_ = nullptr;
+	D *slots_ = nullptr;
+	uint32_t mask_ = 0, size_ = 0;
+	uint32_t cached_prod_ = 0;	// next slot to reserve
+	uint32_t cached_cons_ = 0;	// consumer index + size_, as last seen
+	uint32_t prod_ = 0;		// what has been published
+};
+
+// The consumer end. Counts every descriptor it refuses.
+template <class D> class Consumer {
+public:
+	Consumer() = default;
+	Consumer(mkdp_ring *ctl, uint32_t entries, const DescBounds &bounds) noexcept
+		: ctl_(ctl), slots_(reinterpret_cast<const D *>(ctl + 1)), mask_(entries - 1),
+		  bounds_(bounds)
+	{
+		cons_ = __atomic_load_n(&ctl->consumer, __ATOMIC_RELAXED);
+		cached_cons_ = cons_;
+		cached_prod_ = detail::load_acquire(&ctl->producer);
+	}
+	Consumer(Consumer &&) noexcept = default;
+	Consumer &operator=(Consumer &&) noexcept = default;
+	Consumer(const Consumer &) = delete;
+	Consumer &operator=(const Consumer &) = delete;
+
+	// Entries ready, refreshing the producer index only when the cache is
+	// empty (libxdp's rule: fewer shared reads under load).
+	uint32_t available(uint32_t nb) noexcept
+	{
+		uint32_t n = cached_prod_ - cached_cons_;
+		if (n == 0) {
+			cached_prod_ = detail::load_acquire(&ctl_->producer);
+			n = cached_prod_ - cached_cons_;
+			// A producer index more than a ring ahead is hostile
+			// or corrupt: deliver nothing rather than stale slots.
+			if (n > mask_ + 1) {
+				cached_prod_ = cached_cons_;
+				corrupt_++;
+				return 0;
+			}
+		}
+		return n < nb ? n : nb;
+	}
+
+	uint32_t peek(uint32_t nb, uint32_t *idx) noexcept
+	{
+		uint32_t n = available(nb);
+		if (n) {
+			*idx = cached_cons_;
+			cached_cons_ += n;
+		}
+		return n;
+	}
+
+	// Copy slot idx out of shared memory, then validate the copy.
+	DescError fetch(uint32_t idx, D *out) noexcept
+	{
+		std::memcpy(out, &slots_[idx & mask_], sizeof(D));
+		DescError e = DescTraits<D>::check(*out, bounds_);
+		if (e != DescError::ok) [[unlikely]]
+			rejected_++;
+		return e;
+	}
+
+	// Hand nb peeked slots back to the producer (release: reads first).
+	void release(uint32_t nb) noexcept
+	{
+		cons_ += nb;
+		detail::store_release(&ctl_->consumer, cons_);
+	}
+
+	// Undo the last peek of nb slots that were not fetched.
+	void cancel(uint32_t nb) noexcept { cached_cons_ -= nb; }
+
+	// Batch of peek + fetch + release: valid descriptors land in out[],
+	// rejected ones are counted and skipped. Returns the number of valid
+	// ones; *taken (if given) is how many slots were consumed.
+	uint32_t consume(D *out, uint32_t max, uint32_t *taken = nullptr) noexcept
+	{
+		uint32_t idx, got = 0;
+		uint32_t n = peek(max, &idx);
+		for (uint32_t i = 0; i < n; i++)
+			if (fetch(idx + i, &out[got]) == DescError::ok)
+				got++;
+		if (n)
+			release(n);
+		if (taken)
+			*taken = n;
+		return got;
+	}
+
+	// Doorbell protocol helpers: see docs/doorbells.md.
+	void set_need_wakeup() noexcept
+	{
+		__atomic_fetch_or(&ctl_->flags, MKDP_RING_NEED_WAKEUP, __ATOMIC_SEQ_CST);
+	}
+	void clear_need_wakeup() noexcept
+	{
+		__atomic_fetch_and(&ctl_->flags, ~MKDP_RING_NEED_WAKEUP, __ATOMIC_RELAXED);
+	}
+
+	DescBounds &bounds() noexcept { return bounds_; }
+	uint64_t rejected() const noexcept { return rejected_; }
+	uint64_t corrupt() const noexcept { return corrupt_; }
+	mkdp_ring *control() const noexcept { return ctl_; }
+	uint32_t entries() const noexcept { return mask_ + 1; }
+
+private:
+	mkdp_ring *ctl_ = nullptr;
+	const D *slots_ = nullptr;
+	uint32_t mask_ = 0;
+	uint32_t cached_cons_ = 0;	// next slot to peek
+	uint32_t cached_prod_ = 0;	// producer index, as last seen
+	uint32_t cons_ = 0;		// what has been released
+	DescBounds bounds_{};
+	uint64_t rejected_ = 0;		// descriptors refused by fetch()
+	uint64_t corrupt_ = 0;		// impossible producer indices seen
+};
+
+} // namespace mkdp
