@@ -2,8 +2,10 @@
 #include <mkdp/region.h>
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -269,6 +271,13 @@ Region Region::create(const RegionLayout &layout, const RegionOptions &opts)
 		if (r.fd_ < 0)
 			throw_errno("hugetlbfs region in " + opts.hugetlbfs_dir +
 				    " (is hugetlbfs mounted there with free huge pages?)");
+		// O_TMPFILE works on most file systems: without this check a
+		// typo'd directory silently gives a region in normal pages.
+		struct statfs sfs;
+		if (fstatfs(r.fd_, &sfs) < 0)
+			throw_errno("hugetlbfs region in " + opts.hugetlbfs_dir);
+		if (sfs.f_type != HUGETLBFS_MAGIC)
+			bad("hugetlbfs backing: " + opts.hugetlbfs_dir + " is not a hugetlbfs mount");
 		struct stat st;
 		if (fstat(r.fd_, &st) == 0 && st.st_blksize > 0)
 			size = align_up(size, uint64_t(st.st_blksize));

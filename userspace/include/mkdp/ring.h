@@ -233,7 +233,10 @@ public:
 	{
 		cons_ = __atomic_load_n(&ctl->consumer, __ATOMIC_RELAXED);
 		cached_cons_ = cons_;
-		cached_prod_ = detail::load_acquire(&ctl->producer);
+		// Looks empty: the first peek reads the producer index, and
+		// checks it, there. Trusting it here would let a ring
+		// poisoned before we attached deliver stale slots.
+		cached_prod_ = cons_;
 	}
 	Consumer(Consumer &&) noexcept = default;
 	Consumer &operator=(Consumer &&) noexcept = default;
