@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * mkdp_steer: XDP steering of every frame to a partition's AF_XDP socket.
+ *
+ * Decision, for an IPv4/IPv6 frame (docs/steering.md):
+ *   1. rules (policy RULES): exact 5-tuple, else the longest destination
+ *      prefix, else the longest source prefix; a rule steers, drops or
+ *      passes to the host;
+ *   2. flow hash (policy HASH): flow_indir[hash(5-tuple) % 128];
+ *   3. queue map (policy QUEUE): queue_to_part[rx queue];
+ * the first that names a partition wins. The frame then goes to the socket
+ * in XSKMAP slot (queue, partition). Non-IP and malformed frames, frames no
+ * policy steers, and frames whose slot has no socket get the default action.
+ *
+ * A second program counts the redirects the kernel refused after we
+ * returned XDP_REDIRECT (socket ring full, socket bound to another queue):
+ * those are invisible from the XDP program itself.
+ */
+#include "mkdp_bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mkdp_steer_config);
+} steer_config SEC(".maps");
+
+/* Written by the loader only; never read here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mkdp_steer_info);
+} steer_info SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MKDP_STEER_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} queue_to_part SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MKDP_STEER_INDIR_SIZE);
+	__type(key, __u32);
+	__type(value, __u32);
+} flow_indir SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MKDP_STEER_MAX_EXACT_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory follows the rules loaded */
+	__type(key, struct mkdp_steer_flow_key);
+	__type(value, struct mkdp_steer_rule);
+} rules_exact SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MKDP_STEER_MAX_PREFIX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);	/* required for LPM tries */
+	__type(key, struct mkdp_steer_v4_prefix);
+	__type(value, struct mkdp_steer_rule);
+} rules_v4_prefix SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, MKDP_STEER_MAX_PREFIX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mkdp_steer_v6_prefix);
+	__type(value, struct mkdp_steer_rule);
+} rules_v6_prefix SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MKDP_STEER_MAX_PARTITIONS);
+	__type(key, __u32);
+	__type(value, struct mkdp_steer_part_stats);
+} part_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MKDP_STEER_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct mkdp_steer_rule_stats);
+} rule_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct mkdp_steer_totals);
+} steer_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, MKDP_STEER_XSK_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} xsks_by_queue_part SEC(".maps");
+
+/* Loader-maintained shadow of xsks_by_queue_part; never read here. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, MKDP_STEER_XSK_SLOTS);
+	__type(key, __u32);
+	__type(value, struct mkdp_steer_slot);
+} xsk_slots SEC(".maps");
+
+static __always_inline int default_verdict(const struct mkdp_steer_config *cfg)
+{
+	return cfg->default_action == MKDP_STEER_ACT_DROP ? XDP_DROP : XDP_PASS;
+}
+
+static __always_inline int count_verdict(struct mkdp_steer_totals *tot, int verdict)
+{
+	if (verdict == XDP_REDIRECT)
+		tot->redirected++;
+	else if (verdict == XDP_DROP)
+		tot->dropped++;
+	else
+		tot->passed++;
+	return verdict;
+}
+
+/* Exact 5-tuple, then destination prefix, then source prefix. */
+static __always_inline struct mkdp_steer_rule *match_rule(const struct mkdp_steer_flow_key *key)
+{
+	struct mkdp_steer_rule *rule = bpf_map_lookup_elem(&rules_exact, key);
+
+	if (rule)
+		return rule;
+	if (key->family == 4) {
+		struct mkdp_steer_v4_prefix p = {
+			.prefixlen = MKDP_STEER_SIDE_BITS + 32,
+			.side = MKDP_STEER_SIDE_DST,
+		};
+
+		__builtin_memcpy(p.addr, key->daddr, 4);
+		rule = bpf_map_lookup_elem(&rules_v4_prefix, &p);
+		if (rule)
+			return rule;
+		p.side = MKDP_STEER_SIDE_SRC;
+		__builtin_memcpy(p.addr, key->saddr, 4);
+		return bpf_map_lookup_elem(&rules_v4_prefix, &p);
+	} else {
+		struct mkdp_steer_v6_prefix p = {
+			.prefixlen = MKDP_STEER_SIDE_BITS + 128,
+			.side = MKDP_STEER_SIDE_DST,
+		};
+
+		__builtin_memcpy(p.addr, key->daddr, 16);
+		rule = bpf_map_lookup_elem(&rules_v6_prefix, &p);
+		if (rule)
+			return rule;
+		p.side = MKDP_STEER_SIDE_SRC;
+		__builtin_memcpy(p.addr, key->saddr, 16);
+		return bpf_map_lookup_elem(&rules_v6_prefix, &p);
+	}
+}
+
+static __always_inline __u32 lookup_part(void *map, __u32 index)
+{
+	__u32 *part = bpf_map_lookup_elem(map, &index);
+
+	return part ? *part : MKDP_STEER_PART_NONE;
+}
+
+SEC("xdp.frags")
+int mkdp_steer(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	/* aligned: the hash reads the addresses as words, and stack accesses must be aligned */
+	struct mkdp_steer_flow_key key __attribute__((aligned(8))) = {};
+	struct mkdp_steer_part_stats *ps;
+	struct mkdp_steer_config *cfg;
+	struct mkdp_steer_totals *tot;
+	__u32 queue = ctx->rx_queue_index;
+	__u32 part = MKDP_STEER_PART_NONE;
+	__u32 zero = 0, slot;
+	__u64 len;
+	int rc, verdict;
+
+	cfg = bpf_map_lookup_elem(&steer_config, &zero);
+	tot = bpf_map_lookup_elem(&steer_stats, &zero);
+	if (!cfg || !tot)
+		return XDP_ABORTED;	/* cannot happen: single-entry arrays */
+	len = bpf_xdp_get_buff_len(ctx);
+	tot->packets++;
+	tot->bytes += len;
+
+	rc = mkdp_parse_flow(data, data_end, &key);
+	if (rc != MKDP_PARSE_OK) {
+		if (rc == MKDP_PARSE_NON_IP)
+			tot->non_ip++;
+		else
+			tot->malformed++;
+		return count_verdict(tot, default_verdict(cfg));
+	}
+
+	if (cfg->policy & MKDP_STEER_POLICY_RULES) {
+		struct mkdp_steer_rule *rule = match_rule(&key);
+
+		if (rule) {
+			struct mkdp_steer_rule_stats *rs;
+			__u32 id = rule->id;
+
+			rs = bpf_map_lookup_elem(&rule_stats, &id);
+			if (rs) {
+				rs->packets++;
+				rs->bytes += len;
+			}
+			if (rule->action == MKDP_STEER_ACT_DROP)
+				return count_verdict(tot, XDP_DROP);
+			if (rule->action != MKDP_STEER_ACT_STEER)
+				return count_verdict(tot, XDP_PASS);
+			part = rule->partition;
+		}
+	}
+	if (part == MKDP_STEER_PART_NONE && (cfg->policy & MKDP_STEER_POLICY_HASH)) {
+		__u32 h = mkdp_flow_hash(&key, cfg->hash_seed, cfg->symmetric);
+
+		part = lookup_part(&flow_indir, h % MKDP_STEER_INDIR_SIZE);
+	}
+	if (part == MKDP_STEER_PART_NONE && (cfg->policy & MKDP_STEER_POLICY_QUEUE))
+		part = lookup_part(&queue_to_part, queue);
+
+	if (part >= cfg->nr_partitions || queue >= MKDP_STEER_MAX_QUEUES) {
+		tot->unsteered++;
+		return count_verdict(tot, default_verdict(cfg));
+	}
+	ps = bpf_map_lookup_elem(&part_stats, &part);
+	if (!ps)
+		return XDP_ABORTED;	/* cannot happen: part < nr_partitions <= max */
+	ps->packets++;
+	ps->bytes += len;
+
+	/* The default verdict is the fallback when the slot is empty: one lookup. */
+	slot = MKDP_STEER_SLOT(queue, part);
+	verdict = bpf_redirect_map(&xsks_by_queue_part, slot, default_verdict(cfg));
+	if (verdict != XDP_REDIRECT) {
+		ps->no_socket++;
+		if (verdict == XDP_DROP)
+			ps->drops++;
+	}
+	return count_verdict(tot, verdict);
+}
+
+/*
+ * xdp:xdp_redirect_err(dev, xdp, tgt, err, map_type, map_id, index): the
+ * raw tracepoint fires on the CPU that ran mkdp_steer, so the per-CPU
+ * counter is the same one the XDP program used.
+ */
+SEC("raw_tp/xdp_redirect_err")
+int mkdp_steer_redirect_err(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct mkdp_steer_part_stats *ps;
+	struct mkdp_steer_config *cfg;
+	__u32 zero = 0, part;
+
+	cfg = bpf_map_lookup_elem(&steer_config, &zero);
+	if (!cfg || !cfg->xsk_map_id || (__u32)ctx->args[5] != cfg->xsk_map_id)
+		return 0;
+	part = (__u32)ctx->args[6] % MKDP_STEER_MAX_PARTITIONS;
+	ps = bpf_map_lookup_elem(&part_stats, &part);
+	if (ps)
+		ps->redirect_errors++;
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

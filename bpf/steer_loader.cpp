@@ -1,0 +1,1229 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "steer_loader.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/if_link.h>
+#include <linux/sockios.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <utility>
+#include <set>
+#include <sstream>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <xdp/libxdp.h>
+
+#include <mkdp/error.h>
+
+#include "steer.skel.h"
+
+namespace mkdp {
+
+namespace {
+
+constexpr const char *kBpffs = "/sys/fs/bpf";
+constexpr const char *kPinRoot = "/sys/fs/bpf/mkdp";
+constexpr const char *kProgPin = "mkdp_steer";
+constexpr const char *kLinkPin = "redirect_err_link";
+
+const char *const kMapNames[Steering::nr_maps] = {
+	"steer_config", "steer_info", "queue_to_part", "flow_indir", "rules_exact",
+	"rules_v4_prefix", "rules_v6_prefix", "part_stats", "rule_stats", "steer_stats",
+	"xsks_by_queue_part", "xsk_slots",
+};
+
+// An owned file descriptor for the set-up paths.
+class Fd {
+public:
+	explicit Fd(int fd = -1) noexcept : fd_(fd) {}
+	Fd(Fd &&o) noexcept : fd_(o.release()) {}
+	Fd &operator=(Fd &&o) noexcept
+	{
+		reset(o.release());
+		return *this;
+	}
+	~Fd() { reset(); }
+	int get() const noexcept { return fd_; }
+	int release() noexcept { return std::exchange(fd_, -1); }
+	void reset(int fd = -1) noexcept
+	{
+		if (fd_ >= 0)
+			::close(fd_);
+		fd_ = fd;
+	}
+
+private:
+	int fd_;
+};
+
+// libbpf and libxdp print their diagnostics to stderr; mkdp turns them into
+// the one-line reason of its errors instead. Kept per call, restored after.
+thread_local std::string g_last_diag;
+
+int capture_print(const char *fmt, va_list ap)
+{
+	char buf[512];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	std::string line(buf);
+	while (!line.empty() && (line.back() == '\n' || line.back() == ' '))
+		line.pop_back();
+	if (!line.empty())
+		g_last_diag = line;
+	return 0;
+}
+
+int capture_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_DEBUG ? 0 : capture_print(fmt, ap);
+}
+
+int capture_libxdp(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBXDP_DEBUG ? 0 : capture_print(fmt, ap);
+}
+
+class QuietLibs {
+public:
+	QuietLibs()
+		: bpf_(libbpf_set_print(capture_libbpf)), xdp_(libxdp_set_print(capture_libxdp))
+	{
+		g_last_diag.clear();
+	}
+	~QuietLibs()
+	{
+		libbpf_set_print(bpf_);
+		libxdp_set_print(xdp_);
+	}
+	static std::string why() { return g_last_diag.empty() ? "" : " (" + g_last_diag + ")"; }
+
+private:
+	libbpf_print_fn_t bpf_;
+	libxdp_print_fn_t xdp_;
+};
+
+// Serialises every change of mkdp's pins, between processes.
+class PinLock {
+public:
+	PinLock()
+	{
+		if (::mkdir(kPinRoot, 0700) && errno != EEXIST)
+			throw_errno(std::string("mkdir ") + kPinRoot);
+		fd_.reset(::open(kPinRoot, O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+		if (fd_.get() < 0)
+			throw_errno(std::string("open ") + kPinRoot);
+		if (::flock(fd_.get(), LOCK_EX))
+			throw_errno(std::string("lock ") + kPinRoot);
+	}
+
+private:
+	Fd fd_;
+};
+
+void ensure_bpffs()
+{
+	struct statfs st {};
+	if (::statfs(kBpffs, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return;
+	if (::mount("bpf", kBpffs, "bpf", 0, "mode=0700"))
+		throw_errno(std::string("mount bpffs on ") + kBpffs);
+}
+
+int ifindex_of(const std::string &ifname)
+{
+	unsigned idx = if_nametoindex(ifname.c_str());
+	if (!idx)
+		throw Error("unknown interface '" + ifname + "'", ENODEV);
+	return int(idx);
+}
+
+// RX queues of the interface as its driver reports them (ethtool channels),
+// asked through a socket so it holds in the caller's network namespace;
+// 0 when the driver does not say.
+uint32_t rx_queues_of(const std::string &ifname)
+{
+	Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+	if (sock.get() < 0)
+		return 0;
+	ethtool_channels ch{};
+	ch.cmd = ETHTOOL_GCHANNELS;
+	ifreq ifr{};
+	std::strncpy(ifr.ifr_name, ifname.c_str(), IFNAMSIZ - 1);
+	ifr.ifr_data = reinterpret_cast<char *>(&ch);
+	if (::ioctl(sock.get(), SIOCETHTOOL, &ifr))
+		return 0;
+	return ch.rx_count + ch.combined_count;
+}
+
+uint32_t prog_id_of(int fd)
+{
+	bpf_prog_info info{};
+	__u32 len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		throw_errno("bpf_obj_get_info_by_fd");
+	return info.id;
+}
+
+uint32_t map_id_of(int fd)
+{
+	bpf_map_info info{};
+	__u32 len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		throw_errno("bpf_obj_get_info_by_fd");
+	return info.id;
+}
+
+// The programs on ifindex: the single one, or the dispatcher's components.
+struct Attached {
+	std::vector<std::pair<uint32_t, std::string>> progs;	// id, name
+	bool multiprog = false;
+	enum xdp_attach_mode mode = XDP_MODE_UNSPEC;
+};
+
+Attached attached_on(int ifindex)
+{
+	QuietLibs quiet;
+	Attached a;
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	if (libxdp_get_error(mp))
+		return a;
+	a.mode = xdp_multiprog__attach_mode(mp);
+	a.multiprog = !xdp_multiprog__is_legacy(mp);
+	if (a.multiprog) {
+		for (auto *p = xdp_multiprog__next_prog(nullptr, mp); p; p = xdp_multiprog__next_prog(p, mp))
+			a.progs.emplace_back(xdp_program__id(p), xdp_program__name(p));
+	} else if (auto *p = xdp_multiprog__main_prog(mp)) {
+		a.progs.emplace_back(xdp_program__id(p), xdp_program__name(p));
+	}
+	if (auto *hw = xdp_multiprog__hw_prog(mp))
+		a.progs.emplace_back(xdp_program__id(hw), xdp_program__name(hw));
+	xdp_multiprog__close(mp);
+	return a;
+}
+
+bool has_prog(const Attached &a, uint32_t id)
+{
+	return std::any_of(a.progs.begin(), a.progs.end(), [id](auto &p) { return p.first == id; });
+}
+
+void remove_pins(const std::string &dir)
+{
+	std::error_code ec;
+	std::filesystem::remove_all(dir, ec);
+	if (ec)
+		throw Error("remove " + dir + ": " + ec.message(), ec.value());
+	::rmdir(kPinRoot);	// only if empty: other interfaces keep it
+}
+
+// Reads one element of a per-CPU map and sums it over the CPUs, field by
+// field: every counter struct here is a sequence of __u64.
+template <class T>
+T percpu_sum(int fd, uint32_t key, int ncpus)
+{
+	static_assert(sizeof(T) % 8 == 0);
+	std::vector<T> vals{size_t(ncpus)};
+	T sum{};
+	if (bpf_map_lookup_elem(fd, &key, vals.data()))
+		throw_errno("read per-CPU counters");
+	auto *out = reinterpret_cast<__u64 *>(&sum);
+	for (const T &v : vals) {
+		auto *in = reinterpret_cast<const __u64 *>(&v);
+		for (size_t i = 0; i < sizeof(T) / 8; i++)
+			out[i] += in[i];
+	}
+	return sum;
+}
+
+int possible_cpus()
+{
+	int n = libbpf_num_possible_cpus();
+	if (n < 0)
+		throw Error("cannot count possible CPUs", -n);
+	return n;
+}
+
+template <class T>
+void zero_percpu(int fd, uint32_t key, int ncpus)
+{
+	std::vector<T> zero{size_t(ncpus)};
+	if (bpf_map_update_elem(fd, &key, zero.data(), BPF_ANY))
+		throw_errno("reset per-CPU counters");
+}
+
+void validate(const SteerConfig &c)
+{
+	if (c.policy & ~uint32_t(MKDP_STEER_POLICY_ALL))
+		throw Error("unknown policy bits " + std::to_string(c.policy));
+	if (c.default_action != SteerAction::pass && c.default_action != SteerAction::drop)
+		throw Error("the default action is pass or drop");
+	if (c.partitions < 1 || c.partitions > MKDP_STEER_MAX_PARTITIONS)
+		throw Error("partitions " + std::to_string(c.partitions) + " out of range 1.." +
+			    std::to_string(MKDP_STEER_MAX_PARTITIONS));
+}
+
+mkdp_steer_config to_abi(const SteerConfig &c, uint32_t xsk_map_id)
+{
+	mkdp_steer_config k{};
+	k.policy = c.policy;
+	k.default_action = uint32_t(c.default_action);
+	k.nr_partitions = c.partitions;
+	k.symmetric = c.symmetric;
+	k.hash_seed = c.hash_seed;
+	k.xsk_map_id = xsk_map_id;
+	return k;
+}
+
+// ---- rules <-> map entries -------------------------------------------------
+
+int addr_bytes(uint8_t family) { return family == 4 ? 4 : 16; }
+
+mkdp_steer_flow_key exact_key(const SteerRule &r)
+{
+	mkdp_steer_flow_key k{};
+	k.family = r.family;
+	k.proto = r.proto;
+	k.sport = htons(r.sport);
+	k.dport = htons(r.dport);
+	std::memcpy(k.saddr, r.saddr.data(), addr_bytes(r.family));
+	std::memcpy(k.daddr, r.daddr.data(), addr_bytes(r.family));
+	return k;
+}
+
+uint8_t side_of(const SteerRule &r)
+{
+	return r.match == SteerRule::Match::dst_prefix ? MKDP_STEER_SIDE_DST : MKDP_STEER_SIDE_SRC;
+}
+
+mkdp_steer_v4_prefix v4_key(const SteerRule &r)
+{
+	mkdp_steer_v4_prefix k{};
+	k.prefixlen = MKDP_STEER_SIDE_BITS + r.prefix_len;
+	k.side = side_of(r);
+	std::memcpy(k.addr, r.saddr.data(), 4);
+	return k;
+}
+
+mkdp_steer_v6_prefix v6_key(const SteerRule &r)
+{
+	mkdp_steer_v6_prefix k{};
+	k.prefixlen = MKDP_STEER_SIDE_BITS + r.prefix_len;
+	k.side = side_of(r);
+	std::memcpy(k.addr, r.saddr.data(), 16);
+	return k;
+}
+
+void set_action(SteerRule &r, const mkdp_steer_rule &v)
+{
+	r.action = SteerAction(v.action);
+	r.partition = v.partition;
+	r.id = v.id;
+}
+
+SteerRule from_exact(const mkdp_steer_flow_key &k, const mkdp_steer_rule &v)
+{
+	SteerRule r;
+	r.match = SteerRule::Match::exact;
+	r.family = k.family;
+	r.proto = k.proto;
+	r.sport = ntohs(k.sport);
+	r.dport = ntohs(k.dport);
+	std::memcpy(r.saddr.data(), k.saddr, 16);
+	std::memcpy(r.daddr.data(), k.daddr, 16);
+	set_action(r, v);
+	return r;
+}
+
+template <class K>
+SteerRule from_prefix(const K &k, uint8_t family, const mkdp_steer_rule &v)
+{
+	SteerRule r;
+	r.match = k.side == MKDP_STEER_SIDE_DST ? SteerRule::Match::dst_prefix : SteerRule::Match::src_prefix;
+	r.family = family;
+	r.prefix_len = uint8_t(k.prefixlen - MKDP_STEER_SIDE_BITS);
+	std::memcpy(r.saddr.data(), k.addr, sizeof(k.addr));
+	set_action(r, v);
+	return r;
+}
+
+// Every entry of a map: fn(key, value).
+template <class K, class V, class Fn>
+void for_each_entry(int fd, Fn &&fn)
+{
+	K key{}, next{};
+	V val{};
+	bool first = true;
+	for (;;) {
+		if (bpf_map_get_next_key(fd, first ? nullptr : &key, &next)) {
+			if (errno == ENOENT)
+				return;
+			throw_errno("iterate rules");
+		}
+		first = false;
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, &val)) {
+			if (errno == ENOENT)
+				continue;	// deleted meanwhile
+			throw_errno("read rule");
+		}
+		fn(key, val);
+	}
+}
+
+bool parse_addr(std::string_view s, uint8_t &family, std::array<uint8_t, 16> &out)
+{
+	std::string str(s);
+	out.fill(0);
+	if (inet_pton(AF_INET, str.c_str(), out.data()) == 1) {
+		family = 4;
+		return true;
+	}
+	if (inet_pton(AF_INET6, str.c_str(), out.data()) == 1) {
+		family = 6;
+		return true;
+	}
+	return false;
+}
+
+std::string addr_string(uint8_t family, const std::array<uint8_t, 16> &a)
+{
+	char buf[INET6_ADDRSTRLEN];
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, a.data(), buf, sizeof(buf));
+	return buf;
+}
+
+// "10.0.0.1:5000", "[fd00::1]:80", "10.0.0.1", "fd00::1"
+void parse_endpoint(std::string_view s, uint8_t &family, std::array<uint8_t, 16> &addr, uint16_t &port)
+{
+	std::string_view a = s, p;
+	if (!s.empty() && s.front() == '[') {
+		auto close = s.find(']');
+		if (close == s.npos)
+			throw Error("bad endpoint '" + std::string(s) + "'");
+		a = s.substr(1, close - 1);
+		if (close + 1 < s.size()) {
+			if (s[close + 1] != ':')
+				throw Error("bad endpoint '" + std::string(s) + "'");
+			p = s.substr(close + 2);
+		}
+	} else if (std::count(s.begin(), s.end(), ':') == 1) {
+		a = s.substr(0, s.find(':'));
+		p = s.substr(s.find(':') + 1);
+	}
+	if (!parse_addr(a, family, addr))
+		throw Error("bad address '" + std::string(a) + "'");
+	port = 0;
+	if (!p.empty()) {
+		char *end;
+		std::string ps(p);
+		unsigned long v = std::strtoul(ps.c_str(), &end, 10);
+		if (*end || v > 65535)
+			throw Error("bad port '" + ps + "'");
+		port = uint16_t(v);
+	}
+}
+
+std::string endpoint_string(uint8_t family, const std::array<uint8_t, 16> &a, uint16_t port)
+{
+	std::string s = addr_string(family, a);
+	if (family == 6)
+		s = "[" + s + "]";
+	return s + ":" + std::to_string(port);
+}
+
+bool host_bits_clear(const std::array<uint8_t, 16> &a, unsigned len, unsigned bytes)
+{
+	for (unsigned bit = len; bit < bytes * 8; bit++)
+		if (a[bit / 8] & (0x80 >> (bit % 8)))
+			return false;
+	return true;
+}
+
+} // namespace
+
+// ---- names ------------------------------------------------------------------
+
+const char *to_string(XdpMode m) noexcept
+{
+	return m == XdpMode::native ? "native" : "skb";
+}
+
+const char *to_string(SteerAction a) noexcept
+{
+	switch (a) {
+	case SteerAction::pass:
+		return "pass";
+	case SteerAction::drop:
+		return "drop";
+	case SteerAction::steer:
+		return "part";
+	}
+	return "?";
+}
+
+uint32_t parse_policy(std::string_view s)
+{
+	uint32_t bits = 0;
+	while (!s.empty()) {
+		auto sep = s.find_first_of(",+");
+		std::string_view w = s.substr(0, sep);
+		if (w == "queue")
+			bits |= MKDP_STEER_POLICY_QUEUE;
+		else if (w == "hash")
+			bits |= MKDP_STEER_POLICY_HASH;
+		else if (w == "rules")
+			bits |= MKDP_STEER_POLICY_RULES;
+		else if (w == "none")
+			;
+		else
+			throw Error("unknown policy '" + std::string(w) + "' (queue, hash, rules)");
+		s = sep == s.npos ? std::string_view() : s.substr(sep + 1);
+	}
+	return bits;
+}
+
+std::string policy_string(uint32_t policy)
+{
+	std::string s;
+	if (policy & MKDP_STEER_POLICY_RULES)
+		s += "rules,";
+	if (policy & MKDP_STEER_POLICY_HASH)
+		s += "hash,";
+	if (policy & MKDP_STEER_POLICY_QUEUE)
+		s += "queue,";
+	if (s.empty())
+		return "none";
+	s.pop_back();
+	return s;
+}
+
+SteerRule SteerRule::parse(std::string_view text)
+{
+	std::istringstream in{std::string(text)};
+	std::vector<std::string> w;
+	for (std::string t; in >> t;)
+		w.push_back(t);
+	SteerRule r;
+	size_t i = 0;
+	auto need = [&](const char *what) -> const std::string & {
+		if (i >= w.size())
+			throw Error("rule '" + std::string(text) + "': missing " + what);
+		return w[i++];
+	};
+	const std::string &kind = need("match (exact, dst, src)");
+	if (kind == "exact") {
+		r.match = Match::exact;
+		const std::string &proto = need("protocol");
+		if (proto == "tcp")
+			r.proto = IPPROTO_TCP;
+		else if (proto == "udp")
+			r.proto = IPPROTO_UDP;
+		else if (proto == "icmp")
+			r.proto = IPPROTO_ICMP;
+		else if (proto == "icmp6" || proto == "icmpv6")
+			r.proto = IPPROTO_ICMPV6;
+		else {
+			char *end;
+			unsigned long v = std::strtoul(proto.c_str(), &end, 10);
+			if (*end || proto.empty() || v > 255)
+				throw Error("rule: unknown protocol '" + proto + "'");
+			r.proto = uint8_t(v);
+		}
+		uint8_t fs, fd;
+		parse_endpoint(need("source"), fs, r.saddr, r.sport);
+		parse_endpoint(need("destination"), fd, r.daddr, r.dport);
+		if (fs != fd)
+			throw Error("rule: source and destination of different families");
+		r.family = fs;
+	} else if (kind == "dst" || kind == "src") {
+		r.match = kind == "dst" ? Match::dst_prefix : Match::src_prefix;
+		const std::string &pfx = need("prefix");
+		auto slash = pfx.find('/');
+		if (!parse_addr(pfx.substr(0, slash), r.family, r.saddr))
+			throw Error("rule: bad prefix '" + pfx + "'");
+		unsigned bits = r.family == 4 ? 32 : 128;
+		if (slash != pfx.npos) {
+			char *end;
+			std::string l = pfx.substr(slash + 1);
+			unsigned long v = std::strtoul(l.c_str(), &end, 10);
+			if (*end || l.empty() || v > bits)
+				throw Error("rule: bad prefix length in '" + pfx + "'");
+			bits = unsigned(v);
+		}
+		r.prefix_len = uint8_t(bits);
+	} else {
+		throw Error("rule: unknown match '" + kind + "' (exact, dst, src)");
+	}
+	const std::string &act = need("action (part N, drop, pass)");
+	if (act == "drop")
+		r.action = SteerAction::drop;
+	else if (act == "pass")
+		r.action = SteerAction::pass;
+	else if (act == "part" || act == "partition") {
+		const std::string &n = need("partition number");
+		char *end;
+		unsigned long v = std::strtoul(n.c_str(), &end, 10);
+		if (*end || n.empty() || v >= MKDP_STEER_MAX_PARTITIONS)
+			throw Error("rule: bad partition '" + n + "'");
+		r.action = SteerAction::steer;
+		r.partition = uint32_t(v);
+	} else
+		throw Error("rule: unknown action '" + act + "' (part N, drop, pass)");
+	if (i != w.size())
+		throw Error("rule: unexpected '" + w[i] + "'");
+	return r;
+}
+
+std::string SteerRule::to_string() const
+{
+	std::string s = "#" + std::to_string(id) + " ";
+	if (match == Match::exact) {
+		const char *p = proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp"
+			: proto == IPPROTO_ICMP ? "icmp" : proto == IPPROTO_ICMPV6 ? "icmp6" : nullptr;
+		s += "exact " + (p ? std::string(p) : std::to_string(proto)) + " " +
+		     endpoint_string(family, saddr, sport) + " " + endpoint_string(family, daddr, dport);
+	} else {
+		s += match == Match::dst_prefix ? "dst " : "src ";
+		s += addr_string(family, saddr) + "/" + std::to_string(prefix_len);
+	}
+	s += std::string(" ") + mkdp::to_string(action);
+	if (action == SteerAction::steer)
+		s += " " + std::to_string(partition);
+	return s;
+}
+
+bool SteerRule::same_match(const SteerRule &o) const
+{
+	if (match != o.match || family != o.family)
+		return false;
+	if (match == Match::exact)
+		return proto == o.proto && sport == o.sport && dport == o.dport &&
+		       saddr == o.saddr && daddr == o.daddr;
+	return prefix_len == o.prefix_len && saddr == o.saddr;
+}
+
+// ---- life cycle ---------------------------------------------------------------
+
+Steering::Steering() { maps_.fill(-1); }
+
+Steering::Steering(Steering &&o) noexcept
+	: ifname_(std::move(o.ifname_)), ifindex_(o.ifindex_), prog_fd_(o.prog_fd_), maps_(o.maps_)
+{
+	o.prog_fd_ = -1;
+	o.maps_.fill(-1);
+}
+
+Steering &Steering::operator=(Steering &&o) noexcept
+{
+	if (this != &o) {
+		close_all();
+		ifname_ = std::move(o.ifname_);
+		ifindex_ = o.ifindex_;
+		prog_fd_ = std::exchange(o.prog_fd_, -1);
+		maps_ = o.maps_;
+		o.maps_.fill(-1);
+	}
+	return *this;
+}
+
+Steering::~Steering() { close_all(); }
+
+void Steering::close_all() noexcept
+{
+	if (prog_fd_ >= 0)
+		::close(prog_fd_);
+	prog_fd_ = -1;
+	for (int &fd : maps_) {
+		if (fd >= 0)
+			::close(fd);
+		fd = -1;
+	}
+}
+
+const char *Steering::map_name(MapId m) noexcept { return kMapNames[m]; }
+
+std::string Steering::pin_dir(const std::string &ifname)
+{
+	return std::string(kPinRoot) + "/" + ifname;
+}
+
+int Steering::xskmap_fd() const noexcept { return maps_[xsks_by_queue_part]; }
+
+namespace {
+
+// The loaded object, kept only while attach needs the tracepoint program.
+struct Loaded {
+	steer *skel = nullptr;
+	~Loaded() { steer__destroy(skel); }
+};
+
+void load_skeleton(Loaded &l)
+{
+	QuietLibs quiet;
+	l.skel = steer__open();
+	if (!l.skel)
+		throw_errno("open the steering BPF object" + QuietLibs::why());
+	if (int err = steer__load(l.skel))
+		throw Error("load the steering program" + QuietLibs::why() + ": " + std::strerror(-err), -err);
+}
+
+} // namespace
+
+Steering Steering::from_object(steer *skel, const SteerConfig &c)
+{
+	Steering s;
+	s.prog_fd_ = ::dup(bpf_program__fd(skel->progs.mkdp_steer));
+	for (int m = 0; m < nr_maps; m++) {
+		bpf_map *map = bpf_object__find_map_by_name(skel->obj, kMapNames[m]);
+		if (!map)
+			throw Error(std::string("steering object has no map ") + kMapNames[m]);
+		s.maps_[m] = ::dup(bpf_map__fd(map));
+	}
+	if (s.prog_fd_ < 0 || std::any_of(s.maps_.begin(), s.maps_.end(), [](int fd) { return fd < 0; }))
+		throw_errno("dup BPF fds");
+	auto cfg = to_abi(c, map_id_of(s.maps_[xsks_by_queue_part]));
+	uint32_t zero = 0;
+	if (bpf_map_update_elem(s.maps_[steer_config], &zero, &cfg, BPF_ANY))
+		throw_errno("write steer_config");
+	s.write_defaults(c.partitions);
+	return s;
+}
+
+Steering Steering::load(const SteerConfig &c)
+{
+	validate(c);
+	Loaded l;
+	load_skeleton(l);
+	return from_object(l.skel, c);
+}
+
+void Steering::write_defaults(uint32_t partitions)
+{
+	for (uint32_t q = 0; q < MKDP_STEER_MAX_QUEUES; q++) {
+		uint32_t p = q % partitions;
+		if (bpf_map_update_elem(maps_[queue_to_part], &q, &p, BPF_ANY))
+			throw_errno("write queue_to_part");
+	}
+	for (uint32_t i = 0; i < MKDP_STEER_INDIR_SIZE; i++) {
+		uint32_t p = i % partitions;
+		if (bpf_map_update_elem(maps_[flow_indir], &i, &p, BPF_ANY))
+			throw_errno("write flow_indir");
+	}
+}
+
+Steering Steering::open(const std::string &ifname)
+{
+	ensure_bpffs();
+	std::string dir = pin_dir(ifname);
+	Steering s;
+	s.ifname_ = ifname;
+	for (int m = 0; m < nr_maps; m++) {
+		s.maps_[m] = bpf_obj_get((dir + "/" + kMapNames[m]).c_str());
+		if (s.maps_[m] < 0) {
+			if (errno == ENOENT && m == 0)
+				throw Error("no mkdp steering on '" + ifname + "' (nothing pinned at " + dir + ")", ENOENT);
+			throw_errno("open pinned map " + dir + "/" + kMapNames[m]);
+		}
+	}
+	s.prog_fd_ = bpf_obj_get((dir + "/" + kProgPin).c_str());
+	if (s.prog_fd_ < 0)
+		throw_errno("open pinned program " + dir + "/" + kProgPin);
+	mkdp_steer_info inf = s.info();
+	if (inf.magic != MKDP_STEER_INFO_MAGIC)
+		throw Error(dir + " was not written by mkdp (bad steer_info magic)");
+	if (inf.abi_version != MKDP_STEER_ABI_VERSION)
+		throw Error(dir + ": steering ABI version " + std::to_string(inf.abi_version) +
+			    ", this mkdp speaks " + std::to_string(MKDP_STEER_ABI_VERSION) + "; detach and attach again");
+	s.ifindex_ = int(inf.ifindex);
+	return s;
+}
+
+Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
+{
+	validate(o.config);
+	int ifindex = ifindex_of(ifname);
+	ensure_bpffs();
+	PinLock lock;
+	std::string dir = pin_dir(ifname);
+	enum xdp_attach_mode want = o.mode == XdpMode::native ? XDP_MODE_NATIVE : XDP_MODE_SKB;
+	Attached cur = attached_on(ifindex);
+
+	if (std::filesystem::exists(dir)) {
+		std::optional<Steering> old;
+		try {
+			old.emplace(open(ifname));
+		} catch (const Error &) {
+			// half-written or foreign pins: treated as stale below
+		}
+		if (old && old->ifindex_ == ifindex && has_prog(cur, old->info().prog_id)) {
+			if (cur.mode != want)
+				throw Error("'" + ifname + "' already has mkdp steering in " +
+					    (cur.mode == XDP_MODE_SKB ? "skb" : "native") + " mode; detach it first");
+			old->configure(o.config);
+			return std::move(*old);
+		}
+		remove_pins(dir);	// the program is gone (interface re-created, replaced): start afresh
+		if (::mkdir(kPinRoot, 0700) && errno != EEXIST)
+			throw_errno(std::string("mkdir ") + kPinRoot);
+	}
+	if (!cur.progs.empty() && !o.force)
+		throw Error("'" + ifname + "' has XDP program '" + cur.progs.front().second + "' (id " +
+			    std::to_string(cur.progs.front().first) +
+			    ") that mkdp did not attach; use --force to replace it");
+
+	Loaded l;
+	load_skeleton(l);
+	Steering s = from_object(l.skel, o.config);
+	s.ifname_ = ifname;
+	s.ifindex_ = ifindex;
+
+	// From here on, every failure undoes what was done.
+	bool attached = false;
+	struct xdp_program *xp = nullptr;
+	try {
+		if (::mkdir(dir.c_str(), 0700))
+			throw_errno("mkdir " + dir);
+		for (int m = 0; m < nr_maps; m++)
+			if (bpf_obj_pin(s.maps_[m], (dir + "/" + kMapNames[m]).c_str()))
+				throw_errno("pin " + dir + "/" + kMapNames[m]);
+		if (bpf_obj_pin(s.prog_fd_, (dir + "/" + kProgPin).c_str()))
+			throw_errno("pin " + dir + "/" + kProgPin);
+		{
+			QuietLibs quiet;
+			bpf_link *link = bpf_program__attach(l.skel->progs.mkdp_steer_redirect_err);
+			if (!link)
+				throw_errno("attach the redirect-error tracepoint" + QuietLibs::why());
+			int err = bpf_link__pin(link, (dir + "/" + kLinkPin).c_str());
+			bpf_link__disconnect(link);	// the pin keeps it; our fd goes
+			bpf_link__destroy(link);
+			if (err)
+				throw Error("pin " + dir + "/" + kLinkPin + ": " + std::strerror(-err), -err);
+		}
+
+		QuietLibs quiet;
+		if (!cur.progs.empty()) {
+			// --force: take the foreign program(s) off first.
+			struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+			int err = libxdp_get_error(mp);
+			if (!err) {
+				err = xdp_multiprog__detach(mp);
+				xdp_multiprog__close(mp);
+			}
+			if (err)
+				throw Error("remove the XDP program on '" + ifname + "'" + QuietLibs::why() +
+					    ": " + std::strerror(-err), -err);
+		}
+		int pfd = ::dup(s.prog_fd_);
+		xp = xdp_program__from_fd(pfd);
+		if (libxdp_get_error(xp)) {
+			::close(pfd);
+			int err = libxdp_get_error(xp);
+			xp = nullptr;
+			throw Error("libxdp program" + QuietLibs::why() + ": " + std::strerror(-err), -err);
+		}
+		// libxdp tries its dispatcher first and, when the kernel refuses
+		// freplace (EPERM here), attaches the program alone: which of the two
+		// happened is read back below, never assumed.
+		int err = xdp_program__attach(xp, ifindex, want, 0);
+		if (err)
+			throw Error("attach XDP to '" + ifname + "' in " + to_string(o.mode) + " mode" +
+				    QuietLibs::why() + ": " + std::strerror(-err), -err);
+		attached = true;
+
+		Attached now = attached_on(ifindex);
+		uint32_t id = prog_id_of(s.prog_fd_);
+		if (!has_prog(now, id))
+			throw Error("attach XDP to '" + ifname + "': program not found on the interface afterwards");
+		mkdp_steer_info inf{};
+		inf.magic = MKDP_STEER_INFO_MAGIC;
+		inf.abi_version = MKDP_STEER_ABI_VERSION;
+		inf.ifindex = uint32_t(ifindex);
+		inf.prog_id = id;
+		inf.xdp_mode = now.mode == XDP_MODE_SKB ? MKDP_STEER_MODE_SKB : MKDP_STEER_MODE_NATIVE;
+		inf.attach_kind = now.multiprog ? MKDP_STEER_ATTACH_MULTIPROG : MKDP_STEER_ATTACH_SINGLE;
+		inf.owner_pid = uint32_t(::getpid());
+		inf.attach_time = uint64_t(::time(nullptr));
+		uint32_t zero = 0;
+		if (bpf_map_update_elem(s.maps_[steer_info], &zero, &inf, BPF_ANY))
+			throw_errno("write steer_info");
+		xdp_program__close(xp);
+		xp = nullptr;
+	} catch (...) {
+		if (attached)
+			xdp_program__detach(xp, ifindex, want, 0);
+		if (xp)
+			xdp_program__close(xp);
+		std::error_code ec;
+		std::filesystem::remove_all(dir, ec);
+		::rmdir(kPinRoot);
+		throw;
+	}
+	return s;
+}
+
+void Steering::detach(const std::string &ifname)
+{
+	ensure_bpffs();
+	PinLock lock;
+	std::string dir = pin_dir(ifname);
+	if (!std::filesystem::exists(dir))
+		throw Error("no mkdp steering on '" + ifname + "' (nothing pinned at " + dir + ")", ENOENT);
+	unsigned ifindex = if_nametoindex(ifname.c_str());
+	int pfd = bpf_obj_get((dir + "/" + kProgPin).c_str());
+	if (ifindex && pfd >= 0) {
+		uint32_t id = prog_id_of(pfd);
+		Attached cur = attached_on(int(ifindex));
+		if (has_prog(cur, id)) {
+			QuietLibs quiet;
+			struct xdp_program *xp = xdp_program__from_fd(pfd);
+			int err = libxdp_get_error(xp);
+			if (!err) {
+				pfd = -1;	// owned by xp now
+				err = xdp_program__detach(xp, int(ifindex), cur.mode, 0);
+				xdp_program__close(xp);
+			}
+			if (err)
+				throw Error("detach XDP from '" + ifname + "'" + QuietLibs::why() + ": " +
+					    std::strerror(-err), -err);
+		}
+		// else: someone replaced it, or the interface was re-created; only pins remain
+	}
+	if (pfd >= 0)
+		::close(pfd);
+	remove_pins(dir);
+}
+
+// ---- configuration ----------------------------------------------------------
+
+mkdp_steer_info Steering::info() const
+{
+	mkdp_steer_info inf{};
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(maps_[steer_info], &zero, &inf))
+		throw_errno("read steer_info");
+	return inf;
+}
+
+SteerConfig Steering::config() const
+{
+	mkdp_steer_config k{};
+	uint32_t zero = 0;
+	if (bpf_map_lookup_elem(maps_[steer_config], &zero, &k))
+		throw_errno("read steer_config");
+	SteerConfig c;
+	c.policy = k.policy;
+	c.default_action = SteerAction(k.default_action);
+	c.partitions = k.nr_partitions;
+	c.symmetric = k.symmetric;
+	c.hash_seed = k.hash_seed;
+	return c;
+}
+
+void Steering::configure(const SteerConfig &c)
+{
+	validate(c);
+	SteerConfig old = config();
+	if (c.partitions < old.partitions)
+		for (const SteerRule &r : list_rules())
+			if (r.action == SteerAction::steer && r.partition >= c.partitions)
+				throw Error("rule " + r.to_string() + " steers beyond " + std::to_string(c.partitions) +
+					    " partitions; delete it first");
+	auto k = to_abi(c, map_id_of(maps_[xsks_by_queue_part]));
+	uint32_t zero = 0;
+	if (bpf_map_update_elem(maps_[steer_config], &zero, &k, BPF_ANY))
+		throw_errno("write steer_config");
+	if (c.partitions != old.partitions)
+		write_defaults(c.partitions);
+}
+
+void Steering::check_partition(uint32_t part) const
+{
+	uint32_t n = config().partitions;
+	if (part >= n)
+		throw Error("partition " + std::to_string(part) + " out of range (" + std::to_string(n) +
+			    " partition" + (n == 1 ? "" : "s") + ")", ERANGE);
+}
+
+void Steering::check_queue(uint32_t queue) const
+{
+	if (queue >= MKDP_STEER_MAX_QUEUES)
+		throw Error("queue " + std::to_string(queue) + " out of range (mkdp steers queues 0.." +
+			    std::to_string(MKDP_STEER_MAX_QUEUES - 1) + ")", ERANGE);
+	if (!ifname_.empty()) {
+		uint32_t n = rx_queues_of(ifname_);
+		if (n && queue >= n)
+			throw Error("queue " + std::to_string(queue) + " out of range ('" + ifname_ + "' has " +
+				    std::to_string(n) + " RX queue" + (n == 1 ? "" : "s") + ")", ERANGE);
+	}
+}
+
+void Steering::set_queue_partition(uint32_t queue, uint32_t part)
+{
+	check_queue(queue);
+	if (part != MKDP_STEER_PART_NONE)
+		check_partition(part);
+	if (bpf_map_update_elem(maps_[queue_to_part], &queue, &part, BPF_ANY))
+		throw_errno("write queue_to_part");
+}
+
+void Steering::set_indirection(std::span<const uint32_t> table)
+{
+	if (table.empty() || MKDP_STEER_INDIR_SIZE % table.size())
+		throw Error("indirection table of " + std::to_string(table.size()) + " entries: the size must divide " +
+			    std::to_string(MKDP_STEER_INDIR_SIZE));
+	for (uint32_t p : table)
+		if (p != MKDP_STEER_PART_NONE)
+			check_partition(p);
+	for (uint32_t i = 0; i < MKDP_STEER_INDIR_SIZE; i++) {
+		uint32_t p = table[i % table.size()];
+		if (bpf_map_update_elem(maps_[flow_indir], &i, &p, BPF_ANY))
+			throw_errno("write flow_indir");
+	}
+}
+
+std::vector<uint32_t> Steering::indirection() const
+{
+	std::vector<uint32_t> t(MKDP_STEER_INDIR_SIZE);
+	for (uint32_t i = 0; i < MKDP_STEER_INDIR_SIZE; i++)
+		if (bpf_map_lookup_elem(maps_[flow_indir], &i, &t[i]))
+			throw_errno("read flow_indir");
+	return t;
+}
+
+// ---- rules --------------------------------------------------------------------
+
+std::vector<SteerRule> Steering::list_rules() const
+{
+	std::vector<SteerRule> out;
+	for_each_entry<mkdp_steer_flow_key, mkdp_steer_rule>(
+		maps_[rules_exact], [&](auto &k, auto &v) { out.push_back(from_exact(k, v)); });
+	for_each_entry<mkdp_steer_v4_prefix, mkdp_steer_rule>(
+		maps_[rules_v4_prefix], [&](auto &k, auto &v) { out.push_back(from_prefix(k, 4, v)); });
+	for_each_entry<mkdp_steer_v6_prefix, mkdp_steer_rule>(
+		maps_[rules_v6_prefix], [&](auto &k, auto &v) { out.push_back(from_prefix(k, 6, v)); });
+	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.id < b.id; });
+	return out;
+}
+
+uint32_t Steering::add_rule(SteerRule r)
+{
+	add_rules(std::span<SteerRule>(&r, 1));
+	return r.id;
+}
+
+void Steering::add_rules(std::span<SteerRule> rules)
+{
+	uint32_t nparts = config().partitions;
+	for (SteerRule &r : rules) {
+		if (r.family != 4 && r.family != 6)
+			throw Error("rule: family must be 4 or 6");
+		if (r.action == SteerAction::steer && r.partition >= nparts)
+			throw Error("rule " + r.to_string() + ": partition " + std::to_string(r.partition) +
+				    " out of range (" + std::to_string(nparts) + " partitions)", ERANGE);
+		if (r.action != SteerAction::steer)
+			r.partition = 0;
+		if (r.match == SteerRule::Match::exact) {
+			if ((r.sport || r.dport) && r.proto != IPPROTO_TCP && r.proto != IPPROTO_UDP)
+				throw Error("rule " + r.to_string() + ": ports need tcp or udp");
+		} else {
+			unsigned bytes = r.family == 4 ? 4 : 16;
+			if (r.prefix_len > bytes * 8)
+				throw Error("rule " + r.to_string() + ": prefix length out of range");
+			if (!host_bits_clear(r.saddr, r.prefix_len, bytes))
+				throw Error("rule " + r.to_string() + ": address has bits set past the prefix length");
+		}
+	}
+
+	// Ids are unique across the three maps; take the lowest free ones.
+	std::optional<PinLock> lock;
+	if (!ifname_.empty())
+		lock.emplace();
+	std::vector<SteerRule> existing = list_rules();
+	std::vector<bool> used(MKDP_STEER_MAX_RULES);
+	for (const SteerRule &e : existing)
+		if (e.id < used.size())
+			used[e.id] = true;
+	uint32_t next = 0;
+	int ncpus = possible_cpus();
+	size_t added = 0;
+	try {
+		for (SteerRule &r : rules) {
+			while (next < used.size() && used[next])
+				next++;
+			if (next >= used.size())
+				throw Error("no free rule id (" + std::to_string(MKDP_STEER_MAX_RULES) + " rules)", ENOSPC);
+			r.id = next++;
+			mkdp_steer_rule v{uint32_t(r.action), r.partition, r.id, 0};
+			zero_percpu<mkdp_steer_rule_stats>(maps_[rule_stats], r.id, ncpus);
+			int err;
+			if (r.match == SteerRule::Match::exact) {
+				auto k = exact_key(r);
+				err = bpf_map_update_elem(maps_[rules_exact], &k, &v, BPF_NOEXIST);
+			} else if (r.family == 4) {
+				auto k = v4_key(r);
+				err = bpf_map_update_elem(maps_[rules_v4_prefix], &k, &v, BPF_NOEXIST);
+			} else {
+				auto k = v6_key(r);
+				err = bpf_map_update_elem(maps_[rules_v6_prefix], &k, &v, BPF_NOEXIST);
+			}
+			if (err) {
+				int e = errno;
+				if (e == EEXIST) {
+					auto same = std::find_if(existing.begin(), existing.end(),
+								 [&](auto &x) { return x.same_match(r); });
+					std::string what = same == existing.end() ? "an earlier rule of this batch"
+						: same->to_string();
+					bool dup = same != existing.end() && same->action == r.action &&
+						   same->partition == r.partition;
+					throw Error("rule " + r.to_string().substr(r.to_string().find(' ') + 1) +
+						    (dup ? " duplicates " : " conflicts with ") + what, EEXIST);
+				}
+				if (e == E2BIG || e == ENOMEM || e == ENOSPC)
+					throw Error("rule map full: " + std::string(std::strerror(e)), e);
+				throw_errno("add rule " + r.to_string(), e);
+			}
+			added++;
+		}
+	} catch (...) {
+		for (size_t i = 0; i < added; i++)
+			try {
+				del_rule(rules[i].id);
+			} catch (...) {
+			}
+		throw;
+	}
+}
+
+void Steering::del_rule(uint32_t id)
+{
+	for (const SteerRule &r : list_rules()) {
+		if (r.id != id)
+			continue;
+		int err;
+		if (r.match == SteerRule::Match::exact) {
+			auto k = exact_key(r);
+			err = bpf_map_delete_elem(maps_[rules_exact], &k);
+		} else if (r.family == 4) {
+			auto k = v4_key(r);
+			err = bpf_map_delete_elem(maps_[rules_v4_prefix], &k);
+		} else {
+			auto k = v6_key(r);
+			err = bpf_map_delete_elem(maps_[rules_v6_prefix], &k);
+		}
+		if (err)
+			throw_errno("delete rule " + r.to_string());
+		return;
+	}
+	throw Error("no rule #" + std::to_string(id), ENOENT);
+}
+
+// ---- sockets ------------------------------------------------------------------
+
+void Steering::set_socket(uint32_t queue, uint32_t part, int xsk_fd)
+{
+	check_queue(queue);
+	check_partition(part);
+	uint32_t slot = MKDP_STEER_SLOT(queue, part);
+	if (bpf_map_update_elem(maps_[xsks_by_queue_part], &slot, &xsk_fd, BPF_ANY))
+		throw_errno("put the socket in slot (queue " + std::to_string(queue) + ", partition " +
+			    std::to_string(part) + ")");
+	mkdp_steer_slot rec{1, uint32_t(::getpid())};
+	if (bpf_map_update_elem(maps_[xsk_slots], &slot, &rec, BPF_ANY))
+		throw_errno("write xsk_slots");
+}
+
+void Steering::clear_socket(uint32_t queue, uint32_t part)
+{
+	check_queue(queue);
+	if (part >= MKDP_STEER_MAX_PARTITIONS)
+		check_partition(part);
+	uint32_t slot = MKDP_STEER_SLOT(queue, part);
+	if (bpf_map_delete_elem(maps_[xsks_by_queue_part], &slot) && errno != ENOENT)
+		throw_errno("clear slot (queue " + std::to_string(queue) + ", partition " + std::to_string(part) + ")");
+	mkdp_steer_slot rec{};
+	if (bpf_map_update_elem(maps_[xsk_slots], &slot, &rec, BPF_ANY))
+		throw_errno("write xsk_slots");
+}
+
+// ---- counters and status --------------------------------------------------------
+
+SteerStats Steering::read_stats() const
+{
+	int ncpus = possible_cpus();
+	SteerStats st;
+	st.totals = percpu_sum<mkdp_steer_totals>(maps_[steer_stats], 0, ncpus);
+	uint32_t n = config().partitions;
+	for (uint32_t p = 0; p < n; p++)
+		st.partitions.push_back(percpu_sum<mkdp_steer_part_stats>(maps_[part_stats], p, ncpus));
+	for (SteerRule &r : list_rules()) {
+		auto rs = percpu_sum<mkdp_steer_rule_stats>(maps_[rule_stats], r.id, ncpus);
+		st.rules.emplace_back(std::move(r), rs);
+	}
+	return st;
+}
+
+void Steering::reset_stats()
+{
+	int ncpus = possible_cpus();
+	zero_percpu<mkdp_steer_totals>(maps_[steer_stats], 0, ncpus);
+	for (uint32_t p = 0; p < MKDP_STEER_MAX_PARTITIONS; p++)
+		zero_percpu<mkdp_steer_part_stats>(maps_[part_stats], p, ncpus);
+	for (const SteerRule &r : list_rules())
+		zero_percpu<mkdp_steer_rule_stats>(maps_[rule_stats], r.id, ncpus);
+}
+
+SteerStatus Steering::status() const
+{
+	SteerStatus st;
+	mkdp_steer_info inf = info();
+	st.ifname = ifname_;
+	st.ifindex = ifindex_;
+	st.prog_id = prog_id_of(prog_fd_);
+	st.mode = inf.xdp_mode == MKDP_STEER_MODE_SKB ? XdpMode::skb : XdpMode::native;
+	st.multiprog = inf.attach_kind == MKDP_STEER_ATTACH_MULTIPROG;
+	st.owner_pid = inf.owner_pid;
+	st.attach_time = inf.attach_time;
+	st.config = config();
+	if (ifindex_ && if_nametoindex(ifname_.c_str()) == unsigned(ifindex_)) {
+		Attached cur = attached_on(ifindex_);
+		st.attached = has_prog(cur, st.prog_id);
+		if (st.attached) {
+			st.mode = cur.mode == XDP_MODE_SKB ? XdpMode::skb : XdpMode::native;
+			st.multiprog = cur.multiprog;
+		}
+	}
+	st.rules = list_rules().size();
+	for (uint32_t q = 0; q < MKDP_STEER_MAX_QUEUES; q++) {
+		std::vector<uint32_t> parts;
+		for (uint32_t p = 0; p < MKDP_STEER_MAX_PARTITIONS; p++) {
+			uint32_t slot = MKDP_STEER_SLOT(q, p);
+			mkdp_steer_slot rec{};
+			if (bpf_map_lookup_elem(maps_[xsk_slots], &slot, &rec))
+				throw_errno("read xsk_slots");
+			if (rec.in_use)
+				parts.push_back(p);
+		}
+		if (!parts.empty())
+			st.sockets.emplace_back(q, std::move(parts));
+	}
+	return st;
+}
+
+} // namespace mkdp
