@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The SPSC ring ends (Producer/Consumer over struct mkdp_ring) on one
+// thread: empty and full rings, all-or-nothing reserve, free-running indices
+// wrapping at 2^32, batches, cancel, the need-wakeup flag, and a consumer
+// that refuses hostile producer indices and hostile descriptors.
+#include <mkdp/region.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+using mkdp::DescError;
+using mkdp::FrameAddr;
+
+constexpr uint32_t kFrame = 2048;
+constexpr uint32_t kFrames = 32;
+constexpr uint64_t kBufs = 64 * 1024;
+constexpr uint64_t kSeqArea = 1 << 20; // FrameAddr sequence numbers live below this
+
+// One region with a ring of every descriptor type.
+mkdp::Region make_region()
+{
+	return mkdp::Region::create(mkdp::RegionLayout()
+					    .area("frames", kFrame * kFrames, kFrame)
+					    .area("bufs", kBufs)
+					    .area("seq", kSeqArea)
+					    .ring("rx", MKDP_DESC_FRAME, 8, "frames")
+					    .ring("fill", MKDP_DESC_ADDR, 8, "frames")
+					    .ring("big", MKDP_DESC_ADDR, 512, "seq")
+					    .ring("sq", MKDP_DESC_SREQ, 16, "bufs")
+					    .ring("cq", MKDP_DESC_SCPL, 16, "bufs"));
+}
+
+mkdp_ring *control(const mkdp::Region &r, const char *ring)
+{
+	return reinterpret_cast<mkdp_ring *>(r.base() + r.entry(ring).offset);
+}
+
+// Puts both indices of an unused ring at `start`, as a ring that has
+// already carried that many descriptors would have them.
+void start_at(const mkdp::Region &r, const char *ring, uint32_t start)
+{
+	control(r, ring)->producer = start;
+	control(r, ring)->consumer = start;
+}
+
+class Ring : public ::testing::Test {
+protected:
+	mkdp::Region r = make_region();
+};
+
+} // namespace
+
+TEST_F(Ring, EmptyPeekReturnsZero)
+{
+	auto c = r.consumer<FrameAddr>("fill");
+	uint32_t idx = 12345;
+	EXPECT_EQ(c.peek(1, &idx), 0u);
+	EXPECT_EQ(c.peek(8, &idx), 0u);
+	EXPECT_EQ(idx, 12345u) << "an empty peek leaves idx alone";
+	FrameAddr out[8];
+	uint32_t taken = 99;
+	EXPECT_EQ(c.consume(out, 8, &taken), 0u);
+	EXPECT_EQ(taken, 0u);
+	EXPECT_EQ(control(r, "fill")->consumer, 0u);
+
+	auto p = r.producer<FrameAddr>("fill");
+	FrameAddr a[3] = {{1}, {2}, {3}};
+	ASSERT_EQ(p.produce(a, 3), 3u);
+	EXPECT_EQ(c.peek(8, &idx), 3u) << "peek returns what is there, up to nb";
+	EXPECT_EQ(idx, 0u);
+	EXPECT_EQ(c.peek(8, &idx), 0u);
+}
+
+TEST_F(Ring, FullRingReserveIsAllOrNothing)
+{
+	auto p = r.producer<FrameAddr>("fill");
+	auto c = r.consumer<FrameAddr>("fill");
+	ASSERT_EQ(p.entries(), 8u);
+	uint32_t idx = 0;
+
+	EXPECT_EQ(p.reserve(9, &idx), 0u) << "more than the ring holds";
+	ASSERT_EQ(p.reserve(5, &idx), 5u);
+	EXPECT_EQ(idx, 0u);
+	EXPECT_EQ(p.reserve(4, &idx), 0u) << "only 3 left: nothing is reserved";
+	ASSERT_EQ(p.reserve(3, &idx), 3u);
+	EXPECT_EQ(idx, 5u);
+	for (uint32_t i = 0; i < 8; i++)
+		p.slot(i).addr = 100 + i;
+	p.submit(8);
+	EXPECT_EQ(control(r, "fill")->producer, 8u);
+	EXPECT_EQ(p.reserve(1, &idx), 0u) << "exactly `entries` slots are usable";
+	EXPECT_EQ(p.free_entries(1), 0u);
+
+	// produce() is the partial variant: it copies what fits.
+	FrameAddr more[4] = {{200}, {201}, {202}, {203}};
+	EXPECT_EQ(p.produce(more, 4), 0u);
+
+	// Releasing one slot frees exactly one.
+	uint32_t ci;
+	ASSERT_EQ(c.peek(1, &ci), 1u);
+	c.release(1);
+	EXPECT_EQ(p.reserve(2, &idx), 0u);
+	EXPECT_EQ(p.produce(more, 4), 1u);
+
+	// The consumer reads the producer index again only when its cached
+	// view is empty, so draining may take two calls.
+	FrameAddr out[16];
+	uint32_t n = 0;
+	for (int i = 0; i < 3 && n < 8; i++)
+		n += c.consume(out + n, 16 - n);
+	ASSERT_EQ(n, 8u);
+	for (uint32_t i = 0; i < 7; i++)
+		EXPECT_EQ(out[i].addr, 101 + i);
+	EXPECT_EQ(out[7].addr, 200u);
+	EXPECT_EQ(p.free_entries(8), 8u);
+}
+
+// Producer and consumer words set near UINT32_MAX before the ends attach:
+// full and empty must still be told apart across the wrap, and order kept.
+TEST_F(Ring, FreeRunningIndicesWrapAt2To32)
+{
+	const uint32_t start = UINT32_MAX - 2;
+	start_at(r, "fill", start);
+	auto p = r.producer<FrameAddr>("fill");
+	auto c = r.consumer<FrameAddr>("fill");
+	uint32_t idx, ci;
+
+	EXPECT_EQ(c.peek(1, &ci), 0u) << "equal indices: empty, even at the wrap";
+	ASSERT_EQ(p.reserve(8, &idx), 8u) << "equal indices: all free, even at the wrap";
+	EXPECT_EQ(idx, start);
+	for (uint32_t i = 0; i < 8; i++)
+		p.slot(idx + i).addr = i;
+	p.submit(8);
+	EXPECT_EQ(control(r, "fill")->producer, 5u) << "wrapped past 2^32";
+	EXPECT_EQ(p.reserve(1, &idx), 0u) << "full across the wrap";
+
+	ASSERT_EQ(c.peek(8, &ci), 8u);
+	EXPECT_EQ(ci, start);
+	for (uint32_t i = 0; i < 8; i++) {
+		FrameAddr a;
+		ASSERT_EQ(c.fetch(ci + i, &a), DescError::ok);
+		EXPECT_EQ(a.addr, i);
+	}
+	c.release(8);
+	EXPECT_EQ(control(r, "fill")->consumer, 5u);
+
+	// Keep going well past the wrap with odd batches.
+	uint32_t sent = 8, got = 8;
+	while (got < 1000) {
+		FrameAddr in[3] = {{sent}, {sent + 1}, {sent + 2}};
+		sent += p.produce(in, 3);
+		FrameAddr out[5];
+		uint32_t n = c.consume(out, 5);
+		for (uint32_t i = 0; i < n; i++)
+			ASSERT_EQ(out[i].addr, got++);
+	}
+	EXPECT_EQ(c.rejected(), 0u);
+	EXPECT_EQ(c.corrupt(), 0u);
+}
+
+// Batches of 1, 3, 16, 64, 256 and the whole ring, through both producer
+// APIs and both consumer APIs, starting at 0 and just before the wrap.
+class RingBatch : public ::testing::TestWithParam<std::tuple<uint32_t, uint32_t>> {};
+
+TEST_P(RingBatch, DeliversEverythingInOrder)
+{
+	auto [batch, start] = GetParam();
+	mkdp::Region r = make_region();
+	start_at(r, "big", start);
+	auto p = r.producer<FrameAddr>("big");
+	auto c = r.consumer<FrameAddr>("big");
+	ASSERT_LE(batch, p.entries());
+	const uint32_t total = 20 * 512 + 7;
+	uint32_t sent = 0, got = 0, refused = 0, rounds = 0;
+	std::vector<FrameAddr> buf(batch);
+
+	while (got < total) {
+		ASSERT_LT(++rounds, 10 * total) << "no progress";
+		uint32_t want = std::min(batch, total - sent);
+		uint32_t idx;
+		if (rounds & 1) {
+			// reserve/slot/submit; a refused reserve must leave
+			// nothing behind, so the next one starts at the same index.
+			if (want && p.reserve(want, &idx) == want) {
+				EXPECT_EQ(idx, start + sent);
+				for (uint32_t i = 0; i < want; i++)
+					p.slot(idx + i).addr = sent + i;
+				p.submit(want);
+				sent += want;
+			} else if (want) {
+				refused++;
+			}
+		} else {
+			for (uint32_t i = 0; i < want; i++)
+				buf[i].addr = sent + i;
+			uint32_t n = p.produce(buf.data(), want);
+			refused += n < want;
+			sent += n;
+		}
+		// Drain in two different shapes, leaving the ring part full so
+		// the producer meets a full ring (2/3 of the time).
+		if (rounds % 3 == 0)
+			continue;
+		if (rounds & 2) {
+			uint32_t n = c.consume(buf.data(), batch);
+			for (uint32_t i = 0; i < n; i++)
+				ASSERT_EQ(buf[i].addr, got++);
+		} else {
+			uint32_t n = c.peek(batch, &idx);
+			if (n) {
+				EXPECT_EQ(idx, start + got);
+			}
+			for (uint32_t i = 0; i < n; i++) {
+				FrameAddr a;
+				ASSERT_EQ(c.fetch(idx + i, &a), DescError::ok);
+				ASSERT_EQ(a.addr, got++);
+			}
+			c.release(n);
+		}
+	}
+	EXPECT_EQ(sent, total);
+	EXPECT_EQ(control(r, "big")->producer, start + total);
+	EXPECT_EQ(control(r, "big")->consumer, start + total);
+	EXPECT_EQ(c.rejected(), 0u);
+	EXPECT_EQ(c.corrupt(), 0u);
+	EXPECT_GT(refused, 0u) << "the test never met a full ring";
+}
+
+INSTANTIATE_TEST_SUITE_P(, RingBatch,
+			 ::testing::Combine(::testing::Values(1u, 3u, 16u, 64u, 256u, 512u),
+					    ::testing::Values(0u, UINT32_MAX - 3000)),
+			 [](const auto &info) {
+				 return "batch" + std::to_string(std::get<0>(info.param)) +
+					(std::get<1>(info.param) ? "_wrapping" : "");
+			 });
+
+TEST_F(Ring, CancelHandsSlotsBackForTheNextPeek)
+{
+	auto p = r.producer<FrameAddr>("fill");
+	auto c = r.consumer<FrameAddr>("fill");
+	FrameAddr in[5] = {{10}, {11}, {12}, {13}, {14}};
+	ASSERT_EQ(p.produce(in, 5), 5u);
+
+	uint32_t idx;
+	ASSERT_EQ(c.peek(4, &idx), 4u);
+	FrameAddr a;
+	ASSERT_EQ(c.fetch(idx, &a), DescError::ok);
+	ASSERT_EQ(c.fetch(idx + 1, &a), DescError::ok);
+	c.cancel(2);
+	c.release(2);
+	EXPECT_EQ(control(r, "fill")->consumer, 2u) << "only the fetched slots are released";
+
+	ASSERT_EQ(c.peek(8, &idx), 3u);
+	EXPECT_EQ(idx, 2u);
+	for (uint32_t i = 0; i < 3; i++) {
+		ASSERT_EQ(c.fetch(idx + i, &a), DescError::ok);
+		EXPECT_EQ(a.addr, 12 + i);
+	}
+	c.cancel(3);
+	EXPECT_EQ(c.peek(8, &idx), 3u) << "cancelling a whole peek re-delivers it";
+	c.release(3);
+	EXPECT_EQ(control(r, "fill")->consumer, 5u);
+}
+
+TEST_F(Ring, ConsumeCountsAndSkipsRejected)
+{
+	auto p = r.producer<mkdp_frame_desc>("rx");
+	auto c = r.consumer<mkdp_frame_desc>("rx");
+	const mkdp_frame_desc in[7] = {
+		{0, 60, 0},
+		{kFrame * kFrames, 60, 0},	// outside the area
+		{kFrame, 1500, MKDP_FRAME_OPT_CONTD},
+		{2 * kFrame, 0, 0},		// empty
+		{3 * kFrame + 100, kFrame, 0},	// crosses into the next frame
+		{4 * kFrame, kFrame, 0},
+		{5 * kFrame, 64, 1u << 7},	// unknown option
+	};
+	ASSERT_EQ(p.produce(in, 7), 7u);
+	mkdp_frame_desc out[8];
+	uint32_t taken = 0;
+	ASSERT_EQ(c.consume(out, 8, &taken), 3u);
+	EXPECT_EQ(taken, 7u) << "rejected slots are consumed too";
+	EXPECT_EQ(c.rejected(), 4u);
+	EXPECT_EQ(out[0].addr, 0u);
+	EXPECT_EQ(out[1].addr, kFrame);
+	EXPECT_EQ(out[1].options, MKDP_FRAME_OPT_CONTD);
+	EXPECT_EQ(out[2].addr, 4 * kFrame);
+	EXPECT_EQ(control(r, "rx")->consumer, 7u) << "and handed back to the producer";
+	EXPECT_EQ(p.free_entries(8), 8u);
+}
+
+// A producer index more than `entries` ahead of the consumer (or behind it)
+// is impossible: the consumer delivers nothing and counts it.
+TEST_F(Ring, HostileProducerIndexIsCorruptAndDeliversNothing)
+{
+	mkdp_ring *ctl = control(r, "fill");
+	auto c = r.consumer<FrameAddr>("fill");
+	uint32_t idx;
+	for (uint32_t bad : {9u, 1000u, UINT32_MAX, 0x80000000u}) {
+		ctl->producer = bad;
+		EXPECT_EQ(c.peek(8, &idx), 0u) << "producer " << bad;
+	}
+	EXPECT_EQ(c.corrupt(), 4u);
+	EXPECT_EQ(ctl->consumer, 0u);
+
+	// Exactly a ring ahead is a full ring, not corruption.
+	ctl->producer = 8;
+	EXPECT_EQ(c.peek(16, &idx), 8u);
+	EXPECT_EQ(c.corrupt(), 4u);
+	c.release(8);
+}
+
+TEST_F(Ring, HostileProducerIndexBeforeTheConsumerAttaches)
+{
+	// A consumer attaching to a ring the other side already poisoned.
+	control(r, "fill")->producer = 1000;
+	auto c = r.consumer<FrameAddr>("fill");
+	uint32_t idx;
+	EXPECT_EQ(c.peek(8, &idx), 0u);
+	EXPECT_EQ(c.corrupt(), 1u);
+	FrameAddr out[8];
+	EXPECT_EQ(c.consume(out, 8), 0u);
+	EXPECT_EQ(control(r, "fill")->consumer, 0u);
+
+	// Once the producer index is sane again, the ring works.
+	control(r, "fill")->producer = 2;
+	EXPECT_EQ(c.peek(8, &idx), 2u);
+}
+
+TEST_F(Ring, AttachToRingInUseStartsFromSharedIndices)
+{
+	{
+		auto p = r.producer<FrameAddr>("fill");
+		FrameAddr in[3] = {{7}, {8}, {9}};
+		ASSERT_EQ(p.produce(in, 3), 3u);
+	}
+	// A restarted producer continues where the last one stopped.
+	auto p = r.producer<FrameAddr>("fill");
+	EXPECT_EQ(p.free_entries(8), 5u);
+	FrameAddr x{10};
+	ASSERT_EQ(p.produce(&x, 1), 1u);
+	auto c = r.consumer<FrameAddr>("fill");
+	FrameAddr out[8];
+	ASSERT_EQ(c.consume(out, 8), 4u);
+	EXPECT_EQ(out[0].addr, 7u);
+	EXPECT_EQ(out[3].addr, 10u);
+}
+
+TEST_F(Ring, NeedWakeupSeenByProducer)
+{
+	auto p = r.producer<FrameAddr>("fill");
+	auto c = r.consumer<FrameAddr>("fill");
+	EXPECT_FALSE(p.needs_wakeup());
+	c.set_need_wakeup();
+	EXPECT_TRUE(p.needs_wakeup());
+	EXPECT_EQ(control(r, "fill")->flags, MKDP_RING_NEED_WAKEUP);
+	c.set_need_wakeup();
+	EXPECT_TRUE(p.needs_wakeup()) << "setting twice is harmless";
+	c.clear_need_wakeup();
+	EXPECT_FALSE(p.needs_wakeup());
+	EXPECT_EQ(control(r, "fill")->flags, 0u);
+
+	// Unknown flag bits belong to future ABI versions: clearing ours
+	// leaves them alone.
+	control(r, "fill")->flags = 1u << 5;
+	EXPECT_FALSE(p.needs_wakeup());
+	c.set_need_wakeup();
+	EXPECT_TRUE(p.needs_wakeup());
+	c.clear_need_wakeup();
+	EXPECT_EQ(control(r, "fill")->flags, 1u << 5);
+}
+
+// ------------------------------------------------------------ descriptor checks
+
+namespace {
+
+template <class D> struct Verdict {
+	const char *what;
+	D desc;
+	DescError want;
+};
+
+// Pushes every case through a real ring and checks what the consumer
+// says about each, and that exactly the refused ones are counted.
+template <class D>
+void expect_verdicts(mkdp::Producer<D> &p, mkdp::Consumer<D> &c, const std::vector<Verdict<D>> &cases)
+{
+	uint64_t refused = c.rejected();
+	for (const auto &v : cases) {
+		ASSERT_EQ(p.produce(&v.desc, 1), 1u);
+		uint32_t idx = 0;
+		ASSERT_EQ(c.peek(1, &idx), 1u);
+		D out;
+		DescError got = c.fetch(idx, &out);
+		EXPECT_EQ(got, v.want) << v.what << ": got '" << mkdp::to_string(got) << "', want '"
+				       << mkdp::to_string(v.want) << "'";
+		EXPECT_EQ(std::memcmp(&out, &v.desc, sizeof(D)), 0) << v.what << ": fetch copies";
+		c.release(1);
+		if (v.want != DescError::ok)
+			refused++;
+	}
+	EXPECT_EQ(c.rejected(), refused);
+}
+
+} // namespace
+
+TEST_F(Ring, FrameDescriptorChecks)
+{
+	auto p = r.producer<mkdp_frame_desc>("rx");
+	auto c = r.consumer<mkdp_frame_desc>("rx");
+	const uint64_t area = kFrame * kFrames;
+	expect_verdicts<mkdp_frame_desc>(
+		p, c,
+		{
+			{"whole first frame", {0, kFrame, 0}, DescError::ok},
+			{"tail of last frame", {area - 1, 1, 0}, DescError::ok},
+			{"continued", {kFrame + 14, 1500, MKDP_FRAME_OPT_CONTD}, DescError::ok},
+			{"addr at end of area", {area, 1, 0}, DescError::out_of_area},
+			{"addr far outside", {area * 1000, 64, 0}, DescError::out_of_area},
+			{"addr+len overflows", {UINT64_MAX - 10, 100, 0}, DescError::out_of_area},
+			{"addr+len overflows to 0", {UINT64_MAX, 1, 0}, DescError::out_of_area},
+			{"crosses a frame", {kFrame - 10, 11, 0}, DescError::crosses_frame},
+			{"longer than a frame", {0, kFrame + 1, 0}, DescError::crosses_frame},
+			{"len 0", {kFrame, 0, 0}, DescError::bad_len},
+			{"unknown option", {0, 64, 1u << 1}, DescError::bad_flags},
+			{"all options", {0, 64, UINT32_MAX}, DescError::bad_flags},
+		});
+}
+
+TEST_F(Ring, FrameAddrChecks)
+{
+	auto p = r.producer<FrameAddr>("fill");
+	auto c = r.consumer<FrameAddr>("fill");
+	const uint64_t area = kFrame * kFrames;
+	expect_verdicts<FrameAddr>(p, c,
+				   {
+					   {"first", {0}, DescError::ok},
+					   {"inside a frame", {kFrame + 17}, DescError::ok},
+					   {"last byte", {area - 1}, DescError::ok},
+					   {"end of area", {area}, DescError::out_of_area},
+					   {"huge", {UINT64_MAX}, DescError::out_of_area},
+				   });
+}
+
+TEST_F(Ring, StorageRequestChecks)
+{
+	auto p = r.producer<mkdp_sreq_desc>("sq");
+	auto c = r.consumer<mkdp_sreq_desc>("sq");
+	ASSERT_EQ(c.bounds().max_tag, 16u) << "tags bounded by the ring size";
+	c.bounds().max_volume = 4; // the owner tightens to the configured volumes
+	using S = mkdp_sreq_desc;
+	auto rq = [](uint16_t op, uint16_t flags, uint32_t tag, uint64_t buf, uint32_t len,
+		     uint32_t vol) { return S{op, flags, tag, 1234, buf, len, vol}; };
+	expect_verdicts<S>(
+		p, c,
+		{
+			{"read", rq(MKDP_SOP_READ, 0, 0, 0, 4096, 0), DescError::ok},
+			{"write fua", rq(MKDP_SOP_WRITE, MKDP_SREQ_F_FUA, 15, kBufs - 512, 512, 3),
+			 DescError::ok},
+			{"flush ignores buf and len", rq(MKDP_SOP_FLUSH, 0, 1, UINT64_MAX, 0, 0), DescError::ok},
+			{"discard", rq(MKDP_SOP_DISCARD, 0, 2, UINT64_MAX, 1 << 20, 0), DescError::ok},
+			{"op past max", rq(MKDP_SOP_MAX + 1, 0, 0, 0, 512, 0), DescError::bad_op},
+			{"op 0xffff", rq(0xffff, 0, 0, 0, 512, 0), DescError::bad_op},
+			{"unknown flag", rq(MKDP_SOP_READ, 1u << 3, 0, 0, 512, 0), DescError::bad_flags},
+			{"tag == entries", rq(MKDP_SOP_READ, 0, 16, 0, 512, 0), DescError::bad_tag},
+			{"tag huge", rq(MKDP_SOP_READ, 0, UINT32_MAX, 0, 512, 0), DescError::bad_tag},
+			{"volume == max", rq(MKDP_SOP_READ, 0, 0, 0, 512, 4), DescError::bad_volume},
+			{"read len 0", rq(MKDP_SOP_READ, 0, 0, 0, 0, 0), DescError::bad_len},
+			{"write len 0", rq(MKDP_SOP_WRITE, 0, 0, 0, 0, 0), DescError::bad_len},
+			{"read len 1000", rq(MKDP_SOP_READ, 0, 0, 0, 1000, 0), DescError::bad_len},
+			{"write len 513", rq(MKDP_SOP_WRITE, 0, 0, 0, 513, 0), DescError::bad_len},
+			{"discard len 100", rq(MKDP_SOP_DISCARD, 0, 0, 0, 100, 0), DescError::bad_len},
+			{"buf past area", rq(MKDP_SOP_READ, 0, 0, kBufs - 512, 1024, 0), DescError::out_of_area},
+			{"buf at end", rq(MKDP_SOP_WRITE, 0, 0, kBufs, 512, 0), DescError::out_of_area},
+			{"buf+len overflows", rq(MKDP_SOP_WRITE, 0, 0, UINT64_MAX - 511, 1024, 0),
+			 DescError::out_of_area},
+		});
+}
+
+TEST_F(Ring, StorageCompletionChecks)
+{
+	auto p = r.producer<mkdp_scpl_desc>("cq");
+	auto c = r.consumer<mkdp_scpl_desc>("cq");
+	using C = mkdp_scpl_desc;
+	expect_verdicts<C>(p, c,
+			   {
+				   {"success", C{0, 0, 4096, 0}, DescError::ok},
+				   {"EIO", C{15, -5, 0, 0}, DescError::ok},
+				   {"largest errno", C{3, -4095, 0, 0}, DescError::ok},
+				   {"tag == entries", C{16, 0, 0, 0}, DescError::bad_tag},
+				   {"tag huge", C{UINT32_MAX, 0, 0, 0}, DescError::bad_tag},
+				   {"positive status", C{0, 1, 0, 0}, DescError::bad_status},
+				   {"status -4096", C{0, -4096, 0, 0}, DescError::bad_status},
+				   {"status INT_MIN", C{0, INT32_MIN, 0, 0}, DescError::bad_status},
+				   {"reserved set", C{0, 0, 0, 1}, DescError::bad_flags},
+			   });
+}
+
+TEST(DescError, EveryErrorHasItsOwnText)
+{
+	std::set<std::string> seen;
+	for (auto e : {DescError::ok, DescError::out_of_area, DescError::crosses_frame,
+		       DescError::bad_len, DescError::bad_op, DescError::bad_flags, DescError::bad_tag,
+		       DescError::bad_status, DescError::bad_volume}) {
+		std::string s = mkdp::to_string(e);
+		EXPECT_FALSE(s.empty());
+		EXPECT_NE(s, "unknown");
+		EXPECT_TRUE(seen.insert(s).second) << s;
+	}
+}
