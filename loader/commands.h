@@ -9,5 +9,7 @@ namespace mkdp::cli {
 
 void register_demo(CLI::App &app);
 void register_bench(CLI::App &app);
+void register_testbed(CLI::App &app);
+void register_topology(CLI::App &app);
 
 } // namespace mkdp::cli

@@ -19,6 +19,8 @@ int main(int argc, char **argv)
 
 	mkdp::cli::register_demo(app);
 	mkdp::cli::register_bench(app);
+	mkdp::cli::register_testbed(app);
+	mkdp::cli::register_topology(app);
 
 	try {
 		app.parse(argc, argv);
@@ -31,7 +33,7 @@ int main(int argc, char **argv)
 	} catch (const CLI::ParseError &e) {
 		// One line: CLI11's message plus where to look.
 		std::fprintf(stderr, "mkdp: %s (try --help)\n", e.what());
-		return e.get_exit_code() ? e.get_exit_code() : 2;
+		return 2;
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "mkdp: %s\n", e.what());
 		return 1;

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `mkdp topology check FILE` and `mkdp topology default`.
+#include "commands.h"
+
+#include <mkdp/error.h>
+#include <mkdp/topology.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+namespace mkdp::cli {
+
+namespace {
+
+nlohmann::json to_json(const Topology &t)
+{
+	nlohmann::json parts = nlohmann::json::array(), regions = nlohmann::json::array(),
+		       volumes = nlohmann::json::array();
+	for (const auto &p : t.partitions)
+		parts.push_back({{"name", p.name}, {"cpus", p.cpus}, {"queues", p.queues},
+				 {"netns", p.netns}, {"wakeup", p.wakeup}});
+	for (const auto &r : t.regions)
+		regions.push_back({{"name", r.name}, {"size", r.size}, {"frame_size", r.frame_size},
+				   {"frames_per_partition", r.frames_per_partition},
+				   {"hugepages", r.hugepages}, {"shared_with", r.shared_with}});
+	for (const auto &v : t.volumes)
+		volumes.push_back({{"name", v.name}, {"backend", v.backend}, {"path", v.path},
+				   {"size", v.size}, {"partitions", v.partitions}});
+	nlohmann::json j = {{"source", t.source}, {"interface", t.interface}, {"netns", t.netns},
+			    {"partitions", parts}, {"regions", regions}, {"volumes", volumes}};
+	if (t.queues)
+		j["queues"] = *t.queues;
+	return j;
+}
+
+struct CheckOptions {
+	std::string file;
+	bool json = false;
+};
+
+void run_check(const CheckOptions &o)
+{
+	Topology t = o.file.empty() ? Topology::builtin() : Topology::load(o.file);
+	std::vector<Conflict> conflicts = check(t, probe_machine(t));
+	if (o.json) {
+		nlohmann::json c = nlohmann::json::array();
+		for (const auto &x : conflicts)
+			c.push_back({{"line", x.line}, {"conflict", x.what}});
+		nlohmann::json j = {{"ok", conflicts.empty()}, {"conflicts", c}, {"topology", to_json(t)}};
+		std::cout << j.dump(2) << std::endl;
+	} else {
+		for (const auto &x : conflicts)
+			std::fprintf(stderr, "%s:%s %s\n", t.source.c_str(),
+				     x.line ? (std::to_string(x.line) + ":").c_str() : "", x.what.c_str());
+		if (conflicts.empty())
+			std::printf("%s: ok: %zu partitions, %zu regions, %zu volumes\n", t.source.c_str(),
+				    t.partitions.size(), t.regions.size(), t.volumes.size());
+	}
+	if (!conflicts.empty())
+		throw Error(t.source + ": " + std::to_string(conflicts.size()) + " conflict(s)");
+}
+
+} // namespace
+
+void register_topology(CLI::App &app)
+{
+	static CheckOptions o;
+	CLI::App *topo = app.add_subcommand(
+		"topology", "Validate and show topology files (partitions, CPUs, queues, regions,\n"
+			    "volumes). The format is documented in docs/topology.md.");
+	topo->require_subcommand(1);
+
+	CLI::App *chk = topo->add_subcommand(
+		"check", "Check a topology file against itself and this machine. Names every\n"
+			 "conflict (overlapping CPUs, queues beyond the device, regions too small\n"
+			 "for their frames, unknown partitions, duplicate names) with its line.\n"
+			 "Without FILE, checks the built-in default topology.");
+	chk->add_option("FILE", o.file, "topology file (TOML)")->check(CLI::ExistingFile);
+	chk->add_flag("--json", o.json, "print the verdict and the parsed topology as JSON");
+	chk->callback([] { run_check(o); });
+
+	CLI::App *def = topo->add_subcommand(
+		"default", "Print the built-in topology (two partitions on the testbed veth) as JSON.");
+	def->callback([] { std::cout << to_json(Topology::builtin()).dump(2) << std::endl; });
+}
+
+} // namespace mkdp::cli

@@ -1,0 +1,246 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Topology parsing and conflict checking: each conflict named, each with
+// its line; bad syntax, unknown keys and wrong types refused.
+#include <mkdp/error.h>
+#include <mkdp/topology.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+using namespace mkdp;
+using ::testing::HasSubstr;
+
+namespace {
+
+MachineFacts two_cpus(uint32_t queues = 2)
+{
+	MachineFacts m;
+	m.cpus = 2;
+	m.device_queues = queues;
+	return m;
+}
+
+const char *kGood = R"(
+[machine]
+interface = "veth0"
+
+[[partition]]
+name = "a"
+cpus = [0]
+queues = [0, 1]
+
+[[partition]]
+name = "b"
+cpus = "1"
+queues = [1]
+wakeup = "polled"
+
+[[region]]
+name = "umem"
+size = "4MiB"
+frame_size = 2048
+shared_with = ["a", "b"]
+
+[[volume]]
+name = "vol"
+backend = "memory"
+size = "1MiB"
+partitions = ["a"]
+)";
+
+std::vector<std::string> conflicts(const std::string &text, MachineFacts m = two_cpus())
+{
+	std::vector<std::string> out;
+	for (auto &c : check(Topology::parse(text, "t.toml"), m))
+		out.push_back(std::to_string(c.line) + ": " + c.what);
+	return out;
+}
+
+std::string with(const std::string &extra) { return std::string(kGood) + extra; }
+
+} // namespace
+
+TEST(Topology, GoodFileParsesAndChecksClean)
+{
+	Topology t = Topology::parse(kGood, "t.toml");
+	ASSERT_EQ(t.partitions.size(), 2u);
+	EXPECT_EQ(t.interface, "veth0");
+	EXPECT_EQ(t.partitions[0].queues, (std::vector<uint32_t>{0, 1}));
+	EXPECT_EQ(t.partitions[1].cpus, (std::vector<int>{1}));
+	EXPECT_EQ(t.partitions[1].wakeup, "polled");
+	EXPECT_EQ(t.partitions[0].wakeup, "adaptive");
+	ASSERT_EQ(t.regions.size(), 1u);
+	EXPECT_EQ(t.regions[0].size, 4u << 20);
+	EXPECT_EQ(t.regions[0].shared_with, (std::vector<std::string>{"a", "b"}));
+	EXPECT_EQ(t.volumes[0].size, 1u << 20);
+	EXPECT_THAT(conflicts(kGood), ::testing::IsEmpty());
+}
+
+TEST(Topology, BuiltinIsValidOnThisMachine)
+{
+	Topology t = Topology::builtin();
+	EXPECT_EQ(t.partitions.size(), 2u);
+	MachineFacts m = probe_machine(t);
+	m.device_queues = 2; // the testbed's default, whether or not it is up
+	EXPECT_THAT(check(t, m), ::testing::IsEmpty());
+}
+
+TEST(Topology, OverlappingCpus)
+{
+	auto c = conflicts(with("[[partition]]\nname = \"c\"\ncpus = \"0-1\"\n"));
+	ASSERT_EQ(c.size(), 2u);
+	EXPECT_THAT(c[0], HasSubstr("'a' and 'c' overlap on CPU 0"));
+	EXPECT_THAT(c[1], HasSubstr("'b' and 'c' overlap on CPU 1"));
+	EXPECT_THAT(c[0], ::testing::StartsWith("27: "));
+}
+
+TEST(Topology, CpuTheMachineLacks)
+{
+	auto c = conflicts(with("[[partition]]\nname = \"c\"\ncpus = [5]\n"));
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("CPU 5 does not exist (the machine has 2)"));
+}
+
+TEST(Topology, QueueBeyondTheDevice)
+{
+	auto c = conflicts(kGood, two_cpus(1));
+	ASSERT_EQ(c.size(), 2u);
+	EXPECT_THAT(c[0], HasSubstr("partition 'a': queue 1 is beyond the device (1 queues)"));
+	EXPECT_THAT(c[1], HasSubstr("partition 'b': queue 1"));
+}
+
+TEST(Topology, QueueCountPinnedInFileMustMatchDevice)
+{
+	std::string t = kGood;
+	t.replace(t.find("interface"), 0, "queues = 4\n");
+	auto c = conflicts(t, two_cpus(2));
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("says 4 queues but veth0 has 2"));
+}
+
+TEST(Topology, RegionTooSmallForItsFrames)
+{
+	std::string t = kGood;
+	t.replace(t.find("\"4MiB\""), 6, "\"64k\"");
+	auto c = conflicts(t);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("64 KiB holds 32 frames of 2048 B, too small for 2 partitions x 64 frames"));
+}
+
+TEST(Topology, RegionFrameSizeMustSuitAfXdp)
+{
+	std::string t = kGood;
+	t.replace(t.find("frame_size = 2048"), 17, "frame_size = 1000");
+	auto c = conflicts(t);
+	ASSERT_GE(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("frame_size 1000 must be 2048 or 4096"));
+}
+
+TEST(Topology, RegionSharedWithUnknownPartition)
+{
+	std::string t = kGood;
+	t.replace(t.find("[\"a\", \"b\"]"), 10, "[\"a\", \"ghost\"]");
+	auto c = conflicts(t);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("shared with unknown partition 'ghost'"));
+}
+
+TEST(Topology, DuplicateNames)
+{
+	auto c = conflicts(with("[[region]]\nname = \"a\"\nsize = \"1MiB\"\nshared_with = [\"a\"]\n"));
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("duplicate name 'a'"));
+}
+
+TEST(Topology, BadNames)
+{
+	auto c = conflicts(with("[[partition]]\nname = \"bad/name\"\n"));
+	ASSERT_GE(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("must be 1-15 characters"));
+}
+
+TEST(Topology, HugePagesWhenNoneAreAvailable)
+{
+	std::string t = kGood;
+	t.replace(t.find("frame_size = 2048"), 0, "hugepages = true\n");
+	MachineFacts m = two_cpus();
+	m.hugetlbfs = false;
+	auto c = conflicts(t, m);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("asks for huge pages"));
+	m.hugetlbfs = true;
+	EXPECT_THAT(conflicts(t, m), ::testing::IsEmpty());
+}
+
+TEST(Topology, VolumeConflicts)
+{
+	auto c = conflicts(with("[[volume]]\nname = \"v2\"\nbackend = \"file\"\nsize = 1000\n"
+				"partitions = [\"zz\"]\n"));
+	ASSERT_EQ(c.size(), 3u);
+	EXPECT_THAT(c[0], HasSubstr("needs a path"));
+	EXPECT_THAT(c[1], HasSubstr("multiple of 512"));
+	EXPECT_THAT(c[2], HasSubstr("unknown partition 'zz'"));
+}
+
+TEST(Topology, ParseErrorsNameTheLine)
+{
+	auto msg = [](const std::string &text) {
+		try {
+			Topology::parse(text, "x.toml");
+		} catch (const Error &e) {
+			return std::string(e.what());
+		}
+		return std::string("no error");
+	};
+	EXPECT_THAT(msg("[[partition]]\nname = \"a\"\ncpu = [0]\n"),
+		    HasSubstr("x.toml:3: unknown key 'cpu' in [[partition]]"));
+	EXPECT_THAT(msg("[[partition]]\nname = 5\n"), HasSubstr("x.toml:2: 'name' must be a string"));
+	EXPECT_THAT(msg("[[partition]]\nname = \"a\"\ncpus = [-1]\n"), HasSubstr("x.toml:3:"));
+	EXPECT_THAT(msg("[[partition]]\nname = \"a\"\ncpus = \"3-1\"\n"), HasSubstr("bad CPU list"));
+	EXPECT_THAT(msg("[[partition]]\nname = \"a\"\ncpus = [0, 0]\n"), HasSubstr("listed twice"));
+	EXPECT_THAT(msg("[[partition]]\nname = \"a\"\nwakeup = \"sometimes\"\n"),
+		    HasSubstr("'wakeup' must be polled, interrupt or adaptive"));
+	EXPECT_THAT(msg("[[region]]\nname = \"r\"\nsize = \"12parsecs\"\n"), HasSubstr("unknown unit"));
+	EXPECT_THAT(msg("[machine\n"), HasSubstr("x.toml:1:"));
+	EXPECT_THAT(msg("partition = 3\n"), HasSubstr("[[partition]] tables"));
+}
+
+TEST(Topology, SizesAndCpuLists)
+{
+	EXPECT_EQ(parse_size("4096"), 4096u);
+	EXPECT_EQ(parse_size("64k"), 65536u);
+	EXPECT_EQ(parse_size("16MiB"), 16u << 20);
+	EXPECT_EQ(parse_size("2G"), 2ull << 30);
+	EXPECT_THROW(parse_size("M"), Error);
+	EXPECT_THROW(parse_size("99999999999999999999G"), Error);
+	EXPECT_EQ(parse_cpu_list("0-3,6"), (std::vector<int>{0, 1, 2, 3, 6}));
+	EXPECT_THROW(parse_cpu_list(""), Error);
+	EXPECT_THROW(parse_cpu_list("1,,2"), Error);
+	EXPECT_THROW(parse_cpu_list("a"), Error);
+}
+
+TEST(TopologyCli, CheckReportsEveryConflictAndFails)
+{
+	char path[] = "/tmp/mkdp-topo-XXXXXX";
+	int fd = mkstemp(path);
+	ASSERT_GE(fd, 0);
+	close(fd);
+	std::ofstream(path) << with("[[partition]]\nname = \"c\"\ncpus = [0]\n"
+				    "[[region]]\nname = \"r2\"\nsize = \"4MiB\"\nshared_with = [\"nobody\"]\n");
+	std::string cmd = std::string(MKDP_CLI) + " topology check --json " + path;
+	FILE *p = popen(cmd.c_str(), "r");
+	ASSERT_NE(p, nullptr);
+	std::string out;
+	char buf[4096];
+	while (size_t n = fread(buf, 1, sizeof(buf), p))
+		out.append(buf, n);
+	int status = pclose(p);
+	unlink(path);
+	EXPECT_NE(WEXITSTATUS(status), 0);
+	EXPECT_THAT(out, HasSubstr("\"ok\": false"));
+	EXPECT_THAT(out, HasSubstr("overlap on CPU 0"));
+	EXPECT_THAT(out, HasSubstr("unknown partition 'nobody'"));
+}

@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The topology file: what a machine's partitions are, the way the
+// multikernel RFC's device tree describes a spawned kernel. A TOML file (see
+// docs/topology.md) lists partitions (CPUs, NIC queues, doorbell), shared
+// regions (size, frame size, huge pages, who shares them) and storage
+// volumes. check() names every conflict, not just the first.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mkdp {
+
+struct PartitionSpec {
+	std::string name;
+	std::vector<int> cpus;		// dedicated CPUs, sorted, unique
+	std::vector<uint32_t> queues;	// NIC RX queues it may receive from
+	std::string netns;		// own network namespace ("" = the loader's)
+	std::string wakeup = "adaptive"; // polled | interrupt | adaptive (doorbells)
+	uint32_t line = 0;		// where it was declared, for messages
+};
+
+struct RegionSpec {
+	std::string name;
+	uint64_t size = 0;		// bytes
+	uint32_t frame_size = 2048;	// AF_XDP chunk: power of two in [2048, 4096]
+	uint32_t frames_per_partition = 0; // 0 = an equal share of the region
+	bool hugepages = false;		// back by hugetlbfs (error if unavailable)
+	std::vector<std::string> shared_with; // partitions that may map it
+	uint32_t line = 0;
+};
+
+struct VolumeSpec {
+	std::string name;
+	std::string backend = "memory"; // memory | file | block
+	std::string path;		// file or block device (file, block)
+	uint64_t size = 0;		// bytes; file and memory volumes
+	std::vector<std::string> partitions; // which partitions may use it
+	uint32_t line = 0;
+};
+
+struct Topology {
+	std::string source;		// file name, or "<built-in>"
+	std::string interface;		// the NIC partitions receive from
+	std::string netns;		// where the interface lives ("" = here)
+	std::optional<uint32_t> queues;	// queue count, if the file pins it
+	std::vector<PartitionSpec> partitions;
+	std::vector<RegionSpec> regions;
+	std::vector<VolumeSpec> volumes;
+
+	// Parses TOML text. Syntax errors, unknown keys and values of the
+	// wrong type throw mkdp::Error("<source>:<line>: <reason>").
+	static Topology parse(std::string_view text, const std::string &source);
+	static Topology load(const std::string &path);
+	// Two partitions on the `mkdp testbed` veth, one per CPU, sharing one
+	// UMEM region: what `mkdp up` uses without a file and the demo runs.
+	static Topology builtin();
+
+	const PartitionSpec *partition(std::string_view name) const;
+};
+
+// What check() compares the file against; probe() reads the real machine.
+struct MachineFacts {
+	int cpus = 0;				// CPUs online
+	std::optional<uint32_t> device_queues;	// RX queues of the interface, if found
+	bool hugetlbfs = false;			// a hugetlbfs is mounted with free pages
+};
+MachineFacts probe_machine(const Topology &t);
+
+struct Conflict {
+	std::string what;	// one line
+	uint32_t line = 0;	// 0 when not tied to a line
+};
+
+// Every conflict between the topology and itself or the machine.
+std::vector<Conflict> check(const Topology &t, const MachineFacts &m);
+
+// "16MiB", "2M", "4096", "64k" -> bytes; throws mkdp::Error.
+uint64_t parse_size(std::string_view s);
+// "0-3,6" -> {0,1,2,3,6}; throws mkdp::Error.
+std::vector<int> parse_cpu_list(std::string_view s);
+
+} // namespace mkdp
