@@ -11,5 +11,8 @@ void register_demo(CLI::App &app);
 void register_bench(CLI::App &app);
 void register_testbed(CLI::App &app);
 void register_topology(CLI::App &app);
+void register_attach(CLI::App &app);
+void register_rule(CLI::App &app);
+void register_stats(CLI::App &app);
 
 } // namespace mkdp::cli

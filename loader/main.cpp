@@ -21,6 +21,9 @@ int main(int argc, char **argv)
 	mkdp::cli::register_bench(app);
 	mkdp::cli::register_testbed(app);
 	mkdp::cli::register_topology(app);
+	mkdp::cli::register_attach(app);
+	mkdp::cli::register_rule(app);
+	mkdp::cli::register_stats(app);
 
 	try {
 		app.parse(argc, argv);
