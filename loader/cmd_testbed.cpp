@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `mkdp testbed up|down|show`: the veth testbed in its own network namespace
+// (userspace/include/mkdp/testbed.h, docs/testbed.md).
+#include "commands.h"
+
+#include <mkdp/error.h>
+#include <mkdp/testbed.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace mkdp::cli {
+
+namespace {
+
+struct TestbedCliOptions {
+	TestbedOptions tb;
+	bool json = false;
+};
+
+nlohmann::json end_json(const TestbedEnd &e)
+{
+	return {{"ifname", e.ifname},	   {"ifindex", e.ifindex},     {"mac", e.mac.str()},
+		{"ipv4", e.ip4.str()},	   {"ipv6", e.ip6.str()},      {"rx_queues", e.rx_queues},
+		{"tx_queues", e.tx_queues}, {"up", e.up},		{"xdp_prog", e.xdp_prog}};
+}
+
+void print_info(const TestbedInfo &i, const char *state, bool as_json)
+{
+	if (as_json) {
+		nlohmann::json j = {{"name", i.name},	  {"state", state},	   {"queues", i.queues},
+				    {"rx", end_json(i.rx)}, {"tx", end_json(i.tx)}, {"netns", i.name}};
+		std::printf("%s\n", j.dump(2).c_str());
+		return;
+	}
+	std::printf("testbed %s: %s, %u queues, native XDP ready\n", i.name.c_str(), state, i.queues);
+	for (const TestbedEnd *e : {&i.rx, &i.tx})
+		std::printf("  %-6s %s  %s/24  %s/64  rx %u tx %u queues%s%s\n", e->ifname.c_str(),
+			    e->mac.str().c_str(), e->ip4.str().c_str(), e->ip6.str().c_str(), e->rx_queues,
+			    e->tx_queues, e->xdp_prog.empty() ? "" : "  xdp ", e->xdp_prog.c_str());
+	std::printf("  steer on %s, send with: mkdp gen %s --netns %s\n", i.rx.ifname.c_str(),
+		    i.tx.ifname.c_str(), i.name.c_str());
+}
+
+} // namespace
+
+void register_testbed(CLI::App &app)
+{
+	static TestbedCliOptions o;
+	CLI::App *tb = app.add_subcommand(
+		"testbed", "The veth testbed: a network namespace (default mkdp-tb) holding a\n"
+			   "multi-queue veth pair, mkdp0 (where steering attaches) and mkdp1 (where\n"
+			   "the generator sends). Everything stays inside the namespace.");
+	tb->require_subcommand(1);
+	auto name_opt = [](CLI::App *c) {
+		c->add_option("--name", o.tb.name, "namespace name (must start with mkdp)")->capture_default_str();
+		c->add_flag("--json", o.json, "print the testbed as JSON");
+	};
+
+	CLI::App *up = tb->add_subcommand("up", "Create the testbed (idempotent for the same --queues).");
+	name_opt(up);
+	up->add_option("--queues", o.tb.queues, "RX/TX queues on each veth end")
+		->check(CLI::Range(1u, kTestbedMaxQueues))
+		->capture_default_str();
+	up->callback([] {
+		TestbedUpResult r = testbed_up(o.tb);
+		print_info(r.info, r.created ? "up" : "already up", o.json);
+	});
+
+	CLI::App *down = tb->add_subcommand("down", "Remove the testbed namespace and all in it.");
+	name_opt(down);
+	down->callback([] {
+		bool removed = testbed_down(o.tb.name);
+		if (o.json)
+			std::printf("{\"name\": \"%s\", \"removed\": %s}\n", o.tb.name.c_str(),
+				    removed ? "true" : "false");
+		else
+			std::printf("testbed %s: %s\n", o.tb.name.c_str(), removed ? "removed" : "was not up");
+	});
+
+	CLI::App *show = tb->add_subcommand("show", "Describe the testbed; exit 1 when it is not up.");
+	name_opt(show);
+	show->callback([] {
+		std::optional<TestbedInfo> i = testbed_info(o.tb.name);
+		if (!i)
+			throw mkdp::Error("testbed " + o.tb.name + " is not up");
+		print_info(*i, "up", o.json);
+	});
+}
+
+} // namespace mkdp::cli
