@@ -10,6 +10,7 @@ namespace mkdp::cli {
 void register_demo(CLI::App &app);
 void register_bench(CLI::App &app);
 void register_testbed(CLI::App &app);
+void register_gen(CLI::App &app);
 void register_topology(CLI::App &app);
 void register_attach(CLI::App &app);
 void register_rule(CLI::App &app);

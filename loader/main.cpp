@@ -20,6 +20,7 @@ int main(int argc, char **argv)
 	mkdp::cli::register_demo(app);
 	mkdp::cli::register_bench(app);
 	mkdp::cli::register_testbed(app);
+	mkdp::cli::register_gen(app);
 	mkdp::cli::register_topology(app);
 	mkdp::cli::register_attach(app);
 	mkdp::cli::register_rule(app);

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `mkdp gen IFACE`: the traffic generator (userspace/include/mkdp/traffic_gen.h).
+// It sends only on the veth ends of a testbed namespace.
+#include "commands.h"
+#include "netns_option.h"
+
+#include <mkdp/error.h>
+#include <mkdp/testbed.h>
+#include <mkdp/traffic_gen.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace mkdp::cli {
+
+namespace {
+
+struct GenCli {
+	GenOptions g;
+	std::string proto = "udp";
+	bool json = false;
+};
+
+// Which testbed: --netns, else the one we already run in (ip netns exec),
+// else the default. Never the caller's own namespace unless it is a testbed.
+std::string pick_netns(const std::string &given)
+{
+	if (!given.empty())
+		return given;
+	if (std::optional<std::string> cur = current_netns_name(); cur && cur->rfind("mkdp", 0) == 0)
+		return *cur;
+	return kTestbedDefaultName;
+}
+
+void run_gen(GenCli &c)
+{
+	c.g.netns = pick_netns(c.g.netns);
+	if (c.proto == "udp")
+		c.g.proto = L4Proto::udp;
+	else if (c.proto == "tcp")
+		c.g.proto = L4Proto::tcp;
+	else
+		throw Error("gen: --proto must be udp or tcp");
+	GenReport r = generate(c.g);
+	double secs = double(r.duration_ns) / 1e9;
+	if (c.json) {
+		nlohmann::json j = {{"netns", r.netns},
+				    {"iface", r.ifname},
+				    {"frames", r.frames},
+				    {"bytes", r.bytes},
+				    {"flows", r.flows},
+				    {"size", c.g.size},
+				    {"proto", c.proto},
+				    {"ipv6", c.g.ipv6},
+				    {"vlan", c.g.vlan},
+				    {"rate_pps_limit", c.g.rate_pps},
+				    {"per_queue", r.per_queue},
+				    {"duration_s", secs},
+				    {"pps", r.pps()},
+				    {"mbps", secs > 0 ? double(r.bytes) * 8 / secs / 1e6 : 0.0}};
+		std::printf("%s\n", j.dump(2).c_str());
+		return;
+	}
+	std::printf("gen %s in %s: %lu frames, %lu bytes, %u flows, %s%s, %.3f s, %.0f pps\n",
+		    r.ifname.c_str(), r.netns.c_str(), (unsigned long)r.frames, (unsigned long)r.bytes,
+		    r.flows, c.proto.c_str(), c.g.ipv6 ? "/ipv6" : "/ipv4", secs, r.pps());
+	std::printf("  per TX queue (= peer RX queue):");
+	for (size_t q = 0; q < r.per_queue.size(); q++)
+		std::printf(" %zu:%lu", q, (unsigned long)r.per_queue[q]);
+	std::printf("\n");
+}
+
+} // namespace
+
+void register_gen(CLI::App &app)
+{
+	static GenCli c;
+	CLI::App *cmd = app.add_subcommand(
+		"gen", "Send UDP/TCP frames on a testbed veth end (AF_PACKET TX rings, one per queue).\n"
+		       "Refuses any device that is not mkdp0/mkdp1 of an mkdp testbed namespace.\n"
+		       "Example: mkdp gen mkdp1 --netns mkdp-tb --flows 16 --count 100000 --rate 50000");
+	cmd->add_option("iface", c.g.ifname, "mkdp1 (towards mkdp0) or mkdp0")->required();
+	add_netns_option(cmd, c.g.netns);
+	cmd->add_option("--flows", c.g.flows, "flows (source port + f)")->capture_default_str();
+	cmd->add_option("--size", c.g.size, "frame bytes without FCS")->capture_default_str();
+	cmd->add_option("--count", c.g.count, "frames to send")->capture_default_str();
+	cmd->add_option("--rate", c.g.rate_pps, "frames per second, 0 = unlimited")->capture_default_str();
+	cmd->add_option("--proto", c.proto, "udp or tcp")->check(CLI::IsMember({"udp", "tcp"}))->capture_default_str();
+	cmd->add_flag("--ipv6", c.g.ipv6, "IPv6 instead of IPv4");
+	cmd->add_option("--vlan", c.g.vlan, "802.1Q VLAN id")->check(CLI::Range(1, 4094));
+	cmd->add_option("--queue", c.g.queue, "send every frame on this TX queue (default: flow % queues)")
+		->check(CLI::Range(0, int(kTestbedMaxQueues) - 1));
+	cmd->add_option("--dport", c.g.dst_port, "destination port")->capture_default_str();
+	cmd->add_option("--sport", c.g.src_port, "first source port")->capture_default_str();
+	cmd->add_flag("--json", c.json, "print the report as JSON");
+	cmd->callback([] { run_gen(c); });
+}
+
+} // namespace mkdp::cli
