@@ -43,5 +43,7 @@ void emit(const CommonOptions &o, const nlohmann::json &doc, const std::string &
 
 // Each benchmark registers its own subcommand under `mkdp bench`.
 void register_ring(CLI::App &bench);
+void register_steer(CLI::App &bench);
+void register_doorbell(CLI::App &bench);
 
 } // namespace mkdp::bench

@@ -187,6 +187,20 @@ static __always_inline int mkdp_parse_flow(void *data, void *end, struct mkdp_st
 	return proto ? MKDP_PARSE_NON_IP : MKDP_PARSE_MALFORMED;
 }
 
+/*
+ * Only the class of the frame: IPv4/IPv6 (MKDP_PARSE_OK), another EtherType,
+ * or Ethernet/VLAN headers cut. For policies that need no flow key.
+ */
+static __always_inline int mkdp_parse_l2_class(void *data, void *end)
+{
+	void *pos = data;
+	__be16 proto = mkdp_parse_eth(&pos, end);
+
+	if (proto == bpf_htons(ETH_P_IP) || proto == bpf_htons(ETH_P_IPV6))
+		return MKDP_PARSE_OK;
+	return proto ? MKDP_PARSE_NON_IP : MKDP_PARSE_MALFORMED;
+}
+
 /* One round of a 32-bit multiplicative mix (murmur3's constants). */
 static __always_inline __u32 mkdp_mix32(__u32 h, __u32 v)
 {

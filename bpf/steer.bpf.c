@@ -180,7 +180,7 @@ int mkdp_steer(struct xdp_md *ctx)
 	__u32 part = MKDP_STEER_PART_NONE;
 	__u32 zero = 0, slot;
 	__u64 len;
-	int rc, verdict;
+	int rc, verdict, need_flow;
 
 	cfg = bpf_map_lookup_elem(&steer_config, &zero);
 	tot = bpf_map_lookup_elem(&steer_stats, &zero);
@@ -190,7 +190,9 @@ int mkdp_steer(struct xdp_md *ctx)
 	tot->packets++;
 	tot->bytes += len;
 
-	rc = mkdp_parse_flow(data, data_end, &key);
+	/* The queue map needs no flow key: it only checks that the frame is IP. */
+	need_flow = cfg->policy & (MKDP_STEER_POLICY_RULES | MKDP_STEER_POLICY_HASH);
+	rc = need_flow ? mkdp_parse_flow(data, data_end, &key) : mkdp_parse_l2_class(data, data_end);
 	if (rc != MKDP_PARSE_OK) {
 		if (rc == MKDP_PARSE_NON_IP)
 			tot->non_ip++;

@@ -14,6 +14,8 @@ void register_bench(CLI::App &app)
 			 "repeated runs); --json prints one document with machine, results, ratios.");
 	bench->require_subcommand(1);
 	mkdp::bench::register_ring(*bench);
+	mkdp::bench::register_steer(*bench);
+	mkdp::bench::register_doorbell(*bench);
 }
 
 } // namespace mkdp::cli

@@ -282,6 +282,29 @@ TEST(SteerProg, TruncatedHeadersAtEveryLayerGetTheDefaultAction)
 	EXPECT_EQ(run(s, bad).totals.malformed, 1u);
 }
 
+// The queue map needs no flow key, so with the queue policy alone the program
+// reads only up to the EtherType: an IP frame with a cut IP header still goes
+// to the queue's partition (docs/steering.md, "What is parsed").
+TEST(SteerProg, QueuePolicyAloneReadsOnlyTheEtherType)
+{
+	Steering s = Steering::load(cfg(MKDP_STEER_POLICY_QUEUE, 2, SteerAction::drop));
+	s.set_queue_partition(0, 1);
+	FrameSpec v4 = udp_spec("10.0.0.1", "10.0.0.2", 1, 2, 0);
+	Outcome o = run(s, truncated(build(v4), 14 + 10));
+	EXPECT_EQ(o.part, 1);
+	EXPECT_EQ(o.totals.malformed, 0u);
+	o = run(s, arp_frame());
+	EXPECT_EQ(o.part, -1);
+	EXPECT_EQ(o.totals.non_ip, 1u);
+	EXPECT_EQ(o.verdict, XDP_DROP);
+	FrameSpec q = v4;
+	q.vlan = 5;
+	q.svlan = 6;
+	o = run(s, truncated(build(q), 20));	// inner tag cut
+	EXPECT_EQ(o.totals.malformed, 1u);
+	EXPECT_EQ(o.verdict, XDP_DROP);
+}
+
 TEST(SteerProg, NonIpGetsTheDefaultAction)
 {
 	Steering pass = Steering::load(cfg(MKDP_STEER_POLICY_ALL, 2, SteerAction::pass));
