@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <thread>
 
@@ -229,10 +230,17 @@ GenReport generate(const GenOptions &o)
 				rings[q] = std::make_unique<TxRing>(ifindex, q);
 		}
 
-		TokenBucket bucket(o.rate_pps, o.batch);
+		// At low rates a full batch would be a visible burst: keep
+		// batches to about a millisecond of traffic. The bucket holds
+		// 20 ms of tokens, so a late wake-up on a busy machine is made
+		// up for instead of lowering the rate.
+		uint32_t batch = o.batch;
+		if (o.rate_pps)
+			batch = uint32_t(std::clamp<uint64_t>(o.rate_pps / 1000, 1, o.batch));
+		TokenBucket bucket(o.rate_pps, uint32_t(std::max<uint64_t>(2 * batch, o.rate_pps / 50)));
 		uint64_t t0 = now_ns();
 		for (uint64_t i = 0; i < o.count;) {
-			uint32_t n = uint32_t(std::min<uint64_t>(o.batch, o.count - i));
+			uint32_t n = uint32_t(std::min<uint64_t>(batch, o.count - i));
 			bucket.take(n);
 			for (uint32_t k = 0; k < n; k++, i++) {
 				uint32_t q = gen_frame_queue(o, me.tx_queues, i);
