@@ -87,7 +87,7 @@ Outcome run_stress(const DoorbellOptions &o, uint64_t n, const Pacing &pace, uin
 		uint64_t seq = 0;
 		while (seq < n && !stop.load(std::memory_order_relaxed)) {
 			uint32_t b = uint32_t(std::min<uint64_t>(rng() % pace.max_batch + 1, n - seq));
-			uint32_t idx;
+			uint32_t idx = 0;
 			while (!p.reserve(b, &idx))
 				if (stop.load(std::memory_order_relaxed))
 					break;
@@ -162,13 +162,13 @@ void spin_for(uint64_t ns)
 constexpr uint64_t kStress = 10'000'000;
 
 // Bursts with gaps: left alone the producer stays ahead and the consumer
-// hardly ever sleeps. Gaps of 0-40 us after one batch in sixteen let the
+// hardly ever sleeps. Gaps of 0-40 us after one batch in 32 let the
 // ring drain, so the consumer keeps going to sleep (adaptive: the budget is
 // 20 us) and the wake-up path races the producer thousands of times.
 Pacing bursty(uint32_t max_batch)
 {
 	return {.max_batch = max_batch, .delay = [](std::mt19937_64 &rng) {
-			if (rng() % 16 == 0)
+			if (rng() % 32 == 0)
 				spin_for(rng() % 40000);
 		}};
 }
