@@ -20,6 +20,8 @@
 #include <mkdp/region.h>
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,6 +105,11 @@ private:
 	int efd_[2] = {-1, -1};
 };
 
+// Whether the measuring threads run SCHED_FIFO (--realtime): on a shared,
+// busy machine a pinned thread otherwise shares its CPU with whatever else
+// runs there, and a spinning consumer's figures measure the scheduler.
+bool g_realtime = false;
+
 // Runs fn on a thread pinned to cpu; exceptions come back to the caller.
 class PinnedThread {
 public:
@@ -110,6 +117,13 @@ public:
 		: t_([this, cpu, fn = std::move(fn)] {
 			  try {
 				  pin_to_cpu(cpu);
+				  if (g_realtime) {
+					  sched_param sp{};
+					  sp.sched_priority = 1;
+					  int err = pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp);
+					  if (err)
+						  throw_errno("SCHED_FIFO for the benchmark threads", err);
+				  }
 				  fn();
 			  } catch (...) {
 				  err_ = std::current_exception();
@@ -397,8 +411,9 @@ std::string plot(const std::string &dir)
 	return "python3 with matplotlib not available (Debian: python3-matplotlib)";
 }
 
-void run(const CommonOptions &o, uint64_t budget_ns)
+void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 {
+	g_realtime = realtime;
 	if (std::thread::hardware_concurrency() < 2)
 		throw Error("bench doorbell needs two CPUs (consumer on 0, producer on 1)");
 	Params p;
@@ -447,7 +462,7 @@ void run(const CommonOptions &o, uint64_t budget_ns)
 
 	// JSON
 	nlohmann::json results, ratios, goals;
-	results["options"] = {{"quick", p.quick}, {"repetitions", p.reps},
+	results["options"] = {{"quick", p.quick}, {"repetitions", p.reps}, {"realtime", realtime},
 			      {"poll_budget_ns", p.poll_budget_ns}, {"consumer_cpu", kConsumerCpu},
 			      {"producer_cpu", kProducerCpu}, {"clock", "CLOCK_MONOTONIC"},
 			      {"load_seconds", double(p.load_ns) / 1e9},
@@ -503,7 +518,8 @@ void run(const CommonOptions &o, uint64_t budget_ns)
 	md << "# mkdp bench doorbell\n\n"
 	   << "Consumer on CPU " << kConsumerCpu << ", producer on CPU " << kProducerCpu
 	   << "; medians of " << p.reps << " repetitions; adaptive poll budget "
-	   << p.poll_budget_ns / 1000 << " us. Floor: one cache line bounced between the two CPUs.\n\n"
+	   << p.poll_budget_ns / 1000 << " us" << (realtime ? "; SCHED_FIFO threads" : "")
+	   << ". Floor: one cache line bounced between the two CPUs.\n\n"
 	   << "| strategy | one-way p50 ns | p99 | p99.9 | RTT p50 ns | one-way / floor | idle CPU |\n"
 	   << "|---|---:|---:|---:|---:|---:|---:|\n"
 	   << "| floor (cache line) | " << fmt(floor_ow) << " | " << fmt(median(floor, "oneway.p99"))
@@ -558,6 +574,7 @@ void register_doorbell(CLI::App &bench)
 {
 	static CommonOptions o;
 	static uint64_t budget_ns = 20000;
+	static bool realtime = false;
 	CLI::App *cmd = bench.add_subcommand(
 		"doorbell", "Doorbell strategies (polled, interrupt, adaptive, monitor) against a\n"
 			    "cache-line ping-pong between the same two CPUs: wake-up latency, latency\n"
@@ -566,7 +583,10 @@ void register_doorbell(CLI::App &bench)
 	add_common_options(*cmd, o);
 	cmd->add_option("--poll-budget-ns", budget_ns, "adaptive: poll this long before sleeping")
 		->capture_default_str();
-	cmd->callback([] { run(o, budget_ns); });
+	cmd->add_flag("--realtime", realtime,
+		      "run the two measuring threads SCHED_FIFO (the kernel's RT throttling still\n"
+		      "leaves 5% of each CPU to others): figures free of other load on a busy machine");
+	cmd->callback([] { run(o, budget_ns, realtime); });
 }
 
 } // namespace mkdp::bench
