@@ -414,6 +414,12 @@ std::string plot(const std::string &dir)
 void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 {
 	g_realtime = realtime;
+	// Refuse a bad --out before minutes of measuring, not after.
+	std::string dir = o.out_dir.empty() ? "bench-out/doorbell" : o.out_dir;
+	std::error_code ec;
+	std::filesystem::create_directories(dir, ec);
+	if (ec)
+		throw Error("bench doorbell: cannot create " + dir + ": " + ec.message());
 	if (std::thread::hardware_concurrency() < 2)
 		throw Error("bench doorbell needs two CPUs (consumer on 0, producer on 1)");
 	Params p;
@@ -552,11 +558,6 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 	   << " (" << fmt(sustained, 2) << "x); adaptive idle <= 5 % CPU: "
 	   << goals["adaptive_idle_le_5pct_cpu"] << ".\n";
 
-	std::string dir = o.out_dir.empty() ? "bench-out/doorbell" : o.out_dir;
-	std::error_code ec;
-	std::filesystem::create_directories(dir, ec);
-	if (ec)
-		throw Error("bench doorbell: cannot create " + dir + ": " + ec.message());
 	std::ofstream(dir + "/doorbell.json") << doc.dump(2) << "\n";
 	std::ofstream(dir + "/doorbell.md") << md.str();
 	std::string why = plot(dir);
