@@ -49,7 +49,7 @@ void run_gen(GenCli &c)
 				    {"frames", r.frames},
 				    {"bytes", r.bytes},
 				    {"flows", r.flows},
-				    {"size", c.g.size},
+				    {"size", r.frames ? r.bytes / r.frames : 0},
 				    {"proto", c.proto},
 				    {"ipv6", c.g.ipv6},
 				    {"vlan", c.g.vlan},
@@ -82,7 +82,7 @@ void register_gen(CLI::App &app)
 	cmd->add_option("iface", c.g.ifname, "mkdp1 (towards mkdp0) or mkdp0")->required();
 	add_netns_option(cmd, c.g.netns);
 	cmd->add_option("--flows", c.g.flows, "flows (source port + f)")->capture_default_str();
-	cmd->add_option("--size", c.g.size, "frame bytes without FCS")->capture_default_str();
+	cmd->add_option("--size", c.g.size, "frame bytes without FCS (default: 64, or the smallest that fits)");
 	cmd->add_option("--count", c.g.count, "frames to send")->capture_default_str();
 	cmd->add_option("--rate", c.g.rate_pps, "frames per second, 0 = unlimited")->capture_default_str();
 	cmd->add_option("--proto", c.proto, "udp or tcp")->check(CLI::IsMember({"udp", "tcp"}))->capture_default_str();

@@ -260,6 +260,46 @@ TEST_F(TestbedTest, LibraryRaiiAndDeviceSafetyChecks)
 	EXPECT_FALSE(netns_exists(name));
 }
 
+// The generator, as a user runs it: it reports what it sent per queue and
+// refuses, in one line and before sending, anything but a testbed veth.
+TEST_F(TestbedTest, GenSendsOnlyOnTestbedVeths)
+{
+	NsCleanup ns{unique_name()};
+	ASSERT_EQ(cli({"testbed", "up", "--name", ns.name, "--queues", "4"}).status, 0);
+
+	ProgramResult r = cli({"gen", kTestbedTxDev, "--netns", ns.name, "--flows", "8", "--count", "800",
+			       "--size", "100", "--json"});
+	ASSERT_EQ(r.status, 0) << r.err;
+	json j = json::parse(r.out);
+	EXPECT_EQ(j["frames"], 800);
+	EXPECT_EQ(j["bytes"], 800 * 100);
+	EXPECT_EQ(j["flows"], 8);
+	EXPECT_EQ(j["per_queue"], json::array({200, 200, 200, 200}));
+
+	r = cli({"gen", kTestbedTxDev, "--netns", ns.name, "--queue", "1", "--count", "10", "--ipv6",
+		 "--proto", "tcp", "--vlan", "7", "--json"});
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(json::parse(r.out)["per_queue"], json::array({0, 10, 0, 0}));
+
+	const std::vector<std::vector<std::string>> refused = {
+		{"gen", "eth0", "--netns", ns.name},
+		{"gen", "lo", "--netns", ns.name},
+		{"gen", kTestbedTxDev, "--netns", "default"},
+		{"gen", kTestbedTxDev, "--netns", "mkdp-tbt-does-not-exist"},
+		{"gen", kTestbedTxDev, "--netns", ns.name, "--queue", "4"},
+		{"gen", kTestbedTxDev, "--netns", ns.name, "--size", "20"},
+	};
+	for (const auto &args : refused) {
+		ProgramResult e = cli(args);
+		EXPECT_EQ(e.status, 1) << args[1] << " " << args[3];
+		EXPECT_EQ(lines(e.err), 1u) << e.err;
+		EXPECT_EQ(e.out, "");
+	}
+	// A namespace that holds anything but the pair is no testbed.
+	run_checked({"ip", "-n", ns.name, "link", "add", "mkdpx", "type", "veth", "peer", "name", "mkdpy"}, "veth");
+	EXPECT_EQ(cli({"gen", kTestbedTxDev, "--netns", ns.name, "--count", "1"}).status, 1);
+}
+
 TEST_F(TestbedTest, RunInNetnsSeesOnlyTheNamespace)
 {
 	NsCleanup ns{unique_name()};

@@ -178,7 +178,8 @@ FrameSpec gen_frame_spec(const GenOptions &o, const MacAddr &src_mac, const MacA
 	// Size the payload from the real header length: the 60-byte padding
 	// is not payload.
 	size_t hdrs = 14 + (s.vlan ? 4 : 0) + (s.src_ip.v6 ? 40 : 20) + (s.proto == L4Proto::tcp ? 20 : 8);
-	s.payload_len = uint16_t(o.size > hdrs ? o.size - hdrs : 0);
+	uint32_t size = o.size ? o.size : std::max<uint32_t>(64, min_frame(o));
+	s.payload_len = uint16_t(size > hdrs ? size - hdrs : 0);
 	s.tag = o.first_tag + i;
 	return s;
 }
@@ -190,8 +191,11 @@ uint32_t gen_frame_queue(const GenOptions &o, uint32_t queues, uint64_t i) noexc
 	return uint32_t((i % o.flows) % queues);
 }
 
-GenReport generate(const GenOptions &o)
+GenReport generate(const GenOptions &opts)
 {
+	GenOptions o = opts;
+	if (!o.size)
+		o.size = std::max<uint32_t>(64, min_frame(o));
 	TestbedInfo tb = require_testbed_device(o.netns, o.ifname);
 	const bool on_tx = o.ifname == tb.tx.ifname;
 	const TestbedEnd &me = on_tx ? tb.tx : tb.rx, &peer = on_tx ? tb.rx : tb.tx;

@@ -27,7 +27,7 @@ struct GenOptions {
 	std::string netns;		// the testbed's namespace (required)
 	std::string ifname;		// mkdp1 (or mkdp0)
 	uint32_t flows = 1;		// flow f: source port + f, source address + f / 50000
-	uint32_t size = 64;		// frame bytes without FCS
+	uint32_t size = 0;		// frame bytes without FCS; 0: 64, or the headers + tag if larger
 	uint64_t count = 1000;
 	uint64_t rate_pps = 0;		// 0: as fast as the rings go
 	L4Proto proto = L4Proto::udp;
