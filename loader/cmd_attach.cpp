@@ -17,6 +17,8 @@
 
 namespace mkdp::cli {
 
+nlohmann::json partitions_status_json(); // cmd_part.cpp
+
 nlohmann::json status_json(const SteerStatus &s)
 {
 	nlohmann::json socks = nlohmann::json::object();
@@ -163,7 +165,7 @@ void register_attach(CLI::App &app)
 				print_status(s);
 		}
 		if (st_json)
-			std::cout << nlohmann::json{{"interfaces", all}}.dump(2) << std::endl;
+			std::cout << nlohmann::json{{"interfaces", all}, {"partitions", partitions_status_json()}}.dump(2) << std::endl;
 		else if (names.empty())
 			std::printf("no interface has mkdp steering attached\n");
 	});

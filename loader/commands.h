@@ -15,5 +15,6 @@ void register_topology(CLI::App &app);
 void register_attach(CLI::App &app);
 void register_rule(CLI::App &app);
 void register_stats(CLI::App &app);
+void register_part(CLI::App &app);
 
 } // namespace mkdp::cli

@@ -25,6 +25,7 @@ int main(int argc, char **argv)
 	mkdp::cli::register_attach(app);
 	mkdp::cli::register_rule(app);
 	mkdp::cli::register_stats(app);
+	mkdp::cli::register_part(app);
 
 	try {
 		app.parse(argc, argv);

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `mkdp up|down`, `mkdp part list|start|stop|kill|restart`, and the hidden
+// `mkdp partition-run` the supervisor execs for each partition.
+#include "commands.h"
+#include "supervisor.h"
+
+#include <mkdp/error.h>
+#include <mkdp/partition.h>
+#include <mkdp/supervisor.h>
+#include <mkdp/topology.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+namespace mkdp::cli {
+
+// The "partitions" section of `mkdp status --json` (null when mkdp is not up).
+nlohmann::json partitions_status_json()
+{
+	if (!supervisor_pid())
+		return nullptr;
+	nlohmann::json r = supervisor_request({{"cmd", "status"}});
+	r.erase("ok");
+	return r;
+}
+
+namespace {
+
+void print_parts(const nlohmann::json &st)
+{
+	std::printf("%-8s %-5s %-8s %-11s %-7s %12s %10s %10s %8s %9s\n", "NAME", "INDEX", "PID", "STATE", "CPUS",
+		    "RX", "FWD", "FWD_RX", "DROPS", "IN_FLIGHT");
+	for (const auto &p : st["partitions"]) {
+		std::string cpus;
+		for (int c : p["cpus"])
+			cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
+		std::printf("%-8s %-5u %-8d %-11s %-7s %12llu %10llu %10llu %8llu %9llu\n",
+			    p["name"].get<std::string>().c_str(), p["index"].get<unsigned>(), p["pid"].get<int>(),
+			    p["state"].get<std::string>().c_str(), cpus.c_str(),
+			    (unsigned long long)p["rx"], (unsigned long long)p["fwd"],
+			    (unsigned long long)p["fwd_rx"], (unsigned long long)p["drops"],
+			    (unsigned long long)p["frames"].value("in_flight", 0ULL));
+	}
+	const auto &r = st["region"];
+	std::printf("frames: %llu total, %llu free, %llu in fill rings, %llu in flight, %llu leaked, "
+		    "%llu returns refused\n",
+		    (unsigned long long)r["frames"], (unsigned long long)r["free"], (unsigned long long)r["fill"],
+		    (unsigned long long)r["in_flight"], (unsigned long long)r["leaked"],
+		    (unsigned long long)r["refused_returns"]);
+	if (!st["partitions"].empty())
+		std::printf("placement: %s\n", st["partitions"][0]["placement"].get<std::string>().c_str());
+}
+
+} // namespace
+
+void register_part(CLI::App &app)
+{
+	static std::string up_file;
+	static uint32_t up_forward = 0;
+	CLI::App *up = app.add_subcommand(
+		"up", "Bring the partitions of a topology up: the supervisor daemon creates the shared\n"
+		      "UMEM region, one AF_XDP socket per (queue, partition), attaches the steering\n"
+		      "program (policy rules,hash,queue) and starts one pinned, unprivileged runtime per\n"
+		      "partition. Without FILE, the built-in topology (two partitions on the testbed).\n"
+		      "Example: mkdp testbed up && mkdp up && mkdp part list");
+	up->add_option("FILE", up_file, "topology file (TOML, see docs/topology.md)");
+	up->add_option("--forward-every", up_forward,
+		       "each partition forwards every Nth frame to the next partition (0 = none)")
+		->capture_default_str();
+	up->callback([] {
+		Topology t = up_file.empty() ? Topology::builtin() : Topology::load(up_file);
+		std::vector<Conflict> c = check(t, probe_machine(t));
+		if (!c.empty())
+			throw Error(t.source + (c[0].line ? ":" + std::to_string(c[0].line) : "") + ": " + c[0].what);
+		SupervisorOptions o;
+		o.forward_every = up_forward;
+		if (const char *log = std::getenv("MKDP_SUPERVISOR_LOG"))
+			o.log = log;
+		int pid = supervisor_up(t, o);
+		std::printf("mkdp is up: supervisor %d, %zu partitions on %s%s\n", pid, t.partitions.size(),
+			    t.interface.c_str(), t.netns.empty() ? "" : (" in " + t.netns).c_str());
+	});
+
+	CLI::App *down = app.add_subcommand(
+		"down", "Stop every partition and the supervisor; detach the steering program; remove\n"
+			"the region, sockets, pins, cgroups and /run/mkdp.");
+	down->callback([] { std::printf("%s\n", supervisor_down().c_str()); });
+
+	CLI::App *part = app.add_subcommand("part", "List and control the partitions of a running 'mkdp up'.");
+	part->require_subcommand(1);
+	static bool list_json = false;
+	CLI::App *list = part->add_subcommand("list", "Partitions: pid, CPUs, state, counters, frame accounting.");
+	list->add_flag("--json", list_json, "print JSON");
+	list->callback([] {
+		nlohmann::json st = supervisor_request({{"cmd", "list"}});
+		st.erase("ok");
+		if (list_json)
+			std::cout << st.dump(2) << std::endl;
+		else
+			print_parts(st);
+	});
+	static std::string name;
+	static const std::pair<const char *, const char *> actions[] = {
+		{"start", "Start a stopped partition (fresh sockets and rings)."},
+		{"stop", "Stop a partition (SIGTERM); its frames are reclaimed, its traffic takes the default action."},
+		{"kill", "Kill a partition (SIGKILL), as a crash would; its frames are reclaimed."},
+		{"restart", "Stop (if running) and start a partition again with fresh rings."},
+	};
+	for (const auto &[verb, help] : actions) {
+		CLI::App *a = part->add_subcommand(verb, help);
+		a->add_option("NAME", name, "partition name")->required();
+		std::string cmd = verb;
+		a->callback([cmd] {
+			nlohmann::json r = supervisor_request({{"cmd", cmd}, {"name", name}}, 15000);
+			const auto &p = r["partition"];
+			std::printf("%s: %s (pid %d)\n", name.c_str(), p["state"].get<std::string>().c_str(),
+				    p["pid"].get<int>());
+		});
+	}
+
+	static int run_sock = -1;
+	CLI::App *run = app.add_subcommand("partition-run", "");	// hidden: the supervisor execs it
+	run->group("");
+	run->add_option("--sock", run_sock)->required();
+	run->callback([] { std::exit(partition_run(run_sock)); });
+}
+
+} // namespace mkdp::cli

@@ -1,0 +1,1184 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The supervisor daemon. One thread, one loop: drain return rings, refill
+// fill rings, reap and reclaim partitions, answer the control socket. See
+// docs/partitions.md for the frame ownership protocol it enforces.
+#include "supervisor.h"
+
+#include <mkdp/cpu.h>
+#include <mkdp/error.h>
+#include <mkdp/fd_passing.h>
+#include <mkdp/netns.h>
+#include <mkdp/partition.h>
+#include <mkdp/privileges.h>
+#include <mkdp/region.h>
+#include <mkdp/supervisor.h>
+#include <mkdp/testbed.h>
+#include <mkdp/xsk_ring_map.h>
+#include <steer_loader.h>
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+
+namespace mkdp {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr uint32_t kRxEntries = 2048;	// per (queue, partition) socket
+constexpr uint32_t kFwdEntries = 1024;	// per forward ring
+constexpr uint32_t kFillBatch = 64;
+constexpr uint64_t kSettleNs = 20'000'000;	// after clearing XSKMAP slots, before reading RX rings
+constexpr uint64_t kStartTimeoutNs = 5'000'000'000;
+constexpr uint64_t kStopTimeoutNs = 2'000'000'000;
+
+enum : uint8_t { FREE = 0, FILL = 1, OUT = 2 };
+
+uint32_t pow2_floor(uint64_t v)
+{
+	uint32_t p = 1;
+	while (uint64_t(p) * 2 <= v && p < (1U << 24))
+		p *= 2;
+	return p;
+}
+
+uint32_t pow2_ceil(uint64_t v)
+{
+	uint32_t p = 1;
+	while (p < v)
+		p *= 2;
+	return p;
+}
+
+void in_ns(const std::string &ns, const std::function<void()> &fn)
+{
+	if (ns.empty())
+		fn();
+	else
+		run_in_netns_fn(ns, fn);
+}
+
+std::string cpu_list(const std::vector<int> &cpus)
+{
+	std::string s;
+	for (int c : cpus)
+		s += (s.empty() ? "" : ",") + std::to_string(c);
+	return s;
+}
+
+int xsk_socket()
+{
+	int fd = socket(AF_XDP, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		throw_errno("create an AF_XDP socket");
+	return fd;
+}
+
+void xsk_setopt(int fd, int opt, uint32_t v, const char *what)
+{
+	if (setsockopt(fd, SOL_XDP, opt, &v, sizeof(v)))
+		throw_errno(what);
+}
+
+void xsk_bind(int fd, int ifindex, uint32_t queue, uint16_t flags, int shared_fd)
+{
+	sockaddr_xdp sa{};
+	sa.sxdp_family = AF_XDP;
+	sa.sxdp_ifindex = uint32_t(ifindex);
+	sa.sxdp_queue_id = queue;
+	sa.sxdp_flags = flags;
+	sa.sxdp_shared_umem_fd = uint32_t(shared_fd);
+	if (bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)))
+		throw_errno("bind an AF_XDP socket to queue " + std::to_string(queue));
+}
+
+enum class PState { stopped, starting, running, stopping, reclaiming };
+
+const char *to_string(PState s)
+{
+	switch (s) {
+	case PState::stopped: return "stopped";
+	case PState::starting: return "starting";
+	case PState::running: return "running";
+	case PState::stopping: return "stopping";
+	default: return "reclaiming";
+	}
+}
+
+// A (netdev, queue): its anchor socket owns the fill/completion rings every
+// partition socket bound there shares (it sits in no XSKMAP slot).
+struct Queue {
+	uint32_t id = 0;
+	int anchor = -1;
+	XskRingMap fill, comp;
+	uint32_t prod = 0;	// what we published on the fill ring
+	uint32_t seen_cons = 0;	// fill consumer as last read
+	std::vector<uint32_t> shadow;	// frame posted in each fill slot
+};
+
+struct Part {
+	PartitionSpec spec;
+	uint32_t index = 0;
+	std::vector<uint32_t> qidx;	// indices into Supervisor::queues_, per spec.queues
+	PState state = PState::stopped;
+	int pid = 0;
+	int ctl_fd = -1;
+	PartitionCtl *ctl = nullptr;
+	size_t ctl_size = 0;
+	std::vector<int> xsk;		// one per queue, this incarnation
+	std::vector<XskRingMap> rx;
+	CpuPlacement placement;
+	Consumer<FrameAddr> ret;
+	uint64_t deadline = 0;		// starting: give up; stopping: SIGKILL
+	uint64_t settle_at = 0;		// reclaiming: read RX rings after this
+	bool restart_after = false;
+	std::vector<int> waiters;	// clients waiting for the current transition
+	std::string waiter_cmd;
+	unsigned starts = 0;
+	int last_status = -1;
+	uint64_t refused = 0, reclaimed = 0;
+	uint64_t started_ns = 0;
+};
+
+struct Client {
+	int fd;
+	std::string in;
+};
+
+class Supervisor {
+public:
+	Supervisor(const Topology &t, const SupervisorOptions &o) : topo_(t), opts_(o) {}
+	~Supervisor() { teardown(); }
+
+	void setup();
+	void listen_control();
+	void loop();
+	void teardown() noexcept;
+
+private:
+	void setup_region();
+	void setup_queues();
+	void attach_steering();
+	void start(Part &p);
+	void spawn(Part &p);
+	void make_sockets(Part &p);
+	void close_sockets(Part &p) noexcept;
+	void begin_stop(Part &p, int sig);
+	void on_exit(Part &p, int status);
+	void reclaim(Part &p);
+	void reclaim_frame(uint32_t f, Part *p);
+	void clear_slots(Part &p) noexcept;
+
+	uint32_t drain_returns();
+	uint32_t refill();
+	void check_transitions();
+	void reap();
+
+	void serve(int timeout_us);
+	void handle(Client &c, const std::string &line);
+	void reply(int fd, const json &j) noexcept;
+	void finish_waiters(Part &p, const json &j);
+	Part *find(const std::string &name);
+	json part_json(const Part &p, const std::vector<uint64_t> &in_flight) const;
+	json status();
+	void write_state_file();
+
+	Topology topo_;
+	SupervisorOptions opts_;
+	std::optional<Steering> steer_;
+	bool attached_ = false;
+	Region region_;
+	std::span<uint8_t> frames_area_;
+	uint32_t frame_size_ = 2048, nframes_ = 0;
+	std::vector<uint8_t> state_;
+	std::vector<uint32_t> free_;
+	std::vector<Queue> queues_;
+	std::vector<Part> parts_;
+	int ifindex_ = 0;
+	int listen_fd_ = -1, sig_fd_ = -1;
+	std::vector<Client> clients_;
+	bool quit_ = false;
+	int down_client_ = -1;
+	uint64_t refused_ = 0;
+};
+
+// ---- set-up ----------------------------------------------------------------------
+
+void Supervisor::setup()
+{
+	if (topo_.partitions.empty())
+		throw Error("the topology has no partition");
+	if (topo_.interface.empty())
+		throw Error("the topology names no interface");
+	if (!topo_.netns.empty()) {
+		if (!netns_exists(topo_.netns))
+			throw Error("network namespace " + topo_.netns + " does not exist (run 'mkdp testbed up" +
+				    (topo_.netns == kTestbedDefaultName ? std::string() : " --name " + topo_.netns) +
+				    "' first)");
+		require_testbed_device(topo_.netns, topo_.interface);
+	}
+	in_ns(topo_.netns, [&] { ifindex_ = int(if_nametoindex(topo_.interface.c_str())); });
+	if (!ifindex_)
+		throw Error("interface " + topo_.interface + " not found" +
+			    (topo_.netns.empty() ? std::string() : " in namespace " + topo_.netns));
+
+	uint32_t i = 0;
+	for (const PartitionSpec &s : topo_.partitions) {
+		Part p;
+		p.spec = s;
+		p.index = i++;
+		parts_.push_back(std::move(p));
+	}
+	setup_region();
+	setup_queues();
+	attach_steering();
+	for (Part &p : parts_)
+		start(p);
+	// Wait for every partition to be up before saying so.
+	while (std::any_of(parts_.begin(), parts_.end(), [](const Part &p) { return p.state == PState::starting; })) {
+		reap();
+		check_transitions();
+		drain_returns();
+		refill();
+		for (const Part &p : parts_)
+			if (p.state == PState::stopped)
+				throw Error("partition " + p.spec.name + " exited during start-up (status " +
+					    std::to_string(p.last_status) + ")");
+		usleep(1000);
+	}
+}
+
+void Supervisor::setup_region()
+{
+	// AF_XDP gives each (netdev, queue) one buffer pool, so every partition
+	// receiving from the interface must share one UMEM: the first region
+	// shared by all of them.
+	const RegionSpec *umem = nullptr;
+	for (const RegionSpec &r : topo_.regions) {
+		bool all = true;
+		for (const Part &p : parts_)
+			if (!p.spec.queues.empty() &&
+			    std::find(r.shared_with.begin(), r.shared_with.end(), p.spec.name) == r.shared_with.end())
+				all = false;
+		if (all) {
+			umem = &r;
+			break;
+		}
+	}
+	if (!umem)
+		throw Error("no region is shared by every partition that receives from " + topo_.interface +
+			    " (AF_XDP needs one UMEM per queue)");
+	frame_size_ = umem->frame_size;
+	nframes_ = uint32_t(umem->size / frame_size_);
+	if (nframes_ < 2 * kFillBatch)
+		throw Error("region " + umem->name + " holds too few frames");
+	RegionLayout l;
+	l.area("frames", uint64_t(nframes_) * frame_size_, frame_size_);
+	uint32_t n = uint32_t(parts_.size());
+	for (uint32_t i = 0; i < n; i++)
+		l.ring("ret" + std::to_string(i), MKDP_DESC_ADDR, pow2_ceil(nframes_), "frames");
+	for (uint32_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < n; j++)
+			if (i != j)
+				l.ring("fwd" + std::to_string(i) + "-" + std::to_string(j), MKDP_DESC_FRAME,
+				       kFwdEntries, "frames");
+	RegionOptions ro;
+	ro.backing = umem->hugepages ? Backing::hugetlbfs : Backing::memfd;
+	ro.name = "mkdp-" + umem->name;
+	region_ = Region::create(l, ro);
+	frames_area_ = region_.area("frames");
+	state_.assign(nframes_, FREE);
+	free_.clear();
+	for (uint32_t f = nframes_; f-- > 0;)
+		free_.push_back(f);
+	for (Part &p : parts_)
+		p.ret = region_.consumer<FrameAddr>("ret" + std::to_string(p.index));
+
+	for (Part &p : parts_) {
+		p.ctl_size = partition_ctl_size(nframes_);
+		p.ctl_fd = memfd_create(("mkdp-ctl-" + p.spec.name).c_str(), MFD_CLOEXEC);
+		if (p.ctl_fd < 0)
+			throw_errno("memfd_create");
+		if (ftruncate(p.ctl_fd, off_t(p.ctl_size)))
+			throw_errno("size the control memfd");
+		void *m = mmap(nullptr, p.ctl_size, PROT_READ | PROT_WRITE, MAP_SHARED, p.ctl_fd, 0);
+		if (m == MAP_FAILED)
+			throw_errno("map the control memfd");
+		p.ctl = static_cast<PartitionCtl *>(m);
+		p.ctl->magic = kPartitionCtlMagic;
+		p.ctl->frames = nframes_;
+	}
+}
+
+void Supervisor::setup_queues()
+{
+	std::vector<uint32_t> ids;
+	for (const Part &p : parts_)
+		for (uint32_t q : p.spec.queues)
+			if (std::find(ids.begin(), ids.end(), q) == ids.end())
+				ids.push_back(q);
+	std::sort(ids.begin(), ids.end());
+	if (ids.empty())
+		throw Error("no partition receives from any queue");
+	// Split the frames between the fill rings, keeping a reserve in the pool.
+	uint32_t fill_entries = pow2_floor(nframes_ / (ids.size() + 1));
+	if (fill_entries > 4096)
+		fill_entries = 4096;
+	queues_.resize(ids.size());
+	in_ns(topo_.netns, [&] {
+		for (size_t i = 0; i < ids.size(); i++) {
+			Queue &q = queues_[i];
+			q.id = ids[i];
+			q.anchor = xsk_socket();
+			if (i == 0) {
+				xdp_umem_reg mr{};
+				mr.addr = reinterpret_cast<uint64_t>(frames_area_.data());
+				mr.len = frames_area_.size();
+				mr.chunk_size = frame_size_;
+				if (setsockopt(q.anchor, SOL_XDP, XDP_UMEM_REG, &mr, sizeof(mr)))
+					throw_errno("register the UMEM");
+			}
+			xsk_setopt(q.anchor, XDP_UMEM_FILL_RING, fill_entries, "size the fill ring");
+			xsk_setopt(q.anchor, XDP_UMEM_COMPLETION_RING, fill_entries, "size the completion ring");
+			xsk_setopt(q.anchor, XDP_RX_RING, 64, "size the anchor's RX ring");
+			q.fill = XskRingMap(q.anchor, XskRingKind::fill, fill_entries);
+			q.comp = XskRingMap(q.anchor, XskRingKind::completion, fill_entries);
+			q.shadow.assign(fill_entries, 0);
+			if (i == 0)
+				xsk_bind(q.anchor, ifindex_, q.id, XDP_USE_NEED_WAKEUP, -1);
+			else	// same UMEM, another queue: a buffer pool of its own
+				xsk_bind(q.anchor, ifindex_, q.id, XDP_SHARED_UMEM, queues_[0].anchor);
+		}
+	});
+	for (Part &p : parts_)
+		for (uint32_t q : p.spec.queues)
+			p.qidx.push_back(uint32_t(std::find(ids.begin(), ids.end(), q) - ids.begin()));
+	refill();
+}
+
+void Supervisor::attach_steering()
+{
+	AttachOptions o;
+	o.config.policy = MKDP_STEER_POLICY_RULES | MKDP_STEER_POLICY_HASH | MKDP_STEER_POLICY_QUEUE;
+	o.config.default_action = SteerAction::pass;
+	o.config.partitions = uint32_t(parts_.size());
+	in_ns(topo_.netns, [&] { steer_.emplace(Steering::attach(topo_.interface, o)); });
+	attached_ = true;
+	write_state_file();
+}
+
+// What `down` needs to clean up after a supervisor that died.
+void Supervisor::write_state_file()
+{
+	json cg = json::array();
+	for (const Part &p : parts_)
+		if (p.placement.cgroup)
+			cg.push_back(p.placement.path);
+	std::ofstream f(kSupervisorState);
+	f << json{{"interface", topo_.interface}, {"netns", topo_.netns}, {"cgroups", cg}}.dump() << "\n";
+}
+
+// ---- partitions ------------------------------------------------------------------
+
+void Supervisor::make_sockets(Part &p)
+{
+	in_ns(topo_.netns, [&] {
+		for (uint32_t qi : p.qidx) {
+			int fd = xsk_socket();
+			p.xsk.push_back(fd);
+			xsk_setopt(fd, XDP_RX_RING, kRxEntries, "size the RX ring");
+			xsk_bind(fd, ifindex_, queues_[qi].id, XDP_SHARED_UMEM, queues_[qi].anchor);
+			p.rx.emplace_back(fd, XskRingKind::rx, kRxEntries);
+		}
+	});
+}
+
+void Supervisor::close_sockets(Part &p) noexcept
+{
+	p.rx.clear();
+	for (int fd : p.xsk)
+		close(fd);
+	p.xsk.clear();
+}
+
+void Supervisor::clear_slots(Part &p) noexcept
+{
+	if (!steer_)
+		return;
+	for (uint32_t q : p.spec.queues) {
+		try {
+			steer_->clear_socket(q, p.index);
+		} catch (const std::exception &) {
+		}
+	}
+}
+
+void Supervisor::start(Part &p)
+{
+	make_sockets(p);
+	__atomic_store_n(&p.ctl->ready, 0, __ATOMIC_RELAXED);
+	spawn(p);
+	p.state = PState::starting;
+	p.deadline = now_ns() + kStartTimeoutNs;
+	p.starts++;
+}
+
+void Supervisor::spawn(Part &p)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		throw_errno("socketpair");
+	int pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		throw_errno("fork", e);
+	}
+	if (pid == 0) {
+		// A fresh image: nothing of the supervisor's memory (other
+		// partitions' control blocks, the fill rings) survives exec, and
+		// no fd but the socket does.
+		sigset_t all;
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, nullptr);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (dup2(sv[1], 3) < 0)
+			_exit(127);
+		syscall(SYS_close_range, 4U, ~0U, 0U);
+		std::string name = "mkdp-part-" + p.spec.name;
+		execl(opts_.exe.c_str(), name.c_str(), "partition-run", "--sock", "3", (char *)nullptr);
+		_exit(127);
+	}
+	close(sv[1]);
+	p.pid = pid;
+	p.started_ns = now_ns();
+	try {
+		p.placement = place_in_cpuset(p.spec.name, cpu_list(p.spec.cpus), pid);
+		write_state_file();
+		PartitionPlan plan;
+		plan.name = p.spec.name;
+		plan.index = p.index;
+		plan.cpus = p.spec.cpus;
+		plan.netns = p.spec.netns;
+		plan.frame_size = frame_size_;
+		plan.forward_every = opts_.forward_every;
+		plan.forward_to = parts_.size() > 1 ? int32_t((p.index + 1) % parts_.size()) : -1;
+		plan.rx_entries = kRxEntries;
+		plan.queues = p.spec.queues;
+		std::vector<int> fds{region_.fd(), p.ctl_fd};
+		fds.insert(fds.end(), p.xsk.begin(), p.xsk.end());
+		send_fds(sv[0], fds, plan.to_json());
+	} catch (...) {
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		throw;
+	}
+	close(sv[0]);
+}
+
+void Supervisor::begin_stop(Part &p, int sig)
+{
+	// No new frames for it: the steering program counts them no_socket
+	// and applies the default action from now on.
+	clear_slots(p);
+	kill(p.pid, sig);
+	p.state = PState::stopping;
+	p.deadline = now_ns() + kStopTimeoutNs;
+}
+
+void Supervisor::on_exit(Part &p, int status)
+{
+	p.last_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	p.pid = 0;
+	clear_slots(p);
+	remove_cpuset(p.placement);
+	p.placement = {};
+	// Let redirects already in flight on other CPUs land before the RX
+	// rings are read for the last time.
+	p.state = PState::reclaiming;
+	p.settle_at = now_ns() + kSettleNs;
+}
+
+void Supervisor::reclaim_frame(uint32_t f, Part *p)
+{
+	if (f >= nframes_ || state_[f] == FREE)
+		return;
+	state_[f] = FREE;
+	free_.push_back(f);
+	if (p)
+		p->reclaimed++;
+}
+
+// Every frame the dead partition could have: in its RX rings, in forward
+// rings towards it, and those its held bitmap names that nobody else has.
+void Supervisor::reclaim(Part &p)
+{
+	for (XskRingMap &r : p.rx) {
+		uint32_t prod = r.load_producer();
+		for (uint32_t i = r.load_consumer(); i != prod; i++)
+			reclaim_frame(uint32_t(r.rx_desc(i)->addr / frame_size_), &p);
+	}
+	close_sockets(p);
+	drain_returns();
+	std::vector<uint8_t> elsewhere(nframes_, 0);
+	for (const mkdp_region_entry &e : region_.entries()) {
+		unsigned from, to;
+		if (e.kind != MKDP_ENTRY_RING || std::sscanf(e.name, "fwd%u-%u", &from, &to) != 2)
+			continue;
+		auto *ctl = reinterpret_cast<mkdp_ring *>(region_.base() + e.offset);
+		auto *slots = reinterpret_cast<const mkdp_frame_desc *>(ctl + 1);
+		uint32_t prod = __atomic_load_n(&ctl->producer, __ATOMIC_ACQUIRE);
+		uint32_t cons = __atomic_load_n(&ctl->consumer, __ATOMIC_ACQUIRE);
+		if (prod - cons > e.entries)
+			continue;
+		if (to == p.index) {
+			// Nobody consumes it while p is dead: take it all back.
+			for (uint32_t i = cons; i != prod; i++)
+				reclaim_frame(uint32_t(slots[i & (e.entries - 1)].addr / frame_size_), &p);
+			__atomic_store_n(&ctl->consumer, prod, __ATOMIC_RELEASE);
+		} else if (from == p.index) {
+			for (uint32_t i = cons; i != prod; i++) {
+				uint64_t f = slots[i & (e.entries - 1)].addr / frame_size_;
+				if (f < nframes_)
+					elsewhere[f] = 1;
+			}
+		}
+	}
+	// Frames move forward ring -> peer's held bit -> peer's return ring;
+	// reading in that order cannot miss one that is moving.
+	for (const Part &o : parts_) {
+		if (&o == &p || o.state == PState::stopped)
+			continue;
+		for (uint32_t w = 0; w < (nframes_ + 63) / 64; w++) {
+			uint64_t bits = __atomic_load_n(&o.ctl->held[w], __ATOMIC_ACQUIRE);
+			for (; bits; bits &= bits - 1)
+				elsewhere[w * 64 + uint32_t(__builtin_ctzll(bits))] = 1;
+		}
+	}
+	for (const Part &o : parts_) {
+		if (&o == &p)
+			continue;
+		const mkdp_region_entry &e = region_.entry("ret" + std::to_string(o.index));
+		auto *ctl = reinterpret_cast<mkdp_ring *>(region_.base() + e.offset);
+		auto *slots = reinterpret_cast<const FrameAddr *>(ctl + 1);
+		uint32_t prod = __atomic_load_n(&ctl->producer, __ATOMIC_ACQUIRE);
+		for (uint32_t i = __atomic_load_n(&ctl->consumer, __ATOMIC_ACQUIRE); i != prod; i++) {
+			uint64_t f = slots[i & (e.entries - 1)].addr / frame_size_;
+			if (f < nframes_)
+				elsewhere[f] = 1;
+		}
+	}
+	for (uint32_t w = 0; w < (nframes_ + 63) / 64; w++) {
+		uint64_t bits = p.ctl->held[w];
+		for (; bits; bits &= bits - 1) {
+			uint32_t f = w * 64 + uint32_t(__builtin_ctzll(bits));
+			if (f < nframes_ && !elsewhere[f])
+				reclaim_frame(f, &p);
+		}
+		p.ctl->held[w] = 0;
+	}
+	p.state = PState::stopped;
+}
+
+// ---- the data path: returns and refills ---------------------------------------
+
+uint32_t Supervisor::drain_returns()
+{
+	uint32_t total = 0;
+	FrameAddr batch[256];
+	for (Part &p : parts_) {
+		uint32_t idx, n = p.ret.peek(256, &idx);
+		for (uint32_t i = 0; i < n; i++) {
+			if (p.ret.fetch(idx + i, &batch[i]) != DescError::ok) {
+				p.refused++;
+				continue;
+			}
+			uint32_t f = uint32_t(batch[i].addr / frame_size_);
+			// A partition gives back only what was lent out; a
+			// second return of the same frame finds it FREE.
+			if (state_[f] == FREE) {
+				p.refused++;
+				refused_++;
+				continue;
+			}
+			state_[f] = FREE;
+			free_.push_back(f);
+		}
+		if (n)
+			p.ret.release(n);
+		total += n;
+	}
+	return total;
+}
+
+uint32_t Supervisor::refill()
+{
+	uint32_t total = 0;
+	for (Queue &q : queues_) {
+		uint32_t cons = q.fill.load_consumer();
+		// The kernel publishes its fill consumer lazily: what it
+		// reports taken is certainly out, the rest may be too.
+		for (uint32_t i = q.seen_cons; i != cons; i++) {
+			uint32_t f = q.shadow[i & q.fill.mask()];
+			if (state_[f] == FILL)
+				state_[f] = OUT;
+		}
+		q.seen_cons = cons;
+		uint32_t room = q.fill.entries() - (q.prod - cons);
+		uint32_t n = std::min<uint32_t>({room, kFillBatch, uint32_t(free_.size())});
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t f = free_.back();
+			free_.pop_back();
+			state_[f] = FILL;
+			q.shadow[(q.prod + i) & q.fill.mask()] = f;
+			*q.fill.addr(q.prod + i) = uint64_t(f) * frame_size_;
+		}
+		if (n) {
+			q.prod += n;
+			q.fill.store_producer(q.prod);
+			if (q.fill.need_wakeup())
+				recvfrom(q.anchor, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+		}
+		total += n;
+	}
+	return total;
+}
+
+// ---- process life --------------------------------------------------------------
+
+void Supervisor::reap()
+{
+	for (;;) {
+		int status;
+		int pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			return;
+		for (Part &p : parts_)
+			if (p.pid == pid)
+				on_exit(p, status);
+	}
+}
+
+void Supervisor::check_transitions()
+{
+	uint64_t now = now_ns();
+	for (Part &p : parts_) {
+		switch (p.state) {
+		case PState::starting:
+			if (__atomic_load_n(&p.ctl->ready, __ATOMIC_ACQUIRE)) {
+				for (size_t i = 0; i < p.xsk.size(); i++)
+					steer_->set_socket(p.spec.queues[i], p.index, p.xsk[i]);
+				p.state = PState::running;
+				finish_waiters(p, {{"ok", true}, {"partition", part_json(p, {})}});
+			} else if (now > p.deadline) {
+				kill(p.pid, SIGKILL);
+				p.deadline = UINT64_MAX;
+			}
+			break;
+		case PState::stopping:
+			if (now > p.deadline) {
+				kill(p.pid, SIGKILL);
+				p.deadline = UINT64_MAX;
+			}
+			break;
+		case PState::reclaiming:
+			if (now >= p.settle_at) {
+				reclaim(p);
+				if (p.restart_after && !quit_) {
+					p.restart_after = false;
+					try {
+						start(p);
+					} catch (const std::exception &e) {
+						close_sockets(p);
+						finish_waiters(p, {{"ok", false}, {"error", e.what()}});
+					}
+				} else {
+					finish_waiters(p, {{"ok", true}, {"partition", part_json(p, {})}});
+				}
+			}
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+// ---- control socket ------------------------------------------------------------
+
+void Supervisor::reply(int fd, const json &j) noexcept
+{
+	std::string s = j.dump() + "\n";
+	(void)!send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+	close(fd);
+}
+
+void Supervisor::finish_waiters(Part &p, const json &j)
+{
+	for (int fd : p.waiters)
+		reply(fd, j);
+	p.waiters.clear();
+}
+
+Part *Supervisor::find(const std::string &name)
+{
+	for (Part &p : parts_)
+		if (p.spec.name == name)
+			return &p;
+	return nullptr;
+}
+
+json Supervisor::part_json(const Part &p, const std::vector<uint64_t> &in_flight) const
+{
+	PartitionCounters c;
+	std::memcpy(&c, &p.ctl->c, sizeof(c));
+	json j{{"name", p.spec.name},
+	       {"index", p.index},
+	       {"pid", p.pid},
+	       {"cpus", p.spec.cpus},
+	       {"state", to_string(p.state)},
+	       {"placement", p.state == PState::stopped ? "none" : p.placement.mode()},
+	       {"netns", p.spec.netns},
+	       {"queues", p.spec.queues},
+	       {"starts", p.starts},
+	       {"last_exit", p.last_status},
+	       {"rx", c.rx},
+	       {"rx_bytes", c.rx_bytes},
+	       {"fwd", c.fwd},
+	       {"fwd_rx", c.fwd_rx},
+	       {"drops", c.drops},
+	       {"returned", c.returned},
+	       {"tag_sum", c.tag_sum},
+	       {"fwd_addr_sum", c.fwd_addr_sum},
+	       {"fwd_rx_addr_sum", c.fwd_rx_addr_sum},
+	       {"bad_desc", c.bad_desc},
+	       {"heartbeat", c.heartbeat}};
+	json fr{{"refused_returns", p.refused}, {"reclaimed", p.reclaimed}};
+	if (!in_flight.empty())
+		fr["in_flight"] = in_flight[p.index];
+	j["frames"] = fr;
+	return j;
+}
+
+// Where every frame is. Exact when traffic is quiet; under traffic a frame
+// moving between two places may be seen in neither (counted leaked) or both.
+json Supervisor::status()
+{
+	drain_returns();
+	std::vector<uint8_t> seen(nframes_, 0);
+	std::vector<uint64_t> in_flight(parts_.size(), 0);
+	uint64_t fill = 0, leaked = 0, free_n = 0;
+	auto mark = [&](uint64_t f, int part) {
+		if (f >= nframes_ || seen[f] || state_[f] == FREE)
+			return;
+		seen[f] = 1;
+		if (part >= 0)
+			in_flight[size_t(part)]++;
+		else
+			fill++;
+	};
+	for (const Part &p : parts_) {
+		if (p.state == PState::stopped)
+			continue;
+		for (uint32_t w = 0; w < (nframes_ + 63) / 64; w++)
+			for (uint64_t b = __atomic_load_n(&p.ctl->held[w], __ATOMIC_ACQUIRE); b; b &= b - 1)
+				mark(w * 64 + uint64_t(__builtin_ctzll(b)), int(p.index));
+		for (const XskRingMap &r : p.rx) {
+			uint32_t prod = r.load_producer();
+			for (uint32_t i = r.load_consumer(); i != prod; i++)
+				mark(r.rx_desc(i)->addr / frame_size_, int(p.index));
+		}
+	}
+	for (const mkdp_region_entry &e : region_.entries()) {
+		unsigned from, to;
+		if (e.kind != MKDP_ENTRY_RING)
+			continue;
+		auto *ctl = reinterpret_cast<mkdp_ring *>(region_.base() + e.offset);
+		uint32_t prod = __atomic_load_n(&ctl->producer, __ATOMIC_ACQUIRE);
+		uint32_t cons = __atomic_load_n(&ctl->consumer, __ATOMIC_ACQUIRE);
+		if (prod - cons > e.entries)
+			continue;
+		if (std::sscanf(e.name, "fwd%u-%u", &from, &to) == 2) {
+			auto *s = reinterpret_cast<const mkdp_frame_desc *>(ctl + 1);
+			for (uint32_t i = cons; i != prod; i++)
+				mark(s[i & (e.entries - 1)].addr / frame_size_, int(to));
+		} else if (std::sscanf(e.name, "ret%u", &from) == 1) {
+			auto *s = reinterpret_cast<const FrameAddr *>(ctl + 1);
+			for (uint32_t i = cons; i != prod; i++)
+				mark(s[i & (e.entries - 1)].addr / frame_size_, int(from));
+		}
+	}
+	for (const Queue &q : queues_)
+		for (uint32_t i = q.fill.load_consumer(); i != q.prod; i++)
+			mark(q.shadow[i & q.fill.mask()], -1);
+	for (uint32_t f = 0; f < nframes_; f++) {
+		if (state_[f] == FREE)
+			free_n++;
+		else if (!seen[f])
+			leaked++;
+	}
+	json parts = json::array();
+	SteerStats st;
+	try {
+		st = steer_->read_stats();
+	} catch (const std::exception &) {
+	}
+	for (const Part &p : parts_) {
+		json j = part_json(p, in_flight);
+		if (p.index < st.partitions.size()) {
+			const auto &s = st.partitions[p.index];
+			j["steering"] = {{"packets", s.packets},
+					 {"no_socket", s.no_socket},
+					 {"drops", s.drops},
+					 {"redirect_errors", s.redirect_errors}};
+		}
+		parts.push_back(j);
+	}
+	return {{"ok", true},
+		{"supervisor_pid", getpid()},
+		{"interface", topo_.interface},
+		{"netns", topo_.netns},
+		{"topology", topo_.source},
+		{"partitions", parts},
+		{"region",
+		 {{"frames", nframes_},
+		  {"frame_size", frame_size_},
+		  {"backing", region_.hugetlb() ? "hugetlbfs" : "memfd"},
+		  {"free", free_n},
+		  {"fill", fill},
+		  {"in_flight", nframes_ - free_n - fill - leaked},
+		  {"leaked", leaked},
+		  {"refused_returns", refused_}}}};
+}
+
+void Supervisor::handle(Client &c, const std::string &line)
+{
+	json req;
+	try {
+		req = json::parse(line);
+	} catch (const json::exception &) {
+		return reply(c.fd, {{"ok", false}, {"error", "request is not JSON"}});
+	}
+	std::string cmd = req.value("cmd", "");
+	if (cmd == "status" || cmd == "list")
+		return reply(c.fd, status());
+	if (cmd == "down") {
+		quit_ = true;
+		down_client_ = c.fd;
+		return;
+	}
+	Part *p = find(req.value("name", ""));
+	if (!p)
+		return reply(c.fd, {{"ok", false},
+				    {"error", cmd.empty() ? "no command" : "no partition named '" + req.value("name", "") + "'"}});
+	bool running = p->state == PState::running || p->state == PState::starting;
+	if (!p->waiters.empty() && p->state != PState::running && p->state != PState::stopped)
+		return reply(c.fd, {{"ok", false}, {"error", "partition " + p->spec.name + " is " + to_string(p->state)}});
+	try {
+		if (cmd == "start") {
+			if (p->state != PState::stopped)
+				return reply(c.fd, {{"ok", false}, {"error", "partition " + p->spec.name + " is " + to_string(p->state)}});
+			start(*p);
+		} else if (cmd == "stop" || cmd == "kill") {
+			if (!running)
+				return reply(c.fd, {{"ok", false}, {"error", "partition " + p->spec.name + " is not running"}});
+			begin_stop(*p, cmd == "kill" ? SIGKILL : SIGTERM);
+		} else if (cmd == "restart") {
+			if (running) {
+				begin_stop(*p, SIGTERM);
+				p->restart_after = true;
+			} else if (p->state == PState::stopped) {
+				start(*p);
+			} else {
+				p->restart_after = true;
+			}
+		} else {
+			return reply(c.fd, {{"ok", false}, {"error", "unknown command '" + cmd + "'"}});
+		}
+	} catch (const std::exception &e) {
+		close_sockets(*p);
+		return reply(c.fd, {{"ok", false}, {"error", e.what()}});
+	}
+	p->waiters.push_back(c.fd);
+}
+
+void Supervisor::serve(int timeout_us)
+{
+	std::vector<pollfd> pfds{{sig_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+	for (const Client &c : clients_)
+		pfds.push_back({c.fd, POLLIN, 0});
+	timespec ts{0, long(timeout_us) * 1000};
+	if (ppoll(pfds.data(), pfds.size(), &ts, nullptr) <= 0)
+		return;
+	if (pfds[0].revents) {
+		signalfd_siginfo si;
+		while (read(sig_fd_, &si, sizeof(si)) == sizeof(si))
+			if (si.ssi_signo != SIGCHLD)
+				quit_ = true;
+	}
+	if (pfds[1].revents) {
+		int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd >= 0)
+			clients_.push_back({fd, {}});
+	}
+	for (size_t i = 2; i < pfds.size(); i++) {
+		if (!pfds[i].revents)
+			continue;
+		Client &c = clients_[i - 2];
+		char buf[4096];
+		ssize_t n = read(c.fd, buf, sizeof(buf));
+		if (n > 0)
+			c.in.append(buf, size_t(n));
+		size_t nl = c.in.find('\n');
+		if (nl != std::string::npos) {
+			std::string line = c.in.substr(0, nl);
+			Client req{c.fd, {}};
+			c.fd = -c.fd - 1;	// handed over: reply() closes it
+			handle(req, line);
+		} else if (n <= 0) {
+			close(c.fd);
+			c.fd = -c.fd - 1;
+		}
+	}
+	std::erase_if(clients_, [](const Client &c) { return c.fd < 0; });
+}
+
+void Supervisor::listen_control()
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
+		sigaddset(&set, s);
+	sig_fd_ = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	sockaddr_un sa{};
+	sa.sun_family = AF_UNIX;
+	std::strncpy(sa.sun_path, kSupervisorSocket, sizeof(sa.sun_path) - 1);
+	unlink(kSupervisorSocket);
+	if (sig_fd_ < 0 || listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) ||
+	    listen(listen_fd_, 16))
+		throw_errno("control socket " + std::string(kSupervisorSocket));
+	std::ofstream(kSupervisorPidfile) << getpid() << "\n";
+}
+
+void Supervisor::teardown() noexcept
+{
+	for (Part &p : parts_) {
+		if (p.pid > 0) {
+			clear_slots(p);
+			kill(p.pid, SIGTERM);
+		}
+	}
+	uint64_t until = now_ns() + kStopTimeoutNs;
+	for (Part &p : parts_) {
+		while (p.pid > 0) {
+			int status;
+			int r = waitpid(p.pid, &status, WNOHANG);
+			if (r == p.pid || (r < 0 && errno == ECHILD)) {
+				p.pid = 0;
+				break;
+			}
+			if (now_ns() > until)
+				kill(p.pid, SIGKILL);
+			usleep(1000);
+		}
+		close_sockets(p);
+		remove_cpuset(p.placement);
+		p.placement = {};
+		finish_waiters(p, {{"ok", false}, {"error", "the supervisor is going down"}});
+	}
+	if (attached_) {
+		try {
+			in_ns(topo_.netns, [&] { Steering::detach(topo_.interface); });
+		} catch (const std::exception &) {
+		}
+		attached_ = false;
+	}
+	steer_.reset();
+	for (Queue &q : queues_) {
+		q.fill = {};
+		q.comp = {};
+		if (q.anchor >= 0)
+			close(q.anchor);
+		q.anchor = -1;
+	}
+	for (Part &p : parts_) {
+		if (p.ctl)
+			munmap(p.ctl, p.ctl_size);
+		p.ctl = nullptr;
+		if (p.ctl_fd >= 0)
+			close(p.ctl_fd);
+		p.ctl_fd = -1;
+	}
+	region_ = Region();
+	for (Client &c : clients_)
+		close(c.fd);
+	clients_.clear();
+	if (listen_fd_ >= 0)
+		close(listen_fd_);
+	if (sig_fd_ >= 0)
+		close(sig_fd_);
+	listen_fd_ = sig_fd_ = -1;
+	unlink(kSupervisorSocket);
+	unlink(kSupervisorState);
+	unlink(kSupervisorPidfile);
+	rmdir(kRunDir);
+}
+
+void Supervisor::loop()
+{
+	uint32_t idle = 0;
+	while (!quit_) {
+		uint32_t work = drain_returns() + refill();
+		reap();
+		check_transitions();
+		// Busy: look at the control socket without waiting. Idle: sleep a
+		// little longer each time, up to 1 ms, so an unpinned supervisor
+		// does not steal the partitions' CPUs.
+		idle = work ? 0 : std::min<uint32_t>(idle + 1, 20);
+		serve(idle ? int(idle) * 50 : 0);
+	}
+	int fd = down_client_;
+	teardown();
+	if (fd >= 0)
+		reply(fd, {{"ok", true}});
+}
+
+// The daemon's main: set up, report, loop.
+int daemon_main(const Topology &t, const SupervisorOptions &o, int report_fd)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
+		sigaddset(&set, s);
+	sigprocmask(SIG_BLOCK, &set, nullptr);
+	prctl(PR_SET_NAME, "mkdp-supervisor");
+	auto say = [&](const std::string &s) {
+		std::string line = s + "\n";
+		(void)!write(report_fd, line.data(), line.size());
+		close(report_fd);
+	};
+	Supervisor sv(t, o);
+	try {
+		mkdir(kRunDir, 0755);
+		sv.setup();
+		sv.listen_control();
+	} catch (const std::exception &e) {
+		sv.teardown();
+		say(std::string("error: ") + e.what());
+		return 1;
+	}
+	say("ok");
+	sv.loop();
+	return 0;
+}
+
+} // namespace
+
+int supervisor_up(const Topology &t, const SupervisorOptions &o)
+{
+	if (int pid = supervisor_pid())
+		throw Error("mkdp is already up (supervisor pid " + std::to_string(pid) + "); run 'mkdp down' first");
+	int pfd[2];
+	if (pipe2(pfd, O_CLOEXEC))
+		throw_errno("pipe");
+	fflush(nullptr);
+	int pid = fork();
+	if (pid < 0)
+		throw_errno("fork");
+	if (pid == 0) {
+		close(pfd[0]);
+		setsid();
+		int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+		int log = ::open(o.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(log >= 0 ? log : null, 2);
+		int rc = 1;
+		try {
+			rc = daemon_main(t, o, pfd[1]);
+		} catch (const std::exception &e) {
+			std::fprintf(stderr, "mkdp supervisor: %s\n", e.what());
+		}
+		_exit(rc);
+	}
+	close(pfd[1]);
+	std::string msg;
+	char buf[512];
+	ssize_t n;
+	while ((n = read(pfd[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			msg.append(buf, size_t(n));
+	close(pfd[0]);
+	if (msg.rfind("ok", 0) == 0)
+		return pid;
+	int status;
+	waitpid(pid, &status, 0);
+	while (!msg.empty() && msg.back() == '\n')
+		msg.pop_back();
+	if (msg.rfind("error: ", 0) == 0)
+		throw Error(msg.substr(7));
+	throw Error("the supervisor died during set-up" + (msg.empty() ? std::string() : ": " + msg));
+}
+
+std::string supervisor_down()
+{
+	if (int pid = supervisor_pid()) {
+		supervisor_request({{"cmd", "down"}}, 15000);
+		// The answer comes after teardown; wait for the process to go too.
+		for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+			usleep(10000);
+		return "mkdp is down (supervisor " + std::to_string(pid) + " stopped)";
+	}
+	// A supervisor that died (SIGKILL) left its state behind: undo it.
+	std::ifstream f(kSupervisorState);
+	std::string what = "nothing to do: mkdp is not up";
+	if (f) {
+		json st;
+		try {
+			f >> st;
+			std::string ifname = st.value("interface", ""), ns = st.value("netns", "");
+			if (!ifname.empty() && (ns.empty() || netns_exists(ns)))
+				in_ns(ns, [&] { Steering::detach(ifname); });
+			for (const auto &cg : st.value("cgroups", json::array()))
+				rmdir(cg.get<std::string>().c_str());
+			rmdir("/sys/fs/cgroup/mkdp");
+		} catch (const std::exception &) {
+		}
+		what = "cleaned up after a supervisor that died";
+	}
+	unlink(kSupervisorSocket);
+	unlink(kSupervisorState);
+	unlink(kSupervisorPidfile);
+	rmdir(kRunDir);
+	return what;
+}
+
+} // namespace mkdp

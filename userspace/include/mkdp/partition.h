@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// A partition: mkdp's model of a spawned kernel. The supervisor (the "host
+// kernel", supervisor.h) starts one partition runtime per topology partition
+// and hands it everything as file descriptors over a Unix socket: the shared
+// region(s), its AF_XDP sockets and a private control memfd. The runtime maps
+// them, pins itself to its CPUs, drops every privilege, and then only
+// receives, counts, forwards and returns frames. See docs/partitions.md.
+//
+// The control memfd (PartitionCtl) is shared by one partition and the
+// supervisor only: counters the partition writes and the supervisor reads,
+// and the "held" bitmap that lets the supervisor reclaim the frames a dead
+// partition was holding.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mkdp {
+
+inline constexpr uint32_t kPartitionCtlMagic = 0x4c54434dU;	// "MCTL"
+
+// Counters a partition publishes (relaxed stores by the partition only).
+struct PartitionCounters {
+	uint64_t rx;		// frames taken from its AF_XDP RX rings
+	uint64_t rx_bytes;
+	uint64_t fwd;		// frames it forwarded to a peer (zero copy)
+	uint64_t fwd_rx;	// frames a peer forwarded to it
+	uint64_t drops;		// frames it gave back unprocessed (forward ring full)
+	uint64_t returned;	// frames it produced on its return ring
+	uint64_t tag_sum;	// sum of the 8-byte tags of IPv4/UDP frames (packet.h's FrameSpec::tag)
+	uint64_t fwd_addr_sum;	// sum of the UMEM addresses it forwarded
+	uint64_t fwd_rx_addr_sum; // sum of the UMEM addresses forwarded to it
+	uint64_t bad_desc;	// forward descriptors refused by validation
+	uint64_t heartbeat;	// loop iterations, to tell a live partition from a stuck one
+	uint64_t pad[5];
+};
+static_assert(sizeof(PartitionCounters) == 128);
+
+// The control memfd: header, counters, then `frames` bits of held bitmap.
+struct PartitionCtl {
+	uint32_t magic;
+	uint32_t frames;	// frames in the UMEM area, bits in held[]
+	uint32_t ready;		// 1 once the runtime finished set-up and dropped privileges
+	uint32_t pad0[13];
+	PartitionCounters c;
+	uint64_t held[];	// bit f: frame f is held by this partition (see below)
+};
+static_assert(sizeof(PartitionCtl) == 192);
+
+inline size_t partition_ctl_size(uint32_t frames)
+{
+	size_t n = sizeof(PartitionCtl) + (frames + 63) / 64 * sizeof(uint64_t);
+	return (n + 4095) & ~size_t(4095);
+}
+
+// What the supervisor tells a runtime about the fds it sends (JSON payload of
+// the SCM_RIGHTS message; fds in the order listed here).
+struct PartitionPlan {
+	std::string name;
+	uint32_t index = 0;		// partition number in the topology and the steering program
+	std::vector<int> cpus;
+	std::string netns;		// join this namespace before dropping privileges ("" = stay)
+	uint32_t frame_size = 2048;
+	uint32_t forward_every = 0;	// forward every Nth received frame (0 = never)
+	int32_t forward_to = -1;	// peer partition index, -1 = none
+	uint32_t rx_entries = 0;	// size of each AF_XDP RX ring
+	std::vector<uint32_t> queues;	// one AF_XDP socket per queue, same order as the fds
+	// fd order: region, ctl, then one xsk per queue
+	std::string to_json() const;
+	static PartitionPlan from_json(const std::string &s);
+};
+
+// Entry of the runtime process (`mkdp partition-run --sock FD`): receives the
+// plan and its fds on `sock`, sets up, drops privileges, and loops until
+// SIGTERM. Returns the process exit code.
+int partition_run(int sock);
+
+} // namespace mkdp
