@@ -8,9 +8,11 @@
 // latency and consumer CPU at several offered loads, and the CPU a waiting
 // consumer burns while nothing comes. Consumer on CPU 0, producer on CPU 1.
 //
-// Google Benchmark measures single-threaded loops; these figures need two
-// pinned threads with different roles and per-message latency
-// distributions, so the harness is our own, on bench.h's statistics.
+// Google Benchmark measures what fits a single-threaded loop: the cost of
+// each side's call on its own (a suppressed notify, a kick nobody waits for,
+// a wait on a non-empty ring). The cross-CPU figures need two pinned
+// threads in different roles and per-message distributions, so that
+// harness is our own, on bench.h's statistics.
 #include "bench.h"
 
 #include <mkdp/cpu.h>
@@ -25,6 +27,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <benchmark/benchmark.h>
 
 #include <atomic>
 #include <filesystem>
@@ -337,6 +341,62 @@ double idle_cpu(const Variant &v, const Params &p)
 	return frac;
 }
 
+// --- single-threaded call costs, through Google Benchmark -------------------
+
+class Capture : public benchmark::BenchmarkReporter {
+public:
+	bool ReportContext(const Context &) override { return true; }
+	void ReportRuns(const std::vector<Run> &runs) override
+	{
+		for (const Run &r : runs)
+			if (!r.error_occurred && r.run_type == Run::RT_Iteration)
+				ns[r.benchmark_name().substr(0, r.benchmark_name().find('/'))] =
+					r.GetAdjustedRealTime();
+	}
+	std::map<std::string, double> ns;
+};
+
+// ns per call of each side's doorbell operation, on CPU 1.
+std::map<std::string, double> call_costs(bool quick)
+{
+	std::map<std::string, double> out;
+	PinnedThread t(kProducerCpu, [&] {
+		Variant adaptive{"", {.strategy = DoorbellStrategy::adaptive}};
+		Variant interrupt{"", {.strategy = DoorbellStrategy::interrupt}};
+		Variant eventfd{"", {.strategy = DoorbellStrategy::interrupt,
+				     .mechanism = WakeMechanism::eventfd}};
+		auto notify = [](const Variant &v) {
+			return [v](benchmark::State &st) {
+				Link link(v);
+				auto p = link.producer(0);
+				Doorbell db = link.doorbell(0, p.control());
+				for (auto _ : st)
+					db.notify_after_submit(p);
+			};
+		};
+		double min_s = quick ? 0.05 : 0.3;
+		benchmark::RegisterBenchmark("notify.adaptive_suppressed", notify(adaptive))->MinTime(min_s);
+		benchmark::RegisterBenchmark("notify.interrupt_futex_no_waiter", notify(interrupt))->MinTime(min_s);
+		benchmark::RegisterBenchmark("notify.interrupt_eventfd_write", notify(eventfd))->MinTime(min_s);
+		benchmark::RegisterBenchmark("wait.ring_not_empty", [](benchmark::State &st) {
+			Link link({"", {.strategy = DoorbellStrategy::adaptive}});
+			auto p = link.producer(0);
+			auto c = link.consumer(0);
+			FrameAddr m{1};
+			p.produce(&m, 1);
+			Doorbell db = link.doorbell(0, c.control());
+			for (auto _ : st)
+				benchmark::DoNotOptimize(db.wait(c));
+		})->MinTime(min_s);
+		Capture cap;
+		benchmark::RunSpecifiedBenchmarks(&cap);
+		benchmark::ClearRegisteredBenchmarks();
+		out = cap.ns;
+	});
+	t.join();
+	return out;
+}
+
 // --- repetitions and the report --------------------------------------------
 
 // Per-rep figures, collected by name, summarised at the end.
@@ -466,8 +526,11 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 		}
 	}
 
+	std::map<std::string, double> calls = call_costs(p.quick);
+
 	// JSON
 	nlohmann::json results, ratios, goals;
+	results["call_cost_ns"] = calls;
 	results["options"] = {{"quick", p.quick}, {"repetitions", p.reps}, {"realtime", realtime},
 			      {"poll_budget_ns", p.poll_budget_ns}, {"consumer_cpu", kConsumerCpu},
 			      {"producer_cpu", kProducerCpu}, {"clock", "CLOCK_MONOTONIC"},
@@ -553,6 +616,10 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 			   << fmt(median(s, k + ".cpu_ns_per_msg"), 1) << " | "
 			   << fmt(100 * median(s, k + ".cpu_fraction"), 1) << " % |\n";
 		}
+	md << "\nCost of one call, single-threaded (Google Benchmark, ns):";
+	for (const auto &[name, ns] : calls)
+		md << " " << name << " " << fmt(ns, 1) << ";";
+	md << "\n";
 	md << "\nGoals: polled <= 1.5x floor: " << goals["polled_le_1.5x_floor"]
 	   << "; adaptive <= 2x polled at 1M/s: " << goals["adaptive_le_2x_polled_sustained"]
 	   << " (" << fmt(sustained, 2) << "x); adaptive idle <= 5 % CPU: "
