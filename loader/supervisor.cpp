@@ -1151,11 +1151,16 @@ int supervisor_up(const Topology &t, const SupervisorOptions &o)
 std::string supervisor_down()
 {
 	if (int pid = supervisor_pid()) {
-		supervisor_request({{"cmd", "down"}}, 15000);
-		// The answer comes after teardown; wait for the process to go too.
-		for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
-			usleep(10000);
-		return "mkdp is down (supervisor " + std::to_string(pid) + " stopped)";
+		try {
+			supervisor_request({{"cmd", "down"}}, 15000);
+			// The answer comes after teardown; wait for the process too.
+			for (int i = 0; i < 500 && supervisor_pid() == pid; i++)
+				usleep(10000);
+			return "mkdp is down (supervisor " + std::to_string(pid) + " stopped)";
+		} catch (const Error &) {
+			if (supervisor_pid() == pid && kill(pid, 0) == 0)
+				throw;	// alive but not answering: leave it to the user
+		}
 	}
 	// A supervisor that died (SIGKILL) left its state behind: undo it.
 	std::ifstream f(kSupervisorState);
@@ -1165,8 +1170,15 @@ std::string supervisor_down()
 		try {
 			f >> st;
 			std::string ifname = st.value("interface", ""), ns = st.value("netns", "");
-			if (!ifname.empty() && (ns.empty() || netns_exists(ns)))
+			if (!ifname.empty() && (ns.empty() || netns_exists(ns))) {
 				in_ns(ns, [&] { Steering::detach(ifname); });
+			} else if (!ifname.empty()) {
+				// The namespace went, and the program with its
+				// interface: only the pins are left.
+				std::error_code ec;
+				std::filesystem::remove_all(Steering::pin_dir(ifname), ec);
+				rmdir(std::filesystem::path(Steering::pin_dir(ifname)).parent_path().c_str());
+			}
 			for (const auto &cg : st.value("cgroups", json::array()))
 				rmdir(cg.get<std::string>().c_str());
 			rmdir("/sys/fs/cgroup/mkdp");

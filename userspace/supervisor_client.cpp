@@ -23,10 +23,16 @@ int supervisor_pid()
 	// A pidfile left by a supervisor that died is not a supervisor.
 	if (kill(pid, 0) && errno == ESRCH)
 		return 0;
-	std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-	std::string name;
-	comm >> name;
-	return name.rfind("mkdp", 0) == 0 ? pid : 0;
+	// Nor is a zombie nobody reaped (a killed supervisor's parent is
+	// whoever adopted it). /proc/PID/stat: "pid (comm) state ...".
+	std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+	std::string line;
+	std::getline(stat, line);
+	size_t close = line.rfind(')');
+	if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z')
+		return 0;
+	size_t open = line.find('(');
+	return line.compare(open + 1, 4, "mkdp") == 0 ? pid : 0;
 }
 
 nlohmann::json supervisor_request(const nlohmann::json &req, int timeout_ms)
