@@ -198,23 +198,39 @@ struct Attached {
 	enum xdp_attach_mode mode = XDP_MODE_UNSPEC;
 };
 
+std::string prog_name_of_id(uint32_t id)
+{
+	Fd fd(bpf_prog_get_fd_by_id(id));
+	bpf_prog_info info{};
+	__u32 len = sizeof(info);
+	if (fd.get() < 0 || bpf_obj_get_info_by_fd(fd.get(), &info, &len))
+		return "?";
+	return info.name;
+}
+
+// Asked of the kernel (bpf_xdp_query) rather than libxdp: libxdp 1.3.1's
+// xdp_multiprog__get_from_ifindex() leaks a program fd per call, which keeps
+// a detached program alive in a long-lived process. libxdp is asked only
+// when its dispatcher is what is attached, to list the components.
 Attached attached_on(int ifindex)
 {
-	QuietLibs quiet;
 	Attached a;
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	if (bpf_xdp_query(ifindex, 0, &q) || q.attach_mode == XDP_ATTACHED_NONE)
+		return a;
+	uint32_t id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id ? q.skb_prog_id : q.hw_prog_id;
+	a.mode = q.drv_prog_id ? XDP_MODE_NATIVE : q.skb_prog_id ? XDP_MODE_SKB : XDP_MODE_HW;
+	std::string name = prog_name_of_id(id);
+	a.progs.emplace_back(id, name);
+	if (name != "xdp_dispatcher")
+		return a;
+	QuietLibs quiet;
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
 	if (libxdp_get_error(mp))
 		return a;
-	a.mode = xdp_multiprog__attach_mode(mp);
 	a.multiprog = !xdp_multiprog__is_legacy(mp);
-	if (a.multiprog) {
-		for (auto *p = xdp_multiprog__next_prog(nullptr, mp); p; p = xdp_multiprog__next_prog(p, mp))
-			a.progs.emplace_back(xdp_program__id(p), xdp_program__name(p));
-	} else if (auto *p = xdp_multiprog__main_prog(mp)) {
+	for (auto *p = xdp_multiprog__next_prog(nullptr, mp); p; p = xdp_multiprog__next_prog(p, mp))
 		a.progs.emplace_back(xdp_program__id(p), xdp_program__name(p));
-	}
-	if (auto *hw = xdp_multiprog__hw_prog(mp))
-		a.progs.emplace_back(xdp_program__id(hw), xdp_program__name(hw));
 	xdp_multiprog__close(mp);
 	return a;
 }
@@ -811,7 +827,7 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 			if (!link)
 				throw_errno("attach the redirect-error tracepoint" + QuietLibs::why());
 			int err = bpf_link__pin(link, (dir + "/" + kLinkPin).c_str());
-			bpf_link__disconnect(link);	// the pin keeps it; our fd goes
+			// Closes our fd; a pinned link stays (disconnect would leak the fd).
 			bpf_link__destroy(link);
 			if (err)
 				throw Error("pin " + dir + "/" + kLinkPin + ": " + std::strerror(-err), -err);
@@ -820,20 +836,25 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 		QuietLibs quiet;
 		if (!cur.progs.empty()) {
 			// --force: take the foreign program(s) off first.
-			struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
-			int err = libxdp_get_error(mp);
-			if (!err) {
-				err = xdp_multiprog__detach(mp);
-				xdp_multiprog__close(mp);
+			int err = 0;
+			if (!cur.multiprog) {
+				__u32 flags = cur.mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE
+					    : cur.mode == XDP_MODE_HW ? XDP_FLAGS_HW_MODE : XDP_FLAGS_DRV_MODE;
+				err = bpf_xdp_detach(ifindex, flags, nullptr);
+			} else {
+				struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+				err = libxdp_get_error(mp);
+				if (!err) {
+					err = xdp_multiprog__detach(mp);
+					xdp_multiprog__close(mp);
+				}
 			}
 			if (err)
 				throw Error("remove the XDP program on '" + ifname + "'" + QuietLibs::why() +
 					    ": " + std::strerror(-err), -err);
 		}
-		int pfd = ::dup(s.prog_fd_);
-		xp = xdp_program__from_fd(pfd);
+		xp = xdp_program__from_fd(s.prog_fd_);	// libxdp works on its own dup
 		if (libxdp_get_error(xp)) {
-			::close(pfd);
 			int err = libxdp_get_error(xp);
 			xp = nullptr;
 			throw Error("libxdp program" + QuietLibs::why() + ": " + std::strerror(-err), -err);
@@ -890,12 +911,19 @@ void Steering::detach(const std::string &ifname)
 	if (ifindex && pfd >= 0) {
 		uint32_t id = prog_id_of(pfd);
 		Attached cur = attached_on(int(ifindex));
-		if (has_prog(cur, id)) {
+		if (has_prog(cur, id) && !cur.multiprog) {
+			// Alone on the interface: the kernel's compare-and-swap removes it
+			// only if it is still ours.
+			LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = pfd);
+			__u32 flags = XDP_FLAGS_REPLACE |
+				      (cur.mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+			if (bpf_xdp_attach(int(ifindex), -1, flags, &ao))
+				throw_errno("detach XDP from '" + ifname + "'");
+		} else if (has_prog(cur, id)) {
 			QuietLibs quiet;
 			struct xdp_program *xp = xdp_program__from_fd(pfd);
 			int err = libxdp_get_error(xp);
-			if (!err) {
-				pfd = -1;	// owned by xp now
+			if (!err) {	// xp holds its own dup of pfd
 				err = xdp_program__detach(xp, int(ifindex), cur.mode, 0);
 				xdp_program__close(xp);
 			}
