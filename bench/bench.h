@@ -45,5 +45,6 @@ void emit(const CommonOptions &o, const nlohmann::json &doc, const std::string &
 void register_ring(CLI::App &bench);
 void register_steer(CLI::App &bench);
 void register_doorbell(CLI::App &bench);
+void register_isolation(CLI::App &bench);
 
 } // namespace mkdp::bench

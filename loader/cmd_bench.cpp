@@ -16,6 +16,7 @@ void register_bench(CLI::App &app)
 	mkdp::bench::register_ring(*bench);
 	mkdp::bench::register_steer(*bench);
 	mkdp::bench::register_doorbell(*bench);
+	mkdp::bench::register_isolation(*bench);
 }
 
 } // namespace mkdp::cli

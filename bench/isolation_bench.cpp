@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `mkdp bench isolation`: what a partition crash costs the others. Two
+// partitions on a testbed of the benchmark's own, one flow pinned to each by
+// a rule; while both flows run, p1 is SIGKILLed and restarted. Figures per
+// repetition: survivor_loss (frames of p0's flow that did not reach p0; goal
+// 0), recovery_ms (from `restart` until p1 receives again), leaked (frames
+// unaccounted for once traffic stops; goal 0). Baseline: the same traffic
+// with no kill, in the same run (its loss is the noise floor), and the
+// control-path time of the restart command alone.
+#include "bench.h"
+
+#include <mkdp/cpu.h>
+#include <mkdp/error.h>
+#include <mkdp/subprocess.h>
+#include <mkdp/supervisor.h>
+#include <mkdp/testbed.h>
+#include <mkdp/veth_sender.h>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+namespace mkdp::bench {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct IsolationOptions {
+	CommonOptions common;
+	uint64_t frames = 40'000;	// per flow and run
+	uint64_t pps = 40'000;		// both flows together
+};
+
+void cli(const std::vector<std::string> &args)
+{
+	std::vector<std::string> a{"/proc/self/exe"};
+	a.insert(a.end(), args.begin(), args.end());
+	run_checked(a, "mkdp " + args[0]);
+}
+
+json part(const json &st, const std::string &name)
+{
+	for (const auto &p : st["partitions"])
+		if (p["name"] == name)
+			return p;
+	throw Error("no partition " + name + " in the supervisor's status");
+}
+
+uint64_t rx(const std::string &name)
+{
+	return part(supervisor_request({{"cmd", "status"}}), name)["rx"];
+}
+
+// Everything the benchmark brings up, torn down whatever happens.
+class Bed {
+public:
+	Bed() : ns_("mkdp-bi-" + std::to_string(getpid()))
+	{
+		if (int pid = supervisor_pid())
+			throw Error("mkdp is up (supervisor " + std::to_string(pid) + "): the benchmark brings up its own; run 'mkdp down' first");
+		testbed_up(TestbedOptions{ns_, 2});
+		file_ = "/tmp/" + ns_ + ".toml";
+		std::ofstream(file_) << "[machine]\ninterface = \"mkdp0\"\nnetns = \"" << ns_
+				     << "\"\n[[partition]]\nname = \"p0\"\ncpus = [0]\nqueues = [0, 1]\n"
+					"[[partition]]\nname = \"p1\"\ncpus = ["
+				     << (sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0)
+				     << "]\nqueues = [0, 1]\n[[region]]\nname = \"umem0\"\nsize = \"16MiB\"\n"
+					"shared_with = [\"p0\", \"p1\"]\n";
+		try {
+			cli({"up", file_});
+			cli({"rule", "add", "mkdp0", "--netns", ns_, "exact", "udp", "10.77.0.2:5001", "10.77.0.1:7001",
+			     "part", "0"});
+			cli({"rule", "add", "mkdp0", "--netns", ns_, "exact", "udp", "10.77.0.2:5002", "10.77.0.1:7002",
+			     "part", "1"});
+		} catch (...) {
+			teardown();
+			throw;
+		}
+	}
+	~Bed() { teardown(); }
+	const std::string &ns() const { return ns_; }
+
+private:
+	void teardown() noexcept
+	{
+		run_program({"/proc/self/exe", "down"});
+		testbed_down(ns_);
+		std::remove(file_.c_str());
+	}
+	std::string ns_, file_;
+};
+
+struct Run {
+	double survivor_loss = 0, recovery_ms = 0, restart_cmd_ms = 0, leaked = 0;
+};
+
+Run one_run(VethSender &tx, const IsolationOptions &o, bool kill_p1)
+{
+	std::vector<VethSender::Flow> flows{{tx.udp(5001, 7001), 0, 1, 0}, {tx.udp(5002, 7002), 1, 1, 0}};
+	uint64_t p0_before = rx("p0");
+	std::thread sender([&] { tx.send_flows(flows, o.frames, o.pps); });
+	Run r;
+	// The run lasts frames * 2 / pps seconds: kill at 30%, restart at 50%.
+	uint64_t run_us = o.frames * 2 * 1'000'000 / o.pps;
+	usleep(useconds_t(run_us * 3 / 10));
+	if (kill_p1) {
+		supervisor_request({{"cmd", "kill"}, {"name", "p1"}});
+		usleep(useconds_t(run_us / 5));
+		uint64_t before = rx("p1"), t0 = now_ns();
+		supervisor_request({{"cmd", "restart"}, {"name", "p1"}});
+		r.restart_cmd_ms = double(now_ns() - t0) / 1e6;
+		while (rx("p1") == before && now_ns() - t0 < 5'000'000'000ULL)
+			usleep(500);
+		r.recovery_ms = double(now_ns() - t0) / 1e6;
+	}
+	sender.join();
+	// Quiet: let the last frames land and go back to the pool.
+	json st;
+	for (int i = 0; i < 200; i++) {
+		st = supervisor_request({{"cmd", "status"}});
+		if (st["region"]["in_flight"] == 0 && st["region"]["leaked"] == 0)
+			break;
+		usleep(10000);
+	}
+	int64_t got = int64_t(part(st, "p0")["rx"].get<uint64_t>() - p0_before);
+	r.survivor_loss = double(std::max<int64_t>(0, int64_t(o.frames) - got));
+	r.leaked = double(st["region"]["leaked"].get<uint64_t>());
+	return r;
+}
+
+void run(const IsolationOptions &o)
+{
+	int reps = o.common.quick ? std::min(o.common.repetitions, 2) : o.common.repetitions;
+	uint64_t frames = o.common.quick ? std::min<uint64_t>(o.frames, 20'000) : o.frames;
+	IsolationOptions opt = o;
+	opt.frames = frames;
+	Bed bed;
+	VethSender tx(bed.ns(), 2);
+	std::vector<double> loss, base_loss, rec, cmd, leaked;
+	for (int i = 0; i < reps; i++) {
+		Run b = one_run(tx, opt, false);
+		base_loss.push_back(b.survivor_loss);
+		Run k = one_run(tx, opt, true);
+		loss.push_back(k.survivor_loss);
+		rec.push_back(k.recovery_ms);
+		cmd.push_back(k.restart_cmd_ms);
+		leaked.push_back(k.leaked);
+	}
+	Summary sl = summarize(loss), sb = summarize(base_loss), sr = summarize(rec), sc = summarize(cmd),
+		lk = summarize(leaked);
+	double delivered = double(frames) - sl.median, base_delivered = double(frames) - sb.median;
+	json doc{{"benchmark", "isolation"},
+		 {"machine", machine_info()},
+		 {"parameters", {{"frames_per_flow", frames}, {"pps", opt.pps}, {"repetitions", reps}}},
+		 {"results",
+		  {{"survivor_loss", to_json(sl)},
+		   {"baseline_survivor_loss", to_json(sb)},
+		   {"recovery_ms", to_json(sr)},
+		   {"restart_command_ms", to_json(sc)},
+		   {"leaked", to_json(lk)}}},
+		 {"ratios",
+		  {{"survivor_delivery_vs_no_kill", base_delivered > 0 ? delivered / base_delivered : 0.0},
+		   {"recovery_vs_restart_command", sc.median > 0 ? sr.median / sc.median : 0.0}}}};
+	std::ostringstream text;
+	char line[256];
+	std::snprintf(line, sizeof(line),
+		      "isolation (%d repetitions, %llu frames per flow at %llu pps):\n"
+		      "  survivor loss   median %.0f (no-kill baseline %.0f)  goal 0\n"
+		      "  recovery        median %.1f ms (restart command alone %.1f ms)\n"
+		      "  leaked frames   max %.0f  goal 0\n",
+		      reps, (unsigned long long)frames, (unsigned long long)opt.pps, sl.median, sb.median, sr.median,
+		      sc.median, lk.max);
+	text << line;
+	emit(o.common, doc, text.str());
+}
+
+} // namespace
+
+void register_isolation(CLI::App &bench)
+{
+	static IsolationOptions o;
+	CLI::App *cmd = bench.add_subcommand(
+		"isolation", "Kill a partition with SIGKILL while traffic flows and restart it: survivor loss\n"
+			     "(goal 0), recovery time, leaked frames (goal 0). Needs root; brings up its own\n"
+			     "testbed and partitions (refuses while 'mkdp up' is running) and removes them.");
+	add_common_options(*cmd, o.common);
+	cmd->add_option("--frames", o.frames, "frames per flow and run")->capture_default_str();
+	cmd->add_option("--pps", o.pps, "send rate, both flows together")->capture_default_str();
+	cmd->callback([] { run(o); });
+}
+
+} // namespace mkdp::bench
