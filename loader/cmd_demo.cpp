@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp demo`: the most complete end-to-end scenario mkdp has, narrated.
+// `mkdp demo`: the most complete end-to-end scenario mkdp has, narrated:
+// partitions on the veth testbed receiving real frames (run_partitions_demo).
 //
-// Today: two processes exchange frame descriptors through one shared region.
+// `mkdp demo ring`, the first demo: two processes exchange frame
+// descriptors through one shared region.
 // The parent (the "loader") lays out a region with a frame area, a forward
 // ring and a return ring, hands the region's memfd to a child (the
 // "partition") over a Unix socket with SCM_RIGHTS, then writes packets into
@@ -9,16 +11,23 @@
 // checksums the bytes it points at, and hands each frame back on the return
 // ring, so frame ownership goes round. Both print what they did.
 #include "commands.h"
+#include "supervisor.h"
 
 #include <mkdp/cpu.h>
 #include <mkdp/fd_passing.h>
 #include <mkdp/region.h>
+#include <mkdp/supervisor.h>
+#include <mkdp/testbed.h>
+#include <mkdp/topology.h>
+#include <mkdp/veth_sender.h>
 
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cinttypes>
+#include <thread>
 #include <cstdio>
 #include <vector>
 
@@ -176,20 +185,126 @@ void run_demo(const DemoOptions &o)
 	std::printf("mkdp demo: ok\n");
 }
 
+struct PartDemoOptions {
+	uint32_t seconds = 5;
+	uint64_t pps = 50'000;
+	uint32_t flows = 16;
+	uint32_t forward_every = 8;
+};
+
+// The main scenario: partitions on the testbed, receiving real frames.
+void run_partitions_demo(const PartDemoOptions &o)
+{
+	if (int pid = supervisor_pid())
+		throw Error("mkdp is already up (supervisor " + std::to_string(pid) + "); run 'mkdp down' first");
+	Topology t = Topology::builtin();
+	std::printf("[demo] testbed %s: veth mkdp0 (the NIC) <-> mkdp1 (the wire), 4 queues\n", t.netns.c_str());
+	TestbedUpResult tb = testbed_up(TestbedOptions{t.netns, 4});
+	// Whatever happens from here, take down what we brought up.
+	struct Teardown {
+		bool testbed;
+		std::string ns;
+		~Teardown()
+		{
+			try {
+				std::printf("[demo] %s\n", supervisor_down().c_str());
+				if (testbed && testbed_down(ns))
+					std::printf("[demo] testbed %s removed\n", ns.c_str());
+			} catch (const std::exception &e) {
+				std::fprintf(stderr, "mkdp: demo teardown: %s\n", e.what());
+			}
+		}
+	} teardown{tb.created, t.netns};
+
+	SupervisorOptions so;
+	so.forward_every = o.forward_every;
+	int pid = supervisor_up(t, so);
+	std::printf("[demo] mkdp up: supervisor %d, partitions p0 (CPU %d) and p1 (CPU %d), region umem0 16 MiB "
+		    "shared as UMEM, steering rules+hash+queue on mkdp0, every %u-th frame forwarded to the peer\n",
+		    pid, t.partitions[0].cpus[0], t.partitions[1].cpus[0], o.forward_every);
+
+	VethSender tx(t.netns, 2);
+	std::vector<VethSender::Flow> flows;
+	for (uint32_t i = 0; i < o.flows; i++)
+		flows.push_back({tx.udp(uint16_t(20000 + i), 9000), i % 2, uint64_t(i) << 32, 0});
+	uint64_t per_flow = o.pps * o.seconds / o.flows;
+	std::printf("[demo] sending %u UDP flows over queues 0 and 1 at %llu frames/s for %u s\n", o.flows,
+		    (unsigned long long)o.pps, o.seconds);
+	std::atomic<bool> done{false};
+	std::exception_ptr err;
+	std::thread sender([&] {
+		try {
+			tx.send_flows(flows, per_flow, o.pps);
+		} catch (...) {
+			err = std::current_exception();
+		}
+		done = true;
+	});
+	auto show = [](const nlohmann::json &st) {
+		for (const auto &p : st["partitions"])
+			std::printf("  %-3s pid %-7d cpu %d  rx %9llu  fwd %7llu  fwd_rx %7llu  in flight %5llu\n",
+				    p["name"].get<std::string>().c_str(), p["pid"].get<int>(), p["cpus"][0].get<int>(),
+				    (unsigned long long)p["rx"], (unsigned long long)p["fwd"],
+				    (unsigned long long)p["fwd_rx"],
+				    (unsigned long long)p["frames"].value("in_flight", 0ULL));
+		const auto &r = st["region"];
+		std::printf("  frames: %llu free, %llu in fill rings, %llu in flight, %llu leaked\n",
+			    (unsigned long long)r["free"], (unsigned long long)r["fill"],
+			    (unsigned long long)r["in_flight"], (unsigned long long)r["leaked"]);
+	};
+	while (!done) {
+		usleep(1'000'000);
+		std::printf("[demo] t=%.0fs\n", double(flows[0].sent) * o.flows / double(o.pps));
+		show(supervisor_request({{"cmd", "status"}}));
+	}
+	sender.join();
+	if (err)
+		std::rethrow_exception(err);
+	usleep(200'000);
+	nlohmann::json st = supervisor_request({{"cmd", "status"}});
+	std::printf("[demo] traffic done:\n");
+	show(st);
+	uint64_t sent = 0, got = 0;
+	for (const auto &f : flows)
+		sent += f.sent;
+	for (const auto &p : st["partitions"])
+		got += p["rx"].get<uint64_t>();
+	std::printf("[demo] sent %llu, partitions received %llu; leaked %llu\n", (unsigned long long)sent,
+		    (unsigned long long)got, (unsigned long long)st["region"]["leaked"]);
+	if (st["region"]["leaked"] != 0)
+		throw Error("demo: frames leaked");
+	std::printf("mkdp demo: ok\n");
+}
+
 } // namespace
 
 void register_demo(CLI::App &app)
 {
-	static DemoOptions o;
+	static PartDemoOptions po;
 	CLI::App *cmd = app.add_subcommand(
-		"demo", "Run the end-to-end scenario and narrate it (what `make demo` runs).\n"
-			"Two processes share one region: the loader writes frames and posts their\n"
+		"demo", "Run the end-to-end scenario and narrate it (what `make demo` runs): testbed\n"
+			"up, the built-in topology up (supervisor, two pinned unprivileged partitions,\n"
+			"steering attached), UDP flows from the wire end spread over flows and queues,\n"
+			"per-partition counters while it runs, then down and testbed down (also on failure).\n"
+			"'mkdp demo ring' is the older two-process ring demo.");
+	cmd->add_option("--seconds", po.seconds, "how long traffic runs")->check(CLI::Range(1u, 600u))->capture_default_str();
+	cmd->add_option("--pps", po.pps, "frames per second, all flows")->check(CLI::Range(1000ull, 10'000'000ull))->capture_default_str();
+	cmd->add_option("--flows", po.flows, "UDP flows")->check(CLI::Range(1u, 1024u))->capture_default_str();
+	cmd->add_option("--forward-every", po.forward_every, "forward every Nth frame to the peer partition (0 = none)")->capture_default_str();
+
+	static DemoOptions o;
+	CLI::App *ring = cmd->add_subcommand(
+		"ring", "Two processes share one region: the loader writes frames and posts their\n"
 			"descriptors on a ring, the partition validates and checks each one and\n"
 			"returns the frame on a second ring.");
-	cmd->add_option("--frames", o.frames, "frames to send")->check(CLI::Range(1ull, 1ull << 40))->capture_default_str();
-	cmd->add_option("--batch", o.batch, "descriptors per reserve/submit")->check(CLI::Range(1u, 1024u))->capture_default_str();
-	cmd->add_option("--ring", o.ring_entries, "forward ring entries (power of two)")->capture_default_str();
-	cmd->callback([] { run_demo(o); });
+	ring->add_option("--frames", o.frames, "frames to send")->check(CLI::Range(1ull, 1ull << 40))->capture_default_str();
+	ring->add_option("--batch", o.batch, "descriptors per reserve/submit")->check(CLI::Range(1u, 1024u))->capture_default_str();
+	ring->add_option("--ring", o.ring_entries, "forward ring entries (power of two)")->capture_default_str();
+	ring->callback([] { run_demo(o); });
+	cmd->callback([cmd, ring] {
+		if (!cmd->got_subcommand(ring))
+			run_partitions_demo(po);
+	});
 }
 
 } // namespace mkdp::cli
