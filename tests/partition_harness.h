@@ -55,10 +55,32 @@ inline std::vector<int> mkdp_processes()
 	return out;
 }
 
+// What an mkdp up left behind ("" = nothing). Waits up to 2 s for processes
+// that are still exiting.
+inline std::string leftovers()
+{
+	std::string out;
+	for (int i = 0; i < 200; i++) {
+		out.clear();
+		if (std::filesystem::exists(kRunDir))
+			out += std::string(kRunDir) + " ";
+		if (std::filesystem::exists("/sys/fs/bpf/mkdp/mkdp0"))
+			out += "/sys/fs/bpf/mkdp/mkdp0 ";
+		for (int pid : mkdp_processes())
+			out += "pid " + std::to_string(pid) + " ";
+		if (out.empty())
+			break;
+		usleep(10000);
+	}
+	return out;
+}
+
 inline bool nothing_left()
 {
-	return !std::filesystem::exists(kRunDir) && !std::filesystem::exists("/sys/fs/bpf/mkdp/mkdp0") &&
-	       mkdp_processes().empty();
+	std::string l = leftovers();
+	if (!l.empty())
+		std::fprintf(stderr, "left behind: %s\n", l.c_str());
+	return l.empty();
 }
 
 // A private testbed and a topology on it; `down` and testbed removal on
