@@ -159,6 +159,7 @@ struct Part {
 	uint64_t deadline = 0;		// starting: give up; stopping: SIGKILL
 	uint64_t settle_at = 0;		// reclaiming: read RX rings after this
 	bool restart_after = false;
+	bool died_starting = false;	// exited before it was ready
 	std::vector<int> waiters;	// clients waiting for the current transition
 	std::string waiter_cmd;
 	unsigned starts = 0;
@@ -518,6 +519,7 @@ void Supervisor::on_exit(Part &p, int status)
 {
 	p.last_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	p.pid = 0;
+	p.died_starting = p.state == PState::starting;
 	clear_slots(p);
 	remove_cpuset(p.placement);
 	p.placement = {};
@@ -720,6 +722,10 @@ void Supervisor::check_transitions()
 						close_sockets(p);
 						finish_waiters(p, {{"ok", false}, {"error", e.what()}});
 					}
+				} else if (p.died_starting) {
+					finish_waiters(p, {{"ok", false},
+							   {"error", "partition " + p.spec.name + " exited during start-up (status " +
+									     std::to_string(p.last_status) + ")"}});
 				} else {
 					finish_waiters(p, {{"ok", true}, {"partition", part_json(p, {})}});
 				}
