@@ -19,13 +19,14 @@
 #include <mkdp/supervisor.h>
 #include <mkdp/testbed.h>
 #include <mkdp/topology.h>
-#include <mkdp/veth_sender.h>
+#include <mkdp/traffic_gen.h>
 
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <optional>
 #include <cinttypes>
 #include <thread>
 #include <cstdio>
@@ -198,8 +199,11 @@ void run_partitions_demo(const PartDemoOptions &o)
 	if (int pid = supervisor_pid())
 		throw Error("mkdp is already up (supervisor " + std::to_string(pid) + "); run 'mkdp down' first");
 	Topology t = Topology::builtin();
-	std::printf("[demo] testbed %s: veth mkdp0 (the NIC) <-> mkdp1 (the wire), 4 queues\n", t.netns.c_str());
-	TestbedUpResult tb = testbed_up(TestbedOptions{t.netns, 4});
+	std::printf("[demo] testbed %s: veth mkdp0 (the NIC) <-> mkdp1 (the wire)\n", t.netns.c_str());
+	// Two queues, as many as the built-in partitions receive from (an
+	// existing testbed is used as it is).
+	std::optional<TestbedInfo> have = testbed_info(t.netns);
+	TestbedUpResult tb = testbed_up(TestbedOptions{t.netns, have ? have->queues : 2});
 	// Whatever happens from here, take down what we brought up.
 	struct Teardown {
 		bool testbed;
@@ -223,18 +227,21 @@ void run_partitions_demo(const PartDemoOptions &o)
 		    "shared as UMEM, steering rules+hash+queue on mkdp0, every %u-th frame forwarded to the peer\n",
 		    pid, t.partitions[0].cpus[0], t.partitions[1].cpus[0], o.forward_every);
 
-	VethSender tx(t.netns, 2);
-	std::vector<VethSender::Flow> flows;
-	for (uint32_t i = 0; i < o.flows; i++)
-		flows.push_back({tx.udp(uint16_t(20000 + i), 9000), i % 2, uint64_t(i) << 32, 0});
-	uint64_t per_flow = o.pps * o.seconds / o.flows;
-	std::printf("[demo] sending %u UDP flows over queues 0 and 1 at %llu frames/s for %u s\n", o.flows,
-		    (unsigned long long)o.pps, o.seconds);
+	// The generator (traffic_gen.h, `mkdp gen`), in-process on the wire end.
+	GenOptions g;
+	g.netns = t.netns;
+	g.ifname = kTestbedTxDev;
+	g.flows = o.flows;
+	g.count = o.pps * o.seconds;
+	g.rate_pps = o.pps;
+	std::printf("[demo] mkdp gen: %u UDP flows spread over the %u queues at %llu frames/s for %u s\n", o.flows,
+		    tb.info.queues, (unsigned long long)o.pps, o.seconds);
 	std::atomic<bool> done{false};
 	std::exception_ptr err;
+	GenReport rep;
 	std::thread sender([&] {
 		try {
-			tx.send_flows(flows, per_flow, o.pps);
+			rep = generate(g);
 		} catch (...) {
 			err = std::current_exception();
 		}
@@ -252,9 +259,12 @@ void run_partitions_demo(const PartDemoOptions &o)
 			    (unsigned long long)r["free"], (unsigned long long)r["fill"],
 			    (unsigned long long)r["in_flight"], (unsigned long long)r["leaked"]);
 	};
-	while (!done) {
-		usleep(1'000'000);
-		std::printf("[demo] t=%.0fs\n", double(flows[0].sent) * o.flows / double(o.pps));
+	for (int s = 1; !done; s++) {
+		for (int i = 0; i < 100 && !done; i++)
+			usleep(10'000);
+		if (done)
+			break;
+		std::printf("[demo] t=%ds\n", s);
 		show(supervisor_request({{"cmd", "status"}}));
 	}
 	sender.join();
@@ -264,9 +274,7 @@ void run_partitions_demo(const PartDemoOptions &o)
 	nlohmann::json st = supervisor_request({{"cmd", "status"}});
 	std::printf("[demo] traffic done:\n");
 	show(st);
-	uint64_t sent = 0, got = 0;
-	for (const auto &f : flows)
-		sent += f.sent;
+	uint64_t sent = rep.frames, got = 0;
 	for (const auto &p : st["partitions"])
 		got += p["rx"].get<uint64_t>();
 	std::printf("[demo] sent %llu, partitions received %llu; leaked %llu\n", (unsigned long long)sent,
