@@ -263,17 +263,18 @@ void Supervisor::setup()
 	for (Part &p : parts_)
 		start(p);
 	// Wait for every partition to be up before saying so.
-	while (std::any_of(parts_.begin(), parts_.end(), [](const Part &p) { return p.state == PState::starting; })) {
+	auto settled = [](const Part &p) { return p.state == PState::running || p.state == PState::stopped; };
+	while (!std::all_of(parts_.begin(), parts_.end(), settled)) {
 		reap();
 		check_transitions();
 		drain_returns();
 		refill();
-		for (const Part &p : parts_)
-			if (p.state == PState::stopped)
-				throw Error("partition " + p.spec.name + " exited during start-up (status " +
-					    std::to_string(p.last_status) + ")");
 		usleep(1000);
 	}
+	for (const Part &p : parts_)
+		if (p.state != PState::running)
+			throw Error("partition " + p.spec.name + " exited during start-up (status " +
+				    std::to_string(p.last_status) + ")");
 }
 
 void Supervisor::setup_region()

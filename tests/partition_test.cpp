@@ -224,6 +224,28 @@ TEST_F(PartitionTest, FailedUpLeavesNothing)
 	EXPECT_TRUE(nothing_left());
 }
 
+TEST_F(PartitionTest, FailureAfterSteeringAndSocketsExistLeavesNothing)
+{
+	// The region, sockets and steering exist by the time the partitions
+	// start; a partition that cannot join its namespace exits before it
+	// is ready, and up must undo all of it.
+	PartitionBed bed;
+	std::string bad = bed.file() + ".bad.toml";
+	{
+		std::ifstream in(bed.file());
+		std::stringstream ss;
+		ss << in.rdbuf();
+		std::string t = ss.str();
+		t.insert(t.find("\n\n[[region]]"), "\nnetns = \"mkdp-t-none-" + std::to_string(getpid()) + "\"");
+		std::ofstream(bad) << t;
+	}
+	ProgramResult r = mkdp_cli({"up", bad});
+	std::remove(bad.c_str());
+	EXPECT_NE(r.status, 0);
+	EXPECT_NE(r.err.find("exited during start-up"), std::string::npos) << r.err;
+	EXPECT_TRUE(nothing_left());
+}
+
 TEST_F(PartitionTest, DownCleansUpAfterASupervisorThatDied)
 {
 	PartitionBed bed;
