@@ -104,6 +104,21 @@ struct Mkdp {
 			*len = d.len;
 			return true;
 		}
+		// Copy out and validate each descriptor as it is used: one pass
+		// over the slots (fetch_batch()'s copy-then-check is a second pass
+		// over the batch, and measured slower here).
+		template <class F> uint32_t get_batch(uint32_t idx, uint32_t n, F &&use)
+		{
+			uint32_t bad = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				mkdp_frame_desc d;
+				if (c_.fetch(idx + i, &d) == DescError::ok) [[likely]]
+					use(d.addr, d.len);
+				else
+					bad++;
+			}
+			return bad;
+		}
 		void release(uint32_t nb) { c_.release(nb); }
 
 	private:
@@ -163,6 +178,15 @@ struct Libxdp {
 			*len = d->len;
 			return true;
 		}
+		// libxdp's way: read the fields in place, unchecked.
+		template <class F> uint32_t get_batch(uint32_t idx, uint32_t n, F &&use)
+		{
+			for (uint32_t i = 0; i < n; i++) {
+				const xdp_desc *d = xsk_ring_cons__rx_desc(&r_, idx + i);
+				use(d->addr, d->len);
+			}
+			return 0;
+		}
 		void release(uint32_t nb) { xsk_ring_cons__release(&r_, nb); }
 
 	protected:
@@ -193,6 +217,19 @@ struct LibxdpChecked {
 			*addr = d.addr;
 			*len = d.len;
 			return true;
+		}
+		template <class F> uint32_t get_batch(uint32_t idx, uint32_t n, F &&use)
+		{
+			uint32_t bad = 0;
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t addr;
+				uint32_t len;
+				if (get(idx + i, &addr, &len))
+					use(addr, len);
+				else
+					bad++;
+			}
+			return bad;
 		}
 
 	private:
@@ -260,14 +297,7 @@ template <class Impl> void drain(const Region &r, uint32_t batch, FarSide &far)
 				break;
 			continue;
 		}
-		for (uint32_t i = 0; i < n; i++) {
-			uint64_t addr;
-			uint32_t len;
-			if (rx.get(idx + i, &addr, &len))
-				sum += addr + len;
-			else
-				rejected++;
-		}
+		rejected += rx.get_batch(idx, n, [&](uint64_t addr, uint32_t len) { sum += addr + len; });
 		rx.release(n);
 		descs += n;
 	}
