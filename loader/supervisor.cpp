@@ -173,6 +173,13 @@ struct Client {
 	std::string in;
 };
 
+std::string start_failure(const Part &p)
+{
+	std::string why(p.ctl->error, strnlen(p.ctl->error, sizeof(p.ctl->error)));
+	return "partition " + p.spec.name + " exited during start-up (status " + std::to_string(p.last_status) +
+	       (why.empty() ? "" : ": " + why) + ")";
+}
+
 class Supervisor {
 public:
 	Supervisor(const Topology &t, const SupervisorOptions &o) : topo_(t), opts_(o) {}
@@ -273,8 +280,7 @@ void Supervisor::setup()
 	}
 	for (const Part &p : parts_)
 		if (p.state != PState::running)
-			throw Error("partition " + p.spec.name + " exited during start-up (status " +
-				    std::to_string(p.last_status) + ")");
+			throw Error(start_failure(p));
 }
 
 void Supervisor::setup_region()
@@ -446,6 +452,7 @@ void Supervisor::start(Part &p)
 {
 	make_sockets(p);
 	__atomic_store_n(&p.ctl->ready, 0, __ATOMIC_RELAXED);
+	std::memset(p.ctl->error, 0, sizeof(p.ctl->error));
 	spawn(p);
 	p.state = PState::starting;
 	p.deadline = now_ns() + kStartTimeoutNs;
@@ -724,9 +731,7 @@ void Supervisor::check_transitions()
 						finish_waiters(p, {{"ok", false}, {"error", e.what()}});
 					}
 				} else if (p.died_starting) {
-					finish_waiters(p, {{"ok", false},
-							   {"error", "partition " + p.spec.name + " exited during start-up (status " +
-									     std::to_string(p.last_status) + ")"}});
+					finish_waiters(p, {{"ok", false}, {"error", start_failure(p)}});
 				} else {
 					finish_waiters(p, {{"ok", true}, {"partition", part_json(p, {})}});
 				}

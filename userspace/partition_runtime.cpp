@@ -284,6 +284,8 @@ void join_netns(const std::string &name)
 
 } // namespace
 
+int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, Region region, PartitionCtl *ctl);
+
 int partition_run(int sock)
 {
 	std::signal(SIGTERM, on_term);
@@ -307,6 +309,17 @@ int partition_run(int sock)
 	if (ctl->magic != kPartitionCtlMagic || ctl->frames != frames)
 		throw Error("partition " + plan.name + ": control memfd does not match the region");
 
+	// From here a failure is worth telling the supervisor about.
+	try {
+		return run_mapped(sock, plan, got, std::move(region), ctl);
+	} catch (const std::exception &e) {
+		std::snprintf(ctl->error, sizeof(ctl->error), "%s", e.what());
+		throw;
+	}
+}
+
+int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, Region region, PartitionCtl *ctl)
+{
 	std::vector<RxRing> rx;
 	for (size_t i = 0; i < plan.queues.size(); i++) {
 		RxRing r;

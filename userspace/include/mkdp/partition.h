@@ -42,11 +42,12 @@ struct PartitionCtl {
 	uint32_t magic;
 	uint32_t frames;	// frames in the UMEM area, bits in held[]
 	uint32_t ready;		// 1 once the runtime finished set-up and dropped privileges
-	uint32_t pad0[13];
+	uint32_t pad0;
+	char error[112];		// why set-up failed (NUL-terminated), for the supervisor to report
 	PartitionCounters c;
 	uint64_t held[];	// bit f: frame f is held by this partition (see below)
 };
-static_assert(sizeof(PartitionCtl) == 192);
+static_assert(sizeof(PartitionCtl) == 256);
 
 inline size_t partition_ctl_size(uint32_t frames)
 {
