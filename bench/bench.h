@@ -41,6 +41,11 @@ void add_common_options(CLI::App &cmd, CommonOptions &o);
 // Prints the report: the JSON document, or `text` for people.
 void emit(const CommonOptions &o, const nlohmann::json &doc, const std::string &text);
 
+// Frames per second delivered into a partition's AF_XDP socket through the
+// steering program, against the kernel stack into a UDP socket in the same
+// netns, both on a testbed of its own (bench/delivery.cpp).
+nlohmann::json measure_delivery(bool quick, int repetitions);
+
 // Each benchmark registers its own subcommand under `mkdp bench`.
 void register_ring(CLI::App &bench);
 void register_steer(CLI::App &bench);
