@@ -17,15 +17,17 @@ int main(int argc, char **argv)
 	app.set_version_flag("--version", "mkdp 0.1.0");
 	app.footer("Run 'mkdp COMMAND --help' for what a command does and its options.");
 
-	mkdp::cli::register_demo(app);
-	mkdp::cli::register_bench(app);
+	// In the order a new user meets them: a place to run, steering,
+	// traffic, partitions, then the measurements.
 	mkdp::cli::register_testbed(app);
-	mkdp::cli::register_gen(app);
-	mkdp::cli::register_topology(app);
 	mkdp::cli::register_attach(app);
 	mkdp::cli::register_rule(app);
+	mkdp::cli::register_gen(app);
 	mkdp::cli::register_stats(app);
+	mkdp::cli::register_topology(app);
 	mkdp::cli::register_part(app);
+	mkdp::cli::register_bench(app);
+	mkdp::cli::register_demo(app);
 
 	try {
 		app.parse(argc, argv);
