@@ -140,9 +140,7 @@ nlohmann::json measure_delivery(bool quick, int reps)
 	spec.src_port = 10000;
 	spec.dst_port = kPort;
 	spec.payload_len = 18;	// a 60-byte frame
-	check_spec(spec);
-	std::vector<uint8_t> frame(frame_len(spec));
-	build_frame(spec, frame);
+	std::vector<uint8_t> frame = make_frame(spec);
 
 	// The mkdp side: steering (queue policy) into partition 0's socket.
 	std::unique_ptr<Steering> steer;

@@ -52,10 +52,7 @@ std::vector<uint8_t> udp_frame(const char *src, const char *dst, uint16_t sport,
 	s.dst_ip = IpAddr::parse(dst);
 	s.src_port = sport;
 	s.dst_port = dport;
-	check_spec(s);
-	std::vector<uint8_t> f(frame_len(s));
-	build_frame(s, f);
-	return f;
+	return make_frame(s);
 }
 
 // Average ns per run of prog on frame, as the kernel timed it.

@@ -150,6 +150,14 @@ void check_spec(const FrameSpec &s)
 		throw Error("frame: longer than 65535 bytes");
 }
 
+std::vector<uint8_t> make_frame(const FrameSpec &spec)
+{
+	check_spec(spec);
+	std::vector<uint8_t> f(frame_len(spec));
+	build_frame(spec, f);
+	return f;
+}
+
 size_t build_frame(const FrameSpec &s, std::span<uint8_t> out) noexcept
 {
 	size_t len = frame_len(s);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -76,6 +77,9 @@ void check_spec(const FrameSpec &spec);
 // Writes the frame into out and returns its length, or 0 when out is too
 // small. The spec must have passed check_spec().
 size_t build_frame(const FrameSpec &spec, std::span<uint8_t> out) noexcept;
+
+// check_spec() and build_frame() into a new buffer, off the fast path.
+std::vector<uint8_t> make_frame(const FrameSpec &spec);
 
 struct FiveTuple {
 	IpAddr src, dst;
