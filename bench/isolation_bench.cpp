@@ -9,6 +9,7 @@
 // control-path time of the restart command alone.
 #include "bench.h"
 
+#include <mkdp/topology.h>
 #include <mkdp/cpu.h>
 #include <mkdp/error.h>
 #include <mkdp/subprocess.h>
@@ -64,12 +65,7 @@ public:
 			throw Error("mkdp is up (supervisor " + std::to_string(pid) + "): the benchmark brings up its own; run 'mkdp down' first");
 		testbed_up(TestbedOptions{ns_, 2});
 		file_ = "/tmp/" + ns_ + ".toml";
-		std::ofstream(file_) << "[machine]\ninterface = \"mkdp0\"\nnetns = \"" << ns_
-				     << "\"\n[[partition]]\nname = \"p0\"\ncpus = [0]\nqueues = [0, 1]\n"
-					"[[partition]]\nname = \"p1\"\ncpus = ["
-				     << (sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0)
-				     << "]\nqueues = [0, 1]\n[[region]]\nname = \"umem0\"\nsize = \"16MiB\"\n"
-					"shared_with = [\"p0\", \"p1\"]\n";
+		std::ofstream(file_) << Topology::testbed_toml(ns_);
 		try {
 			cli({"up", file_});
 			cli({"rule", "add", "mkdp0", "--netns", ns_, "exact", "udp", "10.77.0.2:5001", "10.77.0.1:7001",

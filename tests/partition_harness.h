@@ -5,6 +5,7 @@
 // everything down.
 #pragma once
 
+#include <mkdp/topology.h>
 #include <mkdp/cpu.h>
 #include <mkdp/subprocess.h>
 #include <mkdp/supervisor.h>
@@ -91,12 +92,7 @@ public:
 		: name_("mkdp-t-" + std::to_string(getpid())), bed_(TestbedOptions{name_, queues})
 	{
 		file_ = "/tmp/" + name_ + ".toml";
-		std::ofstream(file_) << "[machine]\ninterface = \"mkdp0\"\nnetns = \"" << name_
-				     << "\"\n\n[[partition]]\nname = \"p0\"\ncpus = [0]\nqueues = [0, 1]\n\n"
-					"[[partition]]\nname = \"p1\"\ncpus = ["
-				     << (sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0)
-				     << "]\nqueues = [0, 1]\n\n[[region]]\nname = \"umem0\"\nsize = \"16MiB\"\n"
-					"frame_size = 2048\nshared_with = [\"p0\", \"p1\"]\n";
+		std::ofstream(file_) << Topology::testbed_toml(name_);
 	}
 	~PartitionBed()
 	{

@@ -337,36 +337,23 @@ Topology Topology::load(const std::string &path)
 	return parse(ss.str(), path);
 }
 
-Topology Topology::builtin()
+std::string Topology::testbed_toml(const std::string &netns)
 {
 	// Mirrors docs/topology.md's example and `mkdp testbed up`'s defaults.
-	static const char *text = R"(
-[machine]
-interface = "mkdp0"
-netns = "mkdp-tb"
-
-[[partition]]
-name = "p0"
-cpus = [0]
-queues = [0, 1]
-
-[[partition]]
-name = "p1"
-cpus = [1]
-queues = [0, 1]
-
-[[region]]
-name = "umem0"
-size = "16MiB"
-frame_size = 2048
-shared_with = ["p0", "p1"]
-)";
-	Topology t = parse(text, "<built-in>");
 	// On a one-CPU machine both partitions share CPU 0 rather than fail.
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	if (n < 2)
-		t.partitions[1].cpus = {0};
-	return t;
+	int second = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? 1 : 0;
+	return "[machine]\ninterface = \"mkdp0\"\nnetns = \"" + netns +
+	       "\"\n\n"
+	       "[[partition]]\nname = \"p0\"\ncpus = [0]\nqueues = [0, 1]\n\n"
+	       "[[partition]]\nname = \"p1\"\ncpus = [" + std::to_string(second) +
+	       "]\nqueues = [0, 1]\n\n"
+	       "[[region]]\nname = \"umem0\"\nsize = \"16MiB\"\nframe_size = 2048\n"
+	       "shared_with = [\"p0\", \"p1\"]\n";
+}
+
+Topology Topology::builtin()
+{
+	return parse(testbed_toml("mkdp-tb"), "<built-in>");
 }
 
 const PartitionSpec *Topology::partition(std::string_view name) const

@@ -58,6 +58,9 @@ struct Topology {
 	// Two partitions on the `mkdp testbed` veth, one per CPU, sharing one
 	// UMEM region: what `mkdp up` uses without a file and the demo runs.
 	static Topology builtin();
+	// The built-in topology's text for a testbed in namespace `netns`:
+	// what tests and benchmarks write to a file for `mkdp up FILE`.
+	static std::string testbed_toml(const std::string &netns);
 
 	const PartitionSpec *partition(std::string_view name) const;
 };
