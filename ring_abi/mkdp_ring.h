@@ -21,6 +21,16 @@
 #define MKDP_STATIC_ASSERT(e, msg) _Static_assert(e, msg)
 #endif
 
+/*
+ * offsetof without <stddef.h>: BPF programs built against vmlinux.h or the
+ * bare UAPI headers do not always have it. __builtin_offsetof is what
+ * <stddef.h> expands to in GCC and clang, and it is a constant expression
+ * in C11 and C++ alike, so the layout checks below hold in every language.
+ */
+#define MKDP_OFFSETOF(type, field) __builtin_offsetof(type, field)
+#define MKDP_ASSERT_OFFSET(type, field, off) \
+	MKDP_STATIC_ASSERT(MKDP_OFFSETOF(type, field) == (off), #type "." #field " offset")
+
 #define MKDP_REGION_MAGIC	0x50444b4dU	/* "MKDP" read as little-endian bytes */
 #define MKDP_ABI_MAJOR		1		/* bumped on incompatible layout change */
 #define MKDP_ABI_MINOR		0		/* bumped on compatible additions */
@@ -59,6 +69,15 @@ struct mkdp_region_entry {
 	char	name[MKDP_NAME_LEN];	/* NUL-padded, unique within the region */
 };
 MKDP_STATIC_ASSERT(sizeof(struct mkdp_region_entry) == 56, "region entry size");
+MKDP_ASSERT_OFFSET(struct mkdp_region_entry, kind, 0);
+MKDP_ASSERT_OFFSET(struct mkdp_region_entry, desc_type, 4);
+MKDP_ASSERT_OFFSET(struct mkdp_region_entry, offset, 8);
+MKDP_ASSERT_OFFSET(struct mkdp_region_entry, size, 16);
+MKDP_ASSERT_OFFSET(struct mkdp_region_entry, entries, 24);
+MKDP_ASSERT_OFFSET(struct mkdp_region_entry, desc_size, 28);
+MKDP_ASSERT_OFFSET(struct mkdp_region_entry, area, 32);
+MKDP_ASSERT_OFFSET(struct mkdp_region_entry, frame_size, 36);
+MKDP_ASSERT_OFFSET(struct mkdp_region_entry, name, 40);
 
 struct mkdp_region_hdr {
 	__u32	magic;		/* MKDP_REGION_MAGIC */
@@ -73,6 +92,16 @@ struct mkdp_region_hdr {
 	struct mkdp_region_entry table[];	/* nr_entries entries */
 };
 MKDP_STATIC_ASSERT(sizeof(struct mkdp_region_hdr) == 64, "region header size");
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, magic, 0);
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, abi_major, 4);
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, abi_minor, 6);
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, region_size, 8);
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, hdr_size, 16);
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, entry_size, 20);
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, nr_entries, 24);
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, flags, 28);
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, reserved, 32);
+MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, table, 64);
 
 #define MKDP_REGION_F_HUGETLB	(1U << 0)	/* backed by hugetlbfs pages */
 
@@ -100,6 +129,10 @@ struct mkdp_ring {
 	/* slots follow, MKDP_CACHELINE aligned */
 };
 MKDP_STATIC_ASSERT(sizeof(struct mkdp_ring) == 3 * MKDP_CACHELINE, "ring control size");
+MKDP_ASSERT_OFFSET(struct mkdp_ring, producer, 0);
+MKDP_ASSERT_OFFSET(struct mkdp_ring, consumer, MKDP_CACHELINE);
+MKDP_ASSERT_OFFSET(struct mkdp_ring, flags, 2 * MKDP_CACHELINE);
+MKDP_ASSERT_OFFSET(struct mkdp_ring, doorbell, 2 * MKDP_CACHELINE + 4);
 
 /* ---------------------------------------------------------------------------
  * Descriptors. Fixed width, explicit padding; a reader copies a descriptor
@@ -113,6 +146,9 @@ struct mkdp_frame_desc {
 	__u32	options;	/* MKDP_FRAME_OPT_* */
 };
 MKDP_STATIC_ASSERT(sizeof(struct mkdp_frame_desc) == 16, "frame desc size");
+MKDP_ASSERT_OFFSET(struct mkdp_frame_desc, addr, 0);
+MKDP_ASSERT_OFFSET(struct mkdp_frame_desc, len, 8);
+MKDP_ASSERT_OFFSET(struct mkdp_frame_desc, options, 12);
 
 #define MKDP_FRAME_OPT_CONTD	(1U << 0)	/* packet continues in the next descriptor */
 
@@ -127,6 +163,13 @@ struct mkdp_sreq_desc {
 	__u32	volume;		/* volume id from the topology */
 };
 MKDP_STATIC_ASSERT(sizeof(struct mkdp_sreq_desc) == 32, "storage request size");
+MKDP_ASSERT_OFFSET(struct mkdp_sreq_desc, op, 0);
+MKDP_ASSERT_OFFSET(struct mkdp_sreq_desc, flags, 2);
+MKDP_ASSERT_OFFSET(struct mkdp_sreq_desc, tag, 4);
+MKDP_ASSERT_OFFSET(struct mkdp_sreq_desc, sector, 8);
+MKDP_ASSERT_OFFSET(struct mkdp_sreq_desc, buf, 16);
+MKDP_ASSERT_OFFSET(struct mkdp_sreq_desc, len, 24);
+MKDP_ASSERT_OFFSET(struct mkdp_sreq_desc, volume, 28);
 
 #define MKDP_SOP_READ		0	/* read len bytes at sector into buf */
 #define MKDP_SOP_WRITE		1	/* write len bytes from buf at sector */
@@ -144,6 +187,10 @@ struct mkdp_scpl_desc {
 	__u32	reserved;	/* zero */
 };
 MKDP_STATIC_ASSERT(sizeof(struct mkdp_scpl_desc) == 16, "storage completion size");
+MKDP_ASSERT_OFFSET(struct mkdp_scpl_desc, tag, 0);
+MKDP_ASSERT_OFFSET(struct mkdp_scpl_desc, status, 4);
+MKDP_ASSERT_OFFSET(struct mkdp_scpl_desc, bytes, 8);
+MKDP_ASSERT_OFFSET(struct mkdp_scpl_desc, reserved, 12);
 
 #define MKDP_SECTOR_SIZE	512
 
