@@ -334,6 +334,70 @@ TEST_F(Ring, HostileProducerIndexBeforeTheConsumerAttaches)
 	EXPECT_EQ(c.peek(8, &idx), 2u);
 }
 
+// The mirror image: the producer refuses a consumer index that moved
+// backwards or past what was published. Trusting one written backwards by a
+// ring would make ~2^32 slots look free and overwrite unread ones.
+TEST_F(Ring, HostileConsumerIndexIsCorruptAndReservesNothing)
+{
+	mkdp_ring *ctl = control(r, "fill");
+	auto p = r.producer<FrameAddr>("fill");
+	FrameAddr in[8] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
+	ASSERT_EQ(p.produce(in, 8), 8u);
+	auto c = r.consumer<FrameAddr>("fill");
+	uint32_t idx, ci;
+	ASSERT_EQ(c.peek(3, &ci), 3u);
+	c.release(3); // consumer = 3: three slots are free
+
+	FrameAddr more[8] = {{100}, {101}, {102}, {103}, {104}, {105}, {106}, {107}};
+	ASSERT_EQ(p.produce(more, 1), 1u); // producer = 9, consumer seen = 3
+	uint64_t corrupt = 0;
+	// Backwards (by one, by a ring, to 2^32 - 1), ahead of the producer.
+	for (uint32_t bad : {2u, 0u, UINT32_MAX, 10u, 1000u, 0x80000000u}) {
+		ctl->consumer = bad;
+		EXPECT_EQ(p.reserve(3, &idx), 0u) << "consumer " << bad;
+		EXPECT_EQ(p.produce(more, 8), 0u) << "consumer " << bad;
+		EXPECT_EQ(p.free_entries(8), 0u) << "consumer " << bad;
+		corrupt += 3;
+		EXPECT_EQ(p.corrupt(), corrupt) << "consumer " << bad;
+	}
+	EXPECT_EQ(ctl->producer, 9u) << "nothing was published";
+	// The unread slots still hold what was written before.
+	ctl->consumer = 3;
+	c = r.consumer<FrameAddr>("fill");
+	FrameAddr out[8];
+	ASSERT_EQ(c.consume(out, 8), 6u);
+	for (uint32_t i = 0; i < 5; i++)
+		EXPECT_EQ(out[i].addr, 3 + i);
+	EXPECT_EQ(out[5].addr, 100u);
+
+	// A sane index again: all of it is free, and the count stays.
+	EXPECT_EQ(p.reserve(8, &idx), 8u);
+	EXPECT_EQ(idx, 9u);
+	EXPECT_EQ(p.corrupt(), corrupt);
+	// Exactly `entries` behind the producer is a full ring, not corruption.
+	p.submit(8);
+	EXPECT_EQ(p.free_entries(1), 0u);
+	EXPECT_EQ(p.corrupt(), corrupt);
+}
+
+TEST_F(Ring, HostileConsumerIndexBeforeTheProducerAttaches)
+{
+	// A producer attaching to a ring the other side already poisoned:
+	// consumer ahead of producer would otherwise read as 1000 free slots.
+	control(r, "fill")->consumer = 1000;
+	auto p = r.producer<FrameAddr>("fill");
+	uint32_t idx;
+	EXPECT_EQ(p.reserve(1, &idx), 0u);
+	EXPECT_EQ(p.corrupt(), 1u);
+	EXPECT_EQ(control(r, "fill")->producer, 0u);
+
+	// Once the consumer index is sane again, the ring works.
+	control(r, "fill")->consumer = 0;
+	EXPECT_EQ(p.reserve(8, &idx), 8u);
+	EXPECT_EQ(idx, 0u);
+	EXPECT_EQ(p.corrupt(), 1u);
+}
+
 TEST_F(Ring, AttachToRingInUseStartsFromSharedIndices)
 {
 	{

@@ -164,7 +164,10 @@ public:
 		// re-created on a ring that is in use (partition restart).
 		prod_ = __atomic_load_n(&ctl->producer, __ATOMIC_RELAXED);
 		cached_prod_ = prod_;
-		cached_cons_ = detail::load_acquire(&ctl->consumer) + size_;
+		// Looks full: the first reserve reads the consumer index, and
+		// checks it, there. Trusting it here would let a ring poisoned
+		// before we attached hand out slots still waiting to be read.
+		cached_cons_ = prod_;
 	}
 	Producer(Producer &&) noexcept = default;
 	Producer &operator=(Producer &&) noexcept = default;
@@ -179,7 +182,19 @@ public:
 		uint32_t free = cached_cons_ - cached_prod_;
 		if (free >= nb)
 			return free;
-		cached_cons_ = detail::load_acquire(&ctl_->consumer) + size_;
+		uint32_t cons = detail::load_acquire(&ctl_->consumer);
+		// The consumer may only move forward, and not past what was
+		// published: cons in [last seen, prod_]. Anything else (an
+		// index written backwards, or ahead of the producer) would
+		// make slots still waiting to be read look free: hand out
+		// nothing and count it, as the consumer does for the producer
+		// index.
+		uint32_t last = cached_cons_ - size_;
+		if (cons - last > prod_ - last) [[unlikely]] {
+			corrupt_++;
+			return 0;
+		}
+		cached_cons_ = cons + size_;
 		return cached_cons_ - cached_prod_;
 	}
 
@@ -223,6 +238,8 @@ public:
 		return __atomic_load_n(&ctl_->flags, __ATOMIC_RELAXED) & MKDP_RING_NEED_WAKEUP;
 	}
 
+	// Impossible consumer indices seen (each one refused a reserve).
+	uint64_t corrupt() const noexcept { return corrupt_; }
 	mkdp_ring *control() const noexcept { return ctl_; }
 	uint32_t entries() const noexcept { return size_; }
 
@@ -233,6 +250,7 @@ private:
 	uint32_t cached_prod_ = 0;	// next slot to reserve
 	uint32_t cached_cons_ = 0;	// consumer index + size_, as last seen
 	uint32_t prod_ = 0;		// what has been published
+	uint64_t corrupt_ = 0;		// impossible consumer indices seen
 };
 
 // The consumer end. Counts every descriptor it refuses.
