@@ -304,14 +304,92 @@ TEST(RegionValidate, RefusesTooSmallImages)
 	EXPECT_THAT(error_of([&] { mkdp::validate_region(small, sizeof(small)); }),
 		    HasSubstr("smaller than the region header"));
 
-	int fd = memfd_create("mkdp-test-empty", MFD_CLOEXEC);
+	int fd = memfd_create("mkdp-test-empty", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	ASSERT_GE(fd, 0);
+	ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
 	EXPECT_THAT(error_of([&] { mkdp::Region::open(fd); }),
 		    HasSubstr("smaller than the region header"));
 	// Big enough but all zeros: not a region.
 	ASSERT_EQ(ftruncate(fd, 65536), 0);
 	EXPECT_THAT(error_of([&] { mkdp::Region::open(fd); }), HasSubstr("bad magic"));
 	close(fd);
+}
+
+// A region the creator could still shrink would let it kill the reader
+// with SIGBUS: open() wants F_SEAL_SHRINK on a memfd, whatever is inside.
+TEST(RegionValidate, OpenRefusesMemfdNotSealedAgainstShrinking)
+{
+	mkdp::Region good = mkdp::Region::create(sample_layout());
+	auto copy_into = [&](unsigned mfd_flags) {
+		int fd = memfd_create("mkdp-test-unsealed", MFD_CLOEXEC | mfd_flags);
+		EXPECT_GE(fd, 0);
+		EXPECT_EQ(ftruncate(fd, off_t(good.size())), 0);
+		EXPECT_EQ(pwrite(fd, good.base(), good.size(), 0), ssize_t(good.size()));
+		return fd;
+	};
+	const char *why = "not sealed against shrinking (F_SEAL_SHRINK)";
+
+	int fd = copy_into(0); // no sealing possible at all
+	EXPECT_THAT(error_of([&] { mkdp::Region::open(fd); }), HasSubstr(why));
+	close(fd);
+
+	fd = copy_into(MFD_ALLOW_SEALING);
+	EXPECT_THAT(error_of([&] { mkdp::Region::open(fd); }), HasSubstr(why));
+	ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW), 0);
+	EXPECT_THAT(error_of([&] { mkdp::Region::open(fd); }), HasSubstr(why))
+		<< "other seals do not stop a shrink";
+	ASSERT_EQ(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	mkdp::Region r = mkdp::Region::open(fd);
+	EXPECT_TRUE(same_table(r.entries(), good.entries())) << "sealed: accepted";
+	close(fd);
+}
+
+// The spec promises that a reader copies the table at open and never reads
+// it again: a peer rewriting it afterwards moves nothing for that reader.
+TEST(RegionValidate, TableRewrittenAfterOpenHasNoEffect)
+{
+	mkdp::Region creator = mkdp::Region::create(sample_layout());
+	mkdp::Region reader = mkdp::Region::open(creator.fd());
+	std::vector<mkdp_region_entry> before(reader.entries().begin(), reader.entries().end());
+	std::span<uint8_t> frames = reader.area("frames");
+	auto cons = reader.consumer<mkdp_frame_desc>("rx");
+
+	// The peer grows the frame area over the whole region, moves the rx
+	// ring onto the header, renames entries and even drops the magic.
+	mkdp_region_hdr *h = header(creator.base());
+	h->table[0].offset = 0;
+	h->table[0].size = creator.size();
+	h->table[0].frame_size = 0;
+	h->table[1].offset = 0;
+	h->table[1].entries = 2;
+	std::strcpy(h->table[3].name, "evil");
+	h->nr_entries = 1;
+	h->magic = 0;
+
+	EXPECT_TRUE(same_table(reader.entries(), before));
+	EXPECT_EQ(reader.area("frames").data(), frames.data());
+	EXPECT_EQ(reader.area("frames").size(), frames.size());
+	EXPECT_EQ(reader.index("bufs"), 3u);
+	mkdp::DescBounds b = reader.bounds(reader.entry("rx"));
+	EXPECT_EQ(b.area_size, 16u * 2048);
+	EXPECT_EQ(b.frame_size, 2048u);
+
+	// Descriptors are still checked against the table as it was: one
+	// inside the claimed (rewritten) area but outside the real one is
+	// refused, one crossing a frame too; the ring is where it was.
+	auto prod = creator.producer<mkdp_frame_desc>("rx");
+	const mkdp_frame_desc in[3] = {{2048, 64, 0}, {16 * 2048, 64, 0}, {2000, 100, 0}};
+	ASSERT_EQ(prod.produce(in, 3), 3u);
+	mkdp_frame_desc out[4];
+	uint32_t taken = 0;
+	ASSERT_EQ(cons.consume(out, 4, &taken), 1u);
+	EXPECT_EQ(taken, 3u);
+	EXPECT_EQ(out[0].addr, 2048u);
+	EXPECT_EQ(cons.rejected(), 2u);
+	// A consumer made after the rewrite uses the private copy as well.
+	auto late = reader.consumer<mkdp_frame_desc>("rx");
+	EXPECT_EQ(late.entries(), 64u);
+	EXPECT_EQ(late.bounds().area_size, 16u * 2048);
 }
 
 struct Corruption {
@@ -399,6 +477,16 @@ INSTANTIATE_TEST_SUITE_P(
 			   "entry 1 'rx': points into an entry that is not an area"},
 		Corruption{"ring_points_past_table", [](auto *h, auto) { h->table[1].area = 99; },
 			   "points into an entry that is not an area"},
+		Corruption{"area_with_desc_type", [](auto *h, auto) { h->table[3].desc_type = MKDP_DESC_SREQ; },
+			   "entry 3 'bufs': area with ring fields set"},
+		Corruption{"area_with_entries", [](auto *h, auto) { h->table[3].entries = 16; },
+			   "entry 3 'bufs': area with ring fields set"},
+		Corruption{"area_with_desc_size", [](auto *h, auto) { h->table[0].desc_size = 16; },
+			   "entry 0 'frames': area with ring fields set"},
+		Corruption{"area_with_area", [](auto *h, auto) { h->table[3].area = 0; },
+			   "entry 3 'bufs': area with ring fields set"},
+		Corruption{"ring_with_frame_size", [](auto *h, auto) { h->table[1].frame_size = 2048; },
+			   "entry 1 'rx': ring with a frame size"},
 		Corruption{"unknown_kind", [](auto *h, auto) { h->table[3].kind = 7; },
 			   "entry 3 'bufs': unknown kind 7"},
 		Corruption{"name_not_terminated",

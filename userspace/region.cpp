@@ -152,10 +152,14 @@ std::vector<mkdp_region_entry> validate_region(const void *base, uint64_t mapped
 {
 	if (mapped < sizeof(mkdp_region_hdr))
 		bad("size " + std::to_string(mapped) + " is smaller than the region header");
+	// The magic first, with acquire: the creator stores it last with
+	// release, so once it is seen the rest of the header and the table
+	// are complete (docs/ring-abi.md, 1.1).
+	const auto *shared = static_cast<const mkdp_region_hdr *>(base);
+	if (__atomic_load_n(&shared->magic, __ATOMIC_ACQUIRE) != MKDP_REGION_MAGIC)
+		bad("bad magic (not an mkdp region)");
 	mkdp_region_hdr h;
 	std::memcpy(&h, base, sizeof(h));
-	if (h.magic != MKDP_REGION_MAGIC)
-		bad("bad magic (not an mkdp region)");
 	if (h.abi_major != MKDP_ABI_MAJOR)
 		bad("ABI major version " + std::to_string(h.abi_major) + " is not supported (this is " +
 		    std::to_string(MKDP_ABI_MAJOR) + ")");
@@ -194,9 +198,16 @@ std::vector<mkdp_region_entry> validate_region(const void *base, uint64_t mapped
 				bad(who + ": area misaligned or empty");
 			if (e.frame_size && (!is_pow2(e.frame_size) || e.size % e.frame_size))
 				bad(who + ": bad frame size " + std::to_string(e.frame_size));
+			// The ring-only fields have fixed values in an area: a
+			// creator that sets them is confused or probing.
+			if (e.desc_type || e.entries || e.desc_size || e.area != MKDP_NO_AREA)
+				bad(who + ": area with ring fields set (desc_type, entries, desc_size must be 0, "
+					  "area MKDP_NO_AREA)");
 		} else if (e.kind == MKDP_ENTRY_RING) {
 			if (e.offset % MKDP_CACHELINE)
 				bad(who + ": ring misaligned");
+			if (e.frame_size)
+				bad(who + ": ring with a frame size (must be 0)");
 			if (!is_pow2(e.entries) || e.entries < MKDP_RING_MIN || e.entries > MKDP_RING_MAX)
 				bad(who + ": ring size " + std::to_string(e.entries) + " is not a power of two in range");
 			if (!desc_size(e.desc_type) || e.desc_size != desc_size(e.desc_type))
@@ -312,8 +323,34 @@ Region Region::create(const RegionLayout &layout, const RegionOptions &opts)
 	return r;
 }
 
+// A reader maps the file for its whole size; if the creator could shrink
+// it afterwards, touching the lost pages would kill the reader with SIGBUS.
+// A memfd region must therefore carry F_SEAL_SHRINK (create() adds it, with
+// F_SEAL_GROW and F_SEAL_SEAL). Files on hugetlbfs cannot be sealed at all
+// (the kernel gives them F_SEAL_SEAL from birth): they are accepted, and
+// docs/ring-abi.md says what that leaves open. Returns whether the file is
+// on hugetlbfs.
+namespace {
+bool check_backing(int fd)
+{
+	struct statfs sfs;
+	if (fstatfs(fd, &sfs) < 0)
+		throw_errno("region fd");
+	if (sfs.f_type == HUGETLBFS_MAGIC)
+		return true;
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || !(seals & F_SEAL_SHRINK))
+		bad("the region file is not sealed against shrinking (F_SEAL_SHRINK): its creator "
+		    "could truncate it under our mapping");
+	return false;
+}
+} // namespace
+
 Region Region::open(int fd)
 {
+	// Seals before size: once F_SEAL_SHRINK is seen, the size read next
+	// can only stay as it is (or grow, which a mapping does not mind).
+	bool hugetlb = check_backing(fd);
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		throw_errno("region fd");
@@ -330,7 +367,9 @@ Region Region::open(int fd)
 	r.base_ = static_cast<uint8_t *>(p);
 	r.size_ = uint64_t(st.st_size);
 	r.table_ = validate_region(r.base_, r.size_);
-	r.hugetlb_ = reinterpret_cast<mkdp_region_hdr *>(r.base_)->flags & MKDP_REGION_F_HUGETLB;
+	// From the file system, not from the header: after validation nothing
+	// shared is read again.
+	r.hugetlb_ = hugetlb;
 	return r;
 }
 
