@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR BSD-2-Clause */
 /*
- * mkdp shared-ring ABI, version 1.0.
+ * mkdp shared-ring ABI, version 2.0.
  *
  * The layout of a shared region and of the single-producer/single-consumer
  * rings inside it. Everything is an offset from the start of the region, so
@@ -32,7 +32,7 @@
 	MKDP_STATIC_ASSERT(MKDP_OFFSETOF(type, field) == (off), #type "." #field " offset")
 
 #define MKDP_REGION_MAGIC	0x50444b4dU	/* "MKDP" read as little-endian bytes */
-#define MKDP_ABI_MAJOR		1		/* bumped on incompatible layout change */
+#define MKDP_ABI_MAJOR		2		/* bumped on incompatible layout change */
 #define MKDP_ABI_MINOR		0		/* bumped on compatible additions */
 
 #define MKDP_CACHELINE		64		/* alignment of every ring word and area */
@@ -106,9 +106,11 @@ MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, table, 64);
 #define MKDP_REGION_F_HUGETLB	(1U << 0)	/* backed by hugetlbfs pages */
 
 /* ---------------------------------------------------------------------------
- * Ring: three cache lines of control words, then `entries` slots.
+ * Ring: four cache lines of control words, one word each, then `entries`
+ * slots. Words written by different sides never share a line.
  *
- * The producer owns `producer`, the consumer owns `consumer` and `flags`.
+ * The producer owns `producer` and `doorbell`, the consumer owns `consumer`
+ * and `flags`.
  * Both indices run freely modulo 2^32; slot = index & (entries - 1).
  * Entries in the ring = producer - consumer, never more than `entries`.
  * Cached copies of the other side's index live in each side's private
@@ -124,15 +126,16 @@ struct mkdp_ring {
 	__u32	consumer;	/* next slot the consumer reads; store-release by consumer */
 	__u32	pad1[15];
 	__u32	flags;		/* MKDP_RING_*; written by the consumer, read by the producer */
+	__u32	pad2[15];
 	__u32	doorbell;	/* futex word: the producer increments it before a wake-up */
-	__u32	pad2[14];
+	__u32	pad3[15];
 	/* slots follow, MKDP_CACHELINE aligned */
 };
-MKDP_STATIC_ASSERT(sizeof(struct mkdp_ring) == 3 * MKDP_CACHELINE, "ring control size");
+MKDP_STATIC_ASSERT(sizeof(struct mkdp_ring) == 4 * MKDP_CACHELINE, "ring control size");
 MKDP_ASSERT_OFFSET(struct mkdp_ring, producer, 0);
 MKDP_ASSERT_OFFSET(struct mkdp_ring, consumer, MKDP_CACHELINE);
 MKDP_ASSERT_OFFSET(struct mkdp_ring, flags, 2 * MKDP_CACHELINE);
-MKDP_ASSERT_OFFSET(struct mkdp_ring, doorbell, 2 * MKDP_CACHELINE + 4);
+MKDP_ASSERT_OFFSET(struct mkdp_ring, doorbell, 3 * MKDP_CACHELINE);
 
 /* ---------------------------------------------------------------------------
  * Descriptors. Fixed width, explicit padding; a reader copies a descriptor

@@ -425,8 +425,12 @@ INSTANTIATE_TEST_SUITE_P(
 	, RegionCorrupt,
 	::testing::Values(
 		Corruption{"wrong_magic", [](auto *h, auto) { h->magic ^= 0x20; }, "bad magic"},
-		Corruption{"major_mismatch", [](auto *h, auto) { h->abi_major = MKDP_ABI_MAJOR + 1; },
-			   "ABI major version 2 is not supported"},
+		Corruption{"major_newer", [](auto *h, auto) { h->abi_major = MKDP_ABI_MAJOR + 1; },
+			   "ABI major version 3 is not supported (this is 2)"},
+		// Version 1 had `doorbell` in the line of `flags`: same sizes,
+		// other offsets, so it must be refused, not misread.
+		Corruption{"major_1", [](auto *h, auto) { h->abi_major = 1; },
+			   "ABI major version 1 is not supported (this is 2)"},
 		Corruption{"size_larger_than_mapping", [](auto *h, auto s) { h->region_size = s + 4096; },
 			   "bytes but the region has"},
 		Corruption{"size_smaller_than_mapping", [](auto *h, auto s) { h->region_size = s - 4096; },
