@@ -89,7 +89,22 @@ struct mkdp_region_hdr {
 	__u32	nr_entries;	/* used entries in table[] */
 	__u32	flags;		/* MKDP_REGION_F_*; unknown bits are ignored */
 	__u64	reserved[4];	/* zero */
+/*
+ * A flexible array member is C99 and later but not ISO C++; GCC and clang
+ * accept it in C++ as an extension. Silence the pedantic warning here only,
+ * so C++ users may build with -Wpedantic.
+ */
+#ifdef __cplusplus
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpedantic"
+#ifdef __clang__
+#pragma GCC diagnostic ignored "-Wc99-extensions"
+#endif
+#endif
 	struct mkdp_region_entry table[];	/* nr_entries entries */
+#ifdef __cplusplus
+#pragma GCC diagnostic pop
+#endif
 };
 MKDP_STATIC_ASSERT(sizeof(struct mkdp_region_hdr) == 64, "region header size");
 MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, magic, 0);
