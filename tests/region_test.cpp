@@ -201,13 +201,19 @@ TEST(Region, LookupByNameAndType)
 	EXPECT_THAT(error_of([&] { r.area("rx"); }), HasSubstr("'rx' is not a data area"));
 	EXPECT_THAT(error_of([&] { r.producer<mkdp_frame_desc>("frames"); }),
 		    HasSubstr("'frames' is not a ring"));
-	EXPECT_THAT(error_of([&] { r.consumer<mkdp_sreq_desc>("rx"); }),
+	EXPECT_THAT(error_of([&] { r.requests("rx", 1); }),
 		    HasSubstr("ring 'rx' holds descriptor type 1, not 2"));
+	EXPECT_THAT(error_of([&] { r.consumer<mkdp_frame_desc>("sq"); }),
+		    HasSubstr("ring 'sq' holds descriptor type 2, not 1"));
 
 	mkdp::DescBounds b = r.bounds(r.entry("rx"));
 	EXPECT_EQ(b.area_size, 16u * 2048);
 	EXPECT_EQ(b.frame_size, 2048u);
-	EXPECT_EQ(b.max_tag, 64u);
+	EXPECT_EQ(b.max_tag, 0u) << "frame rings carry no tags";
+	b = r.bounds(r.entry("sq"));
+	EXPECT_EQ(b.area_size, 8192u);
+	EXPECT_EQ(b.max_tag, 16u);
+	EXPECT_EQ(b.max_volume, 0u) << "volumes come from the caller";
 }
 
 TEST(Region, OpenByFdInSameProcess)
@@ -263,7 +269,7 @@ TEST(Region, OpenByFdInAnotherProcess)
 		for (size_t i = 0; i < 4096; i++)
 			if (cb[i] != uint8_t(i * 7))
 				return 3;
-		auto cons = c.consumer<mkdp_sreq_desc>("sq");
+		auto cons = c.requests("sq", 1);
 		mkdp_sreq_desc out[16];
 		uint32_t taken = 0;
 		if (cons.consume(out, 16, &taken) != 8 || taken != 8)

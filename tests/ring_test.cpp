@@ -34,7 +34,9 @@ mkdp::Region make_region()
 					    .ring("fill", MKDP_DESC_ADDR, 8, "frames")
 					    .ring("big", MKDP_DESC_ADDR, 512, "seq")
 					    .ring("sq", MKDP_DESC_SREQ, 16, "bufs")
-					    .ring("cq", MKDP_DESC_SCPL, 16, "bufs"));
+					    // Larger than sq on purpose: completion tags are
+					    // bounded by the request ring.
+					    .ring("cq", MKDP_DESC_SCPL, 64, "bufs"));
 }
 
 mkdp_ring *control(const mkdp::Region &r, const char *ring)
@@ -516,9 +518,9 @@ TEST_F(Ring, FrameAddrChecks)
 TEST_F(Ring, StorageRequestChecks)
 {
 	auto p = r.producer<mkdp_sreq_desc>("sq");
-	auto c = r.consumer<mkdp_sreq_desc>("sq");
+	auto c = r.requests("sq", 4); // the worker serves volumes 0..3
 	ASSERT_EQ(c.bounds().max_tag, 16u) << "tags bounded by the ring size";
-	c.bounds().max_volume = 4; // the owner tightens to the configured volumes
+	ASSERT_EQ(c.bounds().max_volume, 4u);
 	using S = mkdp_sreq_desc;
 	auto rq = [](uint16_t op, uint16_t flags, uint32_t tag, uint64_t buf, uint32_t len,
 		     uint32_t vol) { return S{op, flags, tag, 1234, buf, len, vol}; };
@@ -551,20 +553,56 @@ TEST_F(Ring, StorageRequestChecks)
 TEST_F(Ring, StorageCompletionChecks)
 {
 	auto p = r.producer<mkdp_scpl_desc>("cq");
-	auto c = r.consumer<mkdp_scpl_desc>("cq");
+	auto c = r.completions("cq", "sq");
+	ASSERT_EQ(c.entries(), 64u);
+	ASSERT_EQ(c.bounds().max_tag, 16u) << "tags of the request ring, not of cq";
 	using C = mkdp_scpl_desc;
 	expect_verdicts<C>(p, c,
 			   {
 				   {"success", C{0, 0, 4096, 0}, DescError::ok},
 				   {"EIO", C{15, -5, 0, 0}, DescError::ok},
 				   {"largest errno", C{3, -4095, 0, 0}, DescError::ok},
-				   {"tag == entries", C{16, 0, 0, 0}, DescError::bad_tag},
+				   {"tag == request entries", C{16, 0, 0, 0}, DescError::bad_tag},
+				   {"tag < cq entries", C{63, 0, 0, 0}, DescError::bad_tag},
 				   {"tag huge", C{UINT32_MAX, 0, 0, 0}, DescError::bad_tag},
 				   {"positive status", C{0, 1, 0, 0}, DescError::bad_status},
 				   {"status -4096", C{0, -4096, 0, 0}, DescError::bad_status},
 				   {"status INT_MIN", C{0, INT32_MIN, 0, 0}, DescError::bad_status},
 				   {"reserved set", C{0, 0, 0, 1}, DescError::bad_flags},
 			   });
+}
+
+// The storage limits are not in the region table. A consumer must be told
+// them, and one that was not refuses everything rather than anything goes.
+TEST_F(Ring, StorageLimitsComeFromTheCallerAndFailClosed)
+{
+	const mkdp_sreq_desc read0{MKDP_SOP_READ, 0, 0, 0, 0, 512, 0};
+	EXPECT_EQ(mkdp::DescTraits<mkdp_sreq_desc>::check(read0, mkdp::DescBounds{}), DescError::bad_tag);
+	mkdp::DescBounds b = r.bounds(r.entry("sq"));
+	EXPECT_EQ(b.max_tag, 16u);
+	EXPECT_EQ(mkdp::DescTraits<mkdp_sreq_desc>::check(read0, b), DescError::bad_volume)
+		<< "no volumes configured: no volume is valid";
+	EXPECT_EQ(r.bounds(r.entry("cq")).max_tag, 0u) << "unpaired completion ring";
+	const mkdp_scpl_desc done{0, 0, 512, 0};
+	EXPECT_EQ(mkdp::DescTraits<mkdp_scpl_desc>::check(done, r.bounds(r.entry("cq"))),
+		  DescError::bad_tag);
+
+	auto msg = [](auto &&fn) -> std::string {
+		try {
+			fn();
+		} catch (const mkdp::Error &e) {
+			return e.what();
+		}
+		return "(no error)";
+	};
+	EXPECT_NE(msg([&] { r.requests("sq", 0); }).find("at least one volume"), std::string::npos);
+	EXPECT_NE(msg([&] { r.requests("cq", 1); }).find("holds descriptor type 3, not 2"),
+		  std::string::npos);
+	EXPECT_NE(msg([&] { r.completions("cq", "rx"); }).find("ring 'rx' holds descriptor type 1, not 2"),
+		  std::string::npos)
+		<< "completions answer a request ring";
+	EXPECT_NE(msg([&] { r.completions("sq", "sq"); }).find("holds descriptor type 2, not 3"),
+		  std::string::npos);
 }
 
 TEST(DescError, EveryErrorHasItsOwnText)

@@ -407,8 +407,27 @@ DescBounds Region::bounds(const mkdp_region_entry &ring) const noexcept
 		b.area_size = table_[ring.area].size;
 		b.frame_size = table_[ring.area].frame_size;
 	}
-	b.max_tag = ring.entries;
+	if (ring.desc_type == MKDP_DESC_SREQ)
+		b.max_tag = ring.entries;
 	return b;
+}
+
+Consumer<mkdp_sreq_desc> Region::requests(std::string_view ring, uint32_t volumes) const
+{
+	const mkdp_region_entry &e = ring_entry(ring, MKDP_DESC_SREQ);
+	if (volumes == 0)
+		bad("ring '" + std::string(ring) + "': a request consumer must serve at least one volume");
+	DescBounds b = bounds(e);
+	b.max_volume = volumes;
+	return Consumer<mkdp_sreq_desc>(ring_control(e), e.entries, b);
+}
+
+Consumer<mkdp_scpl_desc> Region::completions(std::string_view ring, std::string_view requests) const
+{
+	const mkdp_region_entry &e = ring_entry(ring, MKDP_DESC_SCPL);
+	DescBounds b = bounds(e);
+	b.max_tag = ring_entry(requests, MKDP_DESC_SREQ).entries;
+	return Consumer<mkdp_scpl_desc>(ring_control(e), e.entries, b);
 }
 
 } // namespace mkdp

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <mkdp_ring.h>
@@ -96,11 +97,25 @@ public:
 	}
 	template <class D> Consumer<D> consumer(std::string_view ring) const
 	{
+		static_assert(!std::is_same_v<D, mkdp_sreq_desc> && !std::is_same_v<D, mkdp_scpl_desc>,
+			      "storage rings need limits the table does not hold: "
+			      "use requests() or completions()");
 		const mkdp_region_entry &e = ring_entry(ring, DescTraits<D>::type);
 		return Consumer<D>(ring_control(e), e.entries, bounds(e));
 	}
+	// The consumer of a storage request ring, serving volumes 0 ..
+	// volumes - 1 (from the topology). Tags are bounded by the ring's
+	// entries: a client has at most that many requests in flight.
+	Consumer<mkdp_sreq_desc> requests(std::string_view ring, uint32_t volumes) const;
+	// The consumer of a completion ring answering the request ring
+	// `requests` (the table does not pair rings; the topology does). Tags
+	// are bounded by the request ring's entries, not the completion ring's:
+	// only tags the client could have sent may come back.
+	Consumer<mkdp_scpl_desc> completions(std::string_view ring, std::string_view requests) const;
 
-	// Bounds a consumer of this ring validates against.
+	// Bounds a consumer of this ring validates against, from the table:
+	// area and frame size; for a request ring also the tag bound. The
+	// volume bound, and a completion ring's tag bound, stay 0 (refuse all).
 	DescBounds bounds(const mkdp_region_entry &ring) const noexcept;
 
 private:

@@ -43,11 +43,14 @@ const char *to_string(DescError e) noexcept;
 
 // What a consumer checks descriptors against: copied from the validated
 // region table when the ring is opened, adjustable (tighter) by the owner.
+// The storage limits are not in the table: both default to 0, which refuses
+// every storage descriptor, so a consumer that was never told its limits
+// fails closed. Region::requests() and Region::completions() set them.
 struct DescBounds {
 	uint64_t area_size = 0;		// bytes of the area descriptors point into
 	uint32_t frame_size = 0;	// power of two, 0 = byte-addressed area
-	uint32_t max_tag = 0;		// tags must be < max_tag (storage rings)
-	uint32_t max_volume = UINT32_MAX; // volumes must be < max_volume
+	uint32_t max_tag = 0;		// tags must be < max_tag: the request ring's entries
+	uint32_t max_volume = 0;	// volumes must be < max_volume: the volumes served
 };
 
 // True when [off, off + len) lies inside an area of `size` bytes, without
