@@ -605,6 +605,151 @@ TEST_F(Ring, StorageLimitsComeFromTheCallerAndFailClosed)
 		  std::string::npos);
 }
 
+// fetch_batch() judges a whole batch with invalid() (branch-free) and falls
+// back to check() only when invalid() objects. A descriptor that invalid()
+// passes but check() refuses would be delivered unchecked, so the two must
+// agree on every descriptor: edge values around every bound, overflows, and
+// random ones, under several bounds.
+namespace {
+
+struct Xorshift {
+	uint64_t s;
+	uint64_t next()
+	{
+		s ^= s << 13;
+		s ^= s >> 7;
+		s ^= s << 17;
+		return s;
+	}
+};
+
+// Values a hostile or buggy producer would try around `bound`.
+void edges(std::vector<uint64_t> &v, uint64_t bound)
+{
+	for (uint64_t d : {0ull, 1ull, 2ull, 63ull, 64ull})
+		v.insert(v.end(), {bound + d, bound - d});
+}
+
+} // namespace
+
+TEST(FrameBatchCheck, InvalidAgreesWithCheck)
+{
+	using T = mkdp::DescTraits<mkdp_frame_desc>;
+	const mkdp::DescBounds all[] = {
+		{kFrame * kFrames, kFrame},
+		{kBufs, 0},
+		{4096, 4096},
+		{UINT64_MAX, 0},
+		{UINT64_MAX & ~uint64_t(4095), 4096},
+		{uint64_t(1) << 40, 1u << 31},
+		{0, 0},
+		{0, 2048},
+	};
+	Xorshift rng{0x9e3779b97f4a7c15ull};
+	uint64_t cases = 0, refused = 0;
+	for (const mkdp::DescBounds &b : all) {
+		const auto f = T::flat(b);
+		std::vector<uint64_t> addrs, lens;
+		for (uint64_t x : {uint64_t(0), b.area_size, uint64_t(b.frame_size), uint64_t(UINT32_MAX),
+				   uint64_t(1) << 32, uint64_t(1) << 63, uint64_t(UINT64_MAX)})
+			edges(addrs, x);
+		for (uint64_t k = 1; k < 4; k++)
+			edges(addrs, b.area_size - k * b.frame_size);
+		for (uint64_t x : {uint64_t(0), uint64_t(b.frame_size), uint64_t(60), uint64_t(UINT32_MAX)})
+			edges(lens, x);
+		const uint32_t opts[] = {0, MKDP_FRAME_OPT_CONTD, 2, 1u << 31, UINT32_MAX};
+
+		auto agree = [&](const mkdp_frame_desc &d) {
+			bool by_check = T::check(d, b) != DescError::ok;
+			bool by_invalid = T::invalid(d, f.area_size, f.frame_mask, f.frame_limit) != 0;
+			cases++;
+			refused += by_check;
+			if (by_check != by_invalid)
+				ADD_FAILURE() << "addr " << d.addr << " len " << d.len << " options " << d.options
+					      << " area " << b.area_size << " frame " << b.frame_size
+					      << ": check() " << (by_check ? "refuses" : "accepts")
+					      << ", invalid() " << (by_invalid ? "refuses" : "accepts");
+			return by_check == by_invalid;
+		};
+		// Every combination of edge values ...
+		for (uint64_t a : addrs)
+			for (uint64_t l : lens)
+				for (uint32_t o : opts)
+					ASSERT_TRUE(agree({a, uint32_t(l), o}));
+		// ... then random ones, half of them near the edges.
+		for (int i = 0; i < 200000; i++) {
+			uint64_t a = rng.next(), l = rng.next();
+			if (i & 1) {
+				a = addrs[a % addrs.size()] + (int64_t(rng.next() % 129) - 64);
+				l = lens[l % lens.size()] + (int64_t(rng.next() % 129) - 64);
+			} else if (i & 2) {
+				a %= b.area_size + 1 ? b.area_size + 1 : UINT64_MAX;
+				l %= uint64_t(b.frame_size) + 2;
+			}
+			uint32_t o = (rng.next() & 7) ? 0 : uint32_t(rng.next());
+			ASSERT_TRUE(agree({a, uint32_t(l), o}));
+		}
+	}
+	// Both verdicts must have been exercised in bulk.
+	EXPECT_GT(refused, cases / 10);
+	EXPECT_LT(refused, cases - cases / 10);
+}
+
+// The same agreement through a real ring: fetch_batch() delivers exactly
+// the descriptors check() accepts, in order, and counts the others, for
+// random batches that mix valid and hostile descriptors.
+TEST_F(Ring, FetchBatchDeliversExactlyWhatCheckAccepts)
+{
+	using T = mkdp::DescTraits<mkdp_frame_desc>;
+	auto p = r.producer<mkdp_frame_desc>("rx");
+	auto c = r.consumer<mkdp_frame_desc>("rx");
+	const mkdp::DescBounds b = c.bounds();
+	const uint64_t area = kFrame * kFrames;
+	Xorshift rng{42};
+	uint64_t want_rejected = 0, delivered = 0;
+	for (int round = 0; round < 20000; round++) {
+		mkdp_frame_desc in[8];
+		uint32_t n = 1 + uint32_t(rng.next() % 8);
+		for (uint32_t i = 0; i < n; i++) {
+			uint64_t x = rng.next();
+			switch (x % 6) {
+			case 0: // hostile: anything at all
+				in[i] = {rng.next(), uint32_t(rng.next()), uint32_t(rng.next() & 3)};
+				break;
+			case 1: // near the end of the area, maybe past it
+				in[i] = {area - rng.next() % 256, uint32_t(1 + rng.next() % 256), 0};
+				break;
+			case 2: // near a frame end, maybe across it
+				in[i] = {(rng.next() % kFrames) * kFrame + kFrame - rng.next() % 128,
+					 uint32_t(rng.next() % 256), 0};
+				break;
+			default: // valid
+				in[i] = {(rng.next() % kFrames) * kFrame, uint32_t(1 + rng.next() % kFrame),
+					 uint32_t(rng.next() & MKDP_FRAME_OPT_CONTD)};
+			}
+		}
+		ASSERT_EQ(p.produce(in, n), n);
+		std::vector<mkdp_frame_desc> want;
+		for (uint32_t i = 0; i < n; i++)
+			if (T::check(in[i], b) == DescError::ok)
+				want.push_back(in[i]);
+			else
+				want_rejected++;
+		uint32_t idx;
+		ASSERT_EQ(c.peek(8, &idx), n);
+		mkdp_frame_desc out[8];
+		uint32_t got = c.fetch_batch(idx, n, out);
+		c.release(n);
+		ASSERT_EQ(got, want.size()) << "round " << round;
+		for (uint32_t i = 0; i < got; i++)
+			ASSERT_EQ(std::memcmp(&out[i], &want[i], sizeof(out[i])), 0) << "round " << round;
+		ASSERT_EQ(c.rejected(), want_rejected) << "round " << round;
+		delivered += got;
+	}
+	EXPECT_GT(delivered, 0u);
+	EXPECT_GT(want_rejected, 0u);
+}
+
 TEST(DescError, EveryErrorHasItsOwnText)
 {
 	std::set<std::string> seen;

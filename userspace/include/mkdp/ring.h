@@ -77,6 +77,16 @@ template <> struct DescTraits<mkdp_frame_desc> {
 			return DescError::crosses_frame;
 		return DescError::ok;
 	}
+	// invalid()'s form of the bounds, derived once per batch: a
+	// byte-addressed area is one frame that no length can overflow.
+	struct Flat {
+		uint64_t area_size, frame_mask, frame_limit;
+	};
+	static Flat flat(const DescBounds &b) noexcept
+	{
+		return {b.area_size, b.frame_size ? b.frame_size - 1u : 0u,
+			b.frame_size ? b.frame_size : UINT64_MAX};
+	}
 	// The same verdict without a branch per test, for batches: nonzero
 	// when check() would refuse. Bounds are passed by value so the compiler
 	// knows the descriptor stores cannot change them.
@@ -386,9 +396,7 @@ private:
 	bool any_invalid(const D *d, uint32_t n) const noexcept
 	{
 		if constexpr (std::is_same_v<D, mkdp_frame_desc>) {
-			const uint64_t size = bounds_.area_size;
-			const uint64_t mask = bounds_.frame_size ? bounds_.frame_size - 1 : 0;
-			const uint64_t limit = bounds_.frame_size ? bounds_.frame_size : UINT64_MAX;
+			const auto [size, mask, limit] = DescTraits<D>::flat(bounds_);
 			uint64_t bad = 0;
 			for (uint32_t i = 0; i < n; i++)
 				bad |= DescTraits<D>::invalid(d[i], size, mask, limit);
