@@ -7,11 +7,14 @@
 // "machine", "results" and "ratios"; without it, a readable table.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
+
+#include <linux/if_xdp.h>
 
 namespace mkdp::bench {
 
@@ -41,10 +44,37 @@ void add_common_options(CLI::App &cmd, CommonOptions &o);
 // Prints the report: the JSON document, or `text` for people.
 void emit(const CommonOptions &o, const nlohmann::json &doc, const std::string &text);
 
-// Frames per second delivered into a partition's AF_XDP socket through the
-// steering program, against the kernel stack into a UDP socket in the same
-// netns, both on a testbed of its own (bench/delivery.cpp).
-nlohmann::json measure_delivery(bool quick, int repetitions);
+// A testbed of its own (namespace mkdp-bd-<pid>) with mkdp's steering on
+// mkdp0, one AF_XDP socket on queue 0 drained from CPU 1 and a UDP socket
+// in the namespace; frames are injected on queue 0 from CPU 0 with
+// BPF_PROG_RUN in live-frame mode (bench/delivery.cpp). Everything is
+// removed by the destructor.
+class DeliveryBed {
+public:
+	DeliveryBed();
+	~DeliveryBed();
+	DeliveryBed(const DeliveryBed &) = delete;
+	DeliveryBed &operator=(const DeliveryBed &) = delete;
+
+	// The socket on mkdp0 queue 0, for other programs' XSKMAPs.
+	int xsk_fd() const noexcept;
+	int ifindex() const noexcept;
+	// Frames/s the application receives: steering into the AF_XDP socket,
+	// and the kernel stack into the UDP socket.
+	double xsk_pps(uint32_t frames);
+	double udp_pps(uint32_t frames);
+	// The kernel-timed cost per frame on the receive CPU of running prog
+	// on live frames that it redirects into the socket (drained meanwhile).
+	double live_ns_per_frame(int prog_fd, const std::vector<uint8_t> &frame, uint32_t frames);
+	struct xdp_statistics xsk_kernel_stats() const;
+
+private:
+	struct State;
+	std::unique_ptr<State> s_;
+};
+
+// Frames/s into the AF_XDP socket against the netns UDP socket, interleaved.
+nlohmann::json measure_delivery(DeliveryBed &bed, bool quick, int repetitions);
 
 // Each benchmark registers its own subcommand under `mkdp bench`.
 void register_ring(CLI::App &bench);

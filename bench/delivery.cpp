@@ -49,7 +49,9 @@ constexpr uint32_t kFrameSize = 2048, kFrames = 8192;
 
 // Runs `frames` live frames through prog on queue 0 of the device; returns
 // when the kernel has processed all of them.
-void inject(int prog_fd, int ifindex, const std::vector<uint8_t> &frame, uint32_t frames)
+// Returns the kernel's mean time per frame (program, redirect and the copy
+// into the socket's frame, all on the injecting CPU).
+uint32_t inject(int prog_fd, int ifindex, const std::vector<uint8_t> &frame, uint32_t frames)
 {
 	xdp_md ctx{};
 	ctx.ingress_ifindex = uint32_t(ifindex);
@@ -66,6 +68,7 @@ void inject(int prog_fd, int ifindex, const std::vector<uint8_t> &frame, uint32_
 	int err = bpf_prog_test_run_opts(prog_fd, &opts);
 	if (err)
 		throw Error(std::string("BPF_PROG_RUN live frames: ") + strerror(-err), -err);
+	return opts.duration;
 }
 
 // Counts what a receiver takes until the injector is done and the socket has
@@ -95,17 +98,23 @@ template <class Poll> Receive receive_until_quiet(std::atomic<bool> &injected, P
 	}
 }
 
-double run_once(int prog_fd, int ifindex, const std::vector<uint8_t> &frame, uint32_t frames,
-		const std::function<uint32_t()> &poll, const std::string &netns, const char *what)
+struct Run {
+	double pps;			// frames the application received per second
+	double kernel_ns_per_frame;	// the injector's kernel-timed cost per frame
+};
+
+Run run_once(int prog_fd, int ifindex, const std::vector<uint8_t> &frame, uint32_t frames,
+	     const std::function<uint32_t()> &poll, const std::string &netns, const char *what)
 {
 	std::atomic<bool> injected{false};
+	uint32_t kernel_ns = 0;
 	std::exception_ptr err;
 	uint64_t t0 = now_ns();
 	std::thread inj([&] {
 		try {
 			run_in_netns(netns, [&] {
 				pin_to_cpu(0);
-				inject(prog_fd, ifindex, frame, frames);
+				kernel_ns = inject(prog_fd, ifindex, frame, frames);
 			});
 		} catch (...) {
 			err = std::current_exception();
@@ -118,17 +127,55 @@ double run_once(int prog_fd, int ifindex, const std::vector<uint8_t> &frame, uin
 		std::rethrow_exception(err);
 	if (!r.frames)
 		throw Error(std::string("delivery: nothing reached the ") + what);
-	return double(r.frames) * 1e9 / double(r.last_ns - t0);
+	return {double(r.frames) * 1e9 / double(r.last_ns - t0), double(kernel_ns)};
 }
 
 } // namespace
 
-nlohmann::json measure_delivery(bool quick, int reps)
+struct DeliveryBed::State {
+	std::string ns;
+	std::unique_ptr<Testbed> tb;
+	std::vector<uint8_t> udp_frame;
+	std::unique_ptr<Steering> steer;
+	Region region;
+	std::unique_ptr<Umem> umem;
+	std::unique_ptr<XskSocket> xsk;
+	int udp = -1;
+	bare_redirect *pass = nullptr;	// no socket in its map: everything to the stack
+
+	~State()
+	{
+		if (udp >= 0)
+			close(udp);
+		bare_redirect__destroy(pass);
+		xsk.reset();
+		umem.reset();
+		if (steer) {
+			steer.reset();
+			try {
+				run_in_netns(ns, [] { Steering::detach(kTestbedRxDev); });
+			} catch (...) {
+			}
+		}
+		tb.reset();
+	}
+
+	uint32_t poll_xsk()
+	{
+		mkdp_frame_desc descs[64];
+		uint32_t n = xsk->rx_burst(descs, 64);
+		if (n)
+			xsk->recycle(descs, n);
+		return n;
+	}
+};
+
+DeliveryBed::DeliveryBed() : s_(std::make_unique<State>())
 {
-	const uint32_t frames = quick ? 200'000 : 2'000'000;
-	const std::string ns = "mkdp-bd-" + std::to_string(getpid());
-	Testbed tb({ns, 1});
-	const TestbedInfo &ti = tb.info();
+	State &s = *s_;
+	s.ns = "mkdp-bd-" + std::to_string(getpid());
+	s.tb = std::make_unique<Testbed>(TestbedOptions{s.ns, 1});
+	const TestbedInfo &ti = s.tb->info();
 
 	FrameSpec spec;
 	spec.src_mac = ti.tx.mac;
@@ -140,71 +187,62 @@ nlohmann::json measure_delivery(bool quick, int reps)
 	spec.src_port = 10000;
 	spec.dst_port = kPort;
 	spec.payload_len = 18;	// a 60-byte frame
-	std::vector<uint8_t> frame = make_frame(spec);
+	s.udp_frame = make_frame(spec);
 
-	// The mkdp side: steering (queue policy) into partition 0's socket.
-	std::unique_ptr<Steering> steer;
-	Region region;
-	std::unique_ptr<Umem> umem;
-	std::unique_ptr<XskSocket> xsk;
-	// The baseline: a UDP socket on the same address, bare_redirect passing.
-	int udp = -1;
-	bare_redirect *bare = nullptr;
-	struct Cleanup {
-		std::function<void()> fn;
-		~Cleanup() { fn(); }
-	} cleanup{[&] {
-		if (udp >= 0)
-			close(udp);
-		bare_redirect__destroy(bare);
-		xsk.reset();
-		umem.reset();
-		if (steer) {
-			steer.reset();
-			try {
-				run_in_netns(ns, [] { Steering::detach(kTestbedRxDev); });
-			} catch (...) {
-			}
-		}
-	}};
-
-	run_in_netns(ns, [&] {
+	run_in_netns(s.ns, [&] {
 		AttachOptions o;
 		o.config.partitions = 1;
-		steer = std::make_unique<Steering>(Steering::attach(kTestbedRxDev, o));
-		region = Region::create(RegionLayout().area("umem", uint64_t(kFrames) * kFrameSize, kFrameSize));
-		umem = std::make_unique<Umem>(region, "umem");
+		s.steer = std::make_unique<Steering>(Steering::attach(kTestbedRxDev, o));
+		s.region = Region::create(RegionLayout().area("umem", uint64_t(kFrames) * kFrameSize, kFrameSize));
+		s.umem = std::make_unique<Umem>(s.region, "umem");
 		XskConfig cfg;
 		cfg.tx_size = 0;
 		cfg.rx_size = 4096;
-		xsk = std::make_unique<XskSocket>(*umem, kTestbedRxDev, 0, cfg);
-		steer->set_socket(0, 0, xsk->fd());
-		xsk->refill(kFrames);
+		s.xsk = std::make_unique<XskSocket>(*s.umem, kTestbedRxDev, 0, cfg);
+		s.steer->set_socket(0, 0, s.xsk->fd());
+		s.xsk->refill(kFrames);
 
-		udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (udp < 0)
+		s.udp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (s.udp < 0)
 			throw_errno("udp socket");
 		int big = 64 << 20;
-		setsockopt(udp, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+		setsockopt(s.udp, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
 		sockaddr_in a{};
 		a.sin_family = AF_INET;
 		a.sin_port = htons(kPort);
 		std::memcpy(&a.sin_addr, ti.rx.ip4.b.data(), 4);
-		if (bind(udp, reinterpret_cast<sockaddr *>(&a), sizeof(a)))
+		if (bind(s.udp, reinterpret_cast<sockaddr *>(&a), sizeof(a)))
 			throw_errno("bind udp socket");
-		bare = bare_redirect__open_and_load();
-		if (!bare)
+		s.pass = bare_redirect__open_and_load();
+		if (!s.pass)
 			throw_errno("load bare_redirect");
 	});
+}
 
-	pin_to_cpu(1);	// the receivers; the injector runs on CPU 0
-	mkdp_frame_desc descs[64];
-	auto poll_xsk = [&]() -> uint32_t {
-		uint32_t n = xsk->rx_burst(descs, 64);
-		if (n)
-			xsk->recycle(descs, n);
-		return n;
-	};
+DeliveryBed::~DeliveryBed() = default;
+
+int DeliveryBed::xsk_fd() const noexcept
+{
+	return s_->xsk->fd();
+}
+
+int DeliveryBed::ifindex() const noexcept
+{
+	return s_->tb->info().rx.ifindex;
+}
+
+double DeliveryBed::xsk_pps(uint32_t frames)
+{
+	State &s = *s_;
+	pin_to_cpu(1);	// the receiver; the injector runs on CPU 0
+	return run_once(s.steer->prog_fd(), ifindex(), s.udp_frame, frames, [&] { return s.poll_xsk(); }, s.ns,
+			"AF_XDP socket")
+		.pps;
+}
+
+double DeliveryBed::udp_pps(uint32_t frames)
+{
+	State &s = *s_;
 	constexpr unsigned kVlen = 64;
 	static char bufs[kVlen][128];
 	iovec iov[kVlen];
@@ -216,19 +254,38 @@ nlohmann::json measure_delivery(bool quick, int reps)
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 	auto poll_udp = [&]() -> uint32_t {
-		int n = recvmmsg(udp, msgs, kVlen, MSG_DONTWAIT, nullptr);
+		int n = recvmmsg(s.udp, msgs, kVlen, MSG_DONTWAIT, nullptr);
 		return n > 0 ? uint32_t(n) : 0;
 	};
+	pin_to_cpu(1);
+	return run_once(bpf_program__fd(s.pass->progs.bare_redirect), ifindex(), s.udp_frame, frames, poll_udp,
+			s.ns, "UDP socket")
+		.pps;
+}
 
+double DeliveryBed::live_ns_per_frame(int prog_fd, const std::vector<uint8_t> &frame, uint32_t frames)
+{
+	State &s = *s_;
+	pin_to_cpu(1);
+	return run_once(prog_fd, ifindex(), frame, frames, [&] { return s.poll_xsk(); }, s.ns, "AF_XDP socket")
+		.kernel_ns_per_frame;
+}
+
+xdp_statistics DeliveryBed::xsk_kernel_stats() const
+{
+	return s_->xsk->kernel_stats();
+}
+
+nlohmann::json measure_delivery(DeliveryBed &bed, bool quick, int reps)
+{
+	const uint32_t frames = quick ? 200'000 : 2'000'000;
 	std::vector<double> mkdp_pps, udp_pps, ratio;
-	int ifindex = ti.rx.ifindex;
 	for (int r = 0; r < reps; r++) {
-		mkdp_pps.push_back(run_once(steer->prog_fd(), ifindex, frame, frames, poll_xsk, ns, "AF_XDP socket"));
-		udp_pps.push_back(run_once(bpf_program__fd(bare->progs.bare_redirect), ifindex, frame, frames,
-					   poll_udp, ns, "UDP socket"));
+		mkdp_pps.push_back(bed.xsk_pps(frames));
+		udp_pps.push_back(bed.udp_pps(frames));
 		ratio.push_back(mkdp_pps.back() / udp_pps.back());
 	}
-	xdp_statistics ks = xsk->kernel_stats();
+	xdp_statistics ks = bed.xsk_kernel_stats();
 	return {{"measured", true},
 		{"method", "BPF_PROG_RUN live frames (60-byte UDP) injected on the testbed's mkdp0 queue 0 from "
 			   "CPU 0; receiver on CPU 1; frames received by the application per second"},
