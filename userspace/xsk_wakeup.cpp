@@ -3,6 +3,7 @@
 #include <mkdp/xsk_wakeup.h>
 
 #include <linux/if_xdp.h>
+#include <string>
 #include <sys/socket.h>
 
 #ifndef SO_BUSY_POLL
@@ -26,6 +27,11 @@ void set_int(int fd, int opt, const char *name, int v)
 }
 
 } // namespace
+
+void xsk_kick_rx(int fd) noexcept
+{
+	recvfrom(fd, nullptr, 0, MSG_DONTWAIT, nullptr, nullptr);
+}
 
 uint32_t xsk_bind_flags(XskWakeMode m) noexcept
 {
@@ -54,6 +60,14 @@ const char *to_string(XskWakeMode m) noexcept
 		return "polled";
 	}
 	return "?";
+}
+
+XskWakeMode parse_xsk_wake_mode(std::string_view name)
+{
+	for (auto m : {XskWakeMode::interrupt, XskWakeMode::adaptive, XskWakeMode::polled})
+		if (name == to_string(m))
+			return m;
+	throw Error("unknown wake-up mode '" + std::string(name) + "' (polled, interrupt, adaptive)");
 }
 
 } // namespace mkdp
