@@ -31,6 +31,7 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -95,11 +96,12 @@ public:
 		c.bounds().area_size = UINT64_MAX; // slots carry time stamps
 		return c;
 	}
-	Doorbell doorbell(int ring, mkdp_ring *ctl)
+	// The doorbell of one side (its Producer or Consumer) of a ring.
+	template <class End> Doorbell doorbell(int ring, End &end)
 	{
 		DoorbellOptions o = opts_;
 		o.eventfd = efd_[ring];
-		return Doorbell(ctl, o);
+		return Doorbell(end, o);
 	}
 
 private:
@@ -224,7 +226,7 @@ PingPong strategy_pingpong(const Variant &v, const Params &p)
 	PinnedThread b(kConsumerCpu, [&] {
 		auto c = link.consumer(0);
 		auto r = link.producer(1);
-		Doorbell dc = link.doorbell(0, c.control()), dr = link.doorbell(1, r.control());
+		Doorbell dc = link.doorbell(0, c), dr = link.doorbell(1, r);
 		for (;;) {
 			if (dc.wait(c, kWatchdogNs) != WaitResult::ready)
 				continue;
@@ -241,7 +243,7 @@ PingPong strategy_pingpong(const Variant &v, const Params &p)
 	PinnedThread a(kProducerCpu, [&] {
 		auto s = link.producer(0);
 		auto c = link.consumer(1);
-		Doorbell ds = link.doorbell(0, s.control()), dc = link.doorbell(1, c.control());
+		Doorbell ds = link.doorbell(0, s), dc = link.doorbell(1, c);
 		uint64_t end = now_ns() + p.pingpong_ns;
 		while (rtt.size() < p.pingpong_samples && now_ns() < end) {
 			uint64_t t0 = now_ns();
@@ -277,7 +279,7 @@ LoadRun load_run(const Variant &v, const Params &p, double rate)
 	uint64_t received = 0, cpu = 0, wall = 0;
 	PinnedThread b(kConsumerCpu, [&] {
 		auto c = link.consumer(0);
-		Doorbell db = link.doorbell(0, c.control());
+		Doorbell db = link.doorbell(0, c);
 		FrameAddr buf[64];
 		uint64_t cpu0 = thread_cpu_ns(), t0 = now_ns();
 		for (bool stop = false; !stop;) {
@@ -299,7 +301,7 @@ LoadRun load_run(const Variant &v, const Params &p, double rate)
 	});
 	PinnedThread a(kProducerCpu, [&] {
 		auto s = link.producer(0);
-		Doorbell db = link.doorbell(0, s.control());
+		Doorbell db = link.doorbell(0, s);
 		uint64_t start = now_ns(), end = start + p.load_ns;
 		double period = rate ? 1e9 / rate : 0;
 		for (uint64_t i = 0;; i++) {
@@ -331,7 +333,7 @@ double idle_cpu(const Variant &v, const Params &p)
 	double frac = 0;
 	PinnedThread b(kConsumerCpu, [&] {
 		auto c = link.consumer(0);
-		Doorbell db = link.doorbell(0, c.control());
+		Doorbell db = link.doorbell(0, c);
 		uint64_t cpu0 = thread_cpu_ns(), t0 = now_ns(), end = t0 + p.idle_ns;
 		while (now_ns() < end)
 			db.wait(c, std::min<uint64_t>(kWatchdogNs, end - std::min(end, now_ns())));
@@ -369,7 +371,7 @@ std::map<std::string, double> call_costs(bool quick)
 			return [v](benchmark::State &st) {
 				Link link(v);
 				auto p = link.producer(0);
-				Doorbell db = link.doorbell(0, p.control());
+				Doorbell db = link.doorbell(0, p);
 				for (auto _ : st)
 					db.notify_after_submit(p);
 			};
@@ -384,7 +386,7 @@ std::map<std::string, double> call_costs(bool quick)
 			auto c = link.consumer(0);
 			FrameAddr m{1};
 			p.produce(&m, 1);
-			Doorbell db = link.doorbell(0, c.control());
+			Doorbell db = link.doorbell(0, c);
 			for (auto _ : st)
 				benchmark::DoNotOptimize(db.wait(c));
 		})->MinTime(min_s);
@@ -442,13 +444,46 @@ std::string fmt(double v, int prec = 0)
 	return o.str();
 }
 
-// Draws the plots with bench/plot_doorbell.py beside this file; a missing
+// Where plot_doorbell.py is: $MKDP_PLOT_DOORBELL, else beside the running
+// binary's tree (build/bin/mkdp -> ../../bench/, installed bin/mkdp ->
+// ../share/mkdp/), else the source tree it was compiled from. Empty when
+// none has it.
+std::filesystem::path plot_script(std::vector<std::string> &tried)
+{
+	namespace fs = std::filesystem;
+	std::vector<fs::path> candidates;
+	if (const char *e = std::getenv("MKDP_PLOT_DOORBELL"))
+		candidates.emplace_back(e);
+	std::error_code ec;
+	fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+	if (!ec) {
+		fs::path bin = exe.parent_path();
+		for (fs::path d = bin; !d.empty() && d != d.root_path(); d = d.parent_path())
+			candidates.push_back(d / "bench" / "plot_doorbell.py");
+		candidates.push_back(bin.parent_path() / "share" / "mkdp" / "plot_doorbell.py");
+	}
+	// Last: the source tree this binary was compiled from, if still there.
+	candidates.push_back(fs::path(__FILE__).parent_path() / "plot_doorbell.py");
+	for (const fs::path &c : candidates) {
+		tried.push_back(c.string());
+		if (fs::exists(c, ec))
+			return c;
+	}
+	return {};
+}
+
+// Draws the plots with plot_doorbell.py; a missing script or
 // python3/matplotlib is reported, not fatal.
 std::string plot(const std::string &dir)
 {
-	std::filesystem::path script = std::filesystem::path(__FILE__).parent_path() / "plot_doorbell.py";
-	if (!std::filesystem::exists(script))
-		return "plot script not found at " + script.string();
+	std::vector<std::string> tried;
+	std::filesystem::path script = plot_script(tried);
+	if (script.empty()) {
+		std::string where;
+		for (const std::string &t : tried)
+			where += (where.empty() ? "" : ", ") + t;
+		return "plot_doorbell.py not found (set MKDP_PLOT_DOORBELL; looked in " + where + ")";
+	}
 	// Debian's interpreter first: python3-matplotlib installs there.
 	for (const char *py : {"/usr/bin/python3", "python3"}) {
 		pid_t pid = fork();
@@ -498,6 +533,9 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 		{"interrupt", {.strategy = DoorbellStrategy::interrupt}},
 		{"interrupt_eventfd",
 		 {.strategy = DoorbellStrategy::interrupt, .mechanism = WakeMechanism::eventfd}},
+		{"adaptive_eventfd",
+		 {.strategy = DoorbellStrategy::adaptive, .mechanism = WakeMechanism::eventfd,
+		  .poll_budget_ns = budget_ns}},
 	};
 	bool monitor = doorbell_available(DoorbellStrategy::monitor);
 	if (monitor)
@@ -506,14 +544,19 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 	Series floor;
 	std::map<std::string, Series> per;
 	for (int rep = 0; rep < p.reps; rep++) {
-		PingPong f = floor_pingpong(p);
-		add(floor, "oneway", f.oneway);
-		add(floor, "rtt", f.rtt);
 		for (const Variant &v : variants) {
 			Series &s = per[v.name];
+			// The floor right before each strategy, so the ratio
+			// compares two figures taken under the same conditions
+			// (a shared machine's load moves between strategies).
+			PingPong f = floor_pingpong(p);
+			add(floor, "oneway", f.oneway);
+			add(floor, "rtt", f.rtt);
 			PingPong pp = strategy_pingpong(v, p);
 			add(s, "oneway", pp.oneway);
 			add(s, "rtt", pp.rtt);
+			s["vs_floor.oneway"].push_back(pp.oneway.p50 / f.oneway.p50);
+			s["vs_floor.rtt"].push_back(pp.rtt.p50 / f.rtt.p50);
 			for (double rate : p.loads) {
 				LoadRun l = load_run(v, p, rate);
 				std::string k = "load." + load_name(rate);
@@ -560,8 +603,10 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 		}
 		j["idle_cpu_fraction"] = to_json(summarize(s.at("idle_cpu_fraction")));
 		results["strategies"][v.name] = j;
-		ratios["vs_cacheline"][v.name] = median(s, "oneway.p50") / floor_ow;
-		ratios["rtt_vs_cacheline"][v.name] = median(s, "rtt.p50") / floor_rtt;
+		// Median over repetitions of (p50 / the floor measured just
+		// before it).
+		ratios["vs_cacheline"][v.name] = median(s, "vs_floor.oneway");
+		ratios["rtt_vs_cacheline"][v.name] = median(s, "vs_floor.rtt");
 	}
 	if (!monitor)
 		results["strategies"]["monitor"] = {{"available", false},
@@ -588,7 +633,9 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 	   << "Consumer on CPU " << kConsumerCpu << ", producer on CPU " << kProducerCpu
 	   << "; medians of " << p.reps << " repetitions; adaptive poll budget "
 	   << p.poll_budget_ns / 1000 << " us" << (realtime ? "; SCHED_FIFO threads" : "")
-	   << ". Floor: one cache line bounced between the two CPUs.\n\n"
+	   << ". Floor: one cache line bounced between the two CPUs, measured right before each "
+	      "strategy; one-way / floor is the median over repetitions of the strategy's p50 over "
+	      "that floor's p50 (the floor row: all of them).\n\n"
 	   << "| strategy | one-way p50 ns | p99 | p99.9 | RTT p50 ns | one-way / floor | idle CPU |\n"
 	   << "|---|---:|---:|---:|---:|---:|---:|\n"
 	   << "| floor (cache line) | " << fmt(floor_ow) << " | " << fmt(median(floor, "oneway.p99"))

@@ -15,6 +15,7 @@
 #include <mkdp/region.h>
 #include <mkdp/xsk_wakeup.h>
 
+#include <gtest/gtest-spi.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -82,7 +83,7 @@ Outcome run_stress(const DoorbellOptions &o, uint64_t n, const Pacing &pace, uin
 	std::thread producer([&] {
 		pin(1);
 		Producer<FrameAddr> p = ring.producer();
-		Doorbell db(p.control(), o);
+		Doorbell db(p, o);
 		std::mt19937_64 rng(42);
 		uint64_t seq = 0;
 		while (seq < n && !stop.load(std::memory_order_relaxed)) {
@@ -109,7 +110,7 @@ Outcome run_stress(const DoorbellOptions &o, uint64_t n, const Pacing &pace, uin
 	std::thread consumer([&] {
 		pin(0);
 		Consumer<FrameAddr> c = ring.consumer();
-		Doorbell db(c.control(), o);
+		Doorbell db(c, o);
 		FrameAddr buf[256];
 		uint64_t expect = 0;
 		while (out.received < n && !stop.load(std::memory_order_relaxed)) {
@@ -267,6 +268,231 @@ TEST(DoorbellAdaptive, RandomDelaysAroundBudgetEventfd)
 	adaptive_random_delays(WakeMechanism::eventfd);
 }
 
+// ---- Ping-pong: every wake-up is necessary -------------------------------
+//
+// In the stress above the producer keeps submitting, so a lost wake-up is
+// rescued by the next kick and shows only if the consumer sleeps a whole
+// watchdog. Here side A sends message i and then waits for B's ack of i
+// (over a second ring, with its own doorbell) before it sends i + 1:
+// nothing else will ever wake a consumer that missed its kick. A lost
+// wake-up is then a sleep that runs to its watchdog with work in the ring
+// (DoorbellStats::late), which the kernel reports exactly: a futex that
+// was woken, or found its word changed, returns 0 or EAGAIN however late
+// the waiter runs, never ETIMEDOUT; ppoll sees a written eventfd on its
+// final pass. So the watchdog's length decides only how long a failing run
+// takes, never whether a correct run passes.
+
+constexpr uint64_t kPingPongWatchdogNs = 200'000'000;
+
+struct PingPong {
+	uint64_t rounds = 0, bad = 0;
+	bool finished = false;
+	uint64_t late = 0, timeouts = 0, sleeps = 0, kicks = 0, dropped = 0;
+};
+
+// Random pauses before each send, around the adaptive poll budget, so the
+// other side is polling, just arming, or asleep when the message lands.
+void pause_around(std::mt19937_64 &rng, uint64_t budget)
+{
+	const uint64_t around[] = {0,	      budget / 2,     budget - 200, budget,
+				   budget + 200, 2 * budget, 10 * budget};
+	uint64_t d = around[rng() % std::size(around)];
+	spin_for(d ? d - 300 + rng() % 600 : 0);
+}
+
+PingPong run_pingpong(DoorbellOptions o, uint64_t n, bool stop_at_late = false)
+{
+	Region region = Region::create(RegionLayout()
+					       .ring("ping", MKDP_DESC_ADDR, 64)
+					       .ring("pong", MKDP_DESC_ADDR, 64));
+	int efd[2] = {-1, -1};
+	if (o.mechanism == WakeMechanism::eventfd)
+		for (int &fd : efd)
+			fd = make_doorbell_eventfd();
+	auto opts = [&](int ring) {
+		DoorbellOptions r = o;
+		r.eventfd = efd[ring];
+		return r;
+	};
+	auto consumer = [&](const char *name) {
+		auto c = region.consumer<FrameAddr>(name);
+		c.bounds().area_size = UINT64_MAX;
+		return c;
+	};
+	PingPong out;
+	std::atomic<bool> stop{false};
+	DoorbellStats sa, sb, pa, pb;
+	uint64_t bad_a = 0, bad_b = 0;
+
+	// One side: sends (A) or answers (B). Returns when n rounds are done,
+	// on stop, or when the other side fell silent for 30 watchdogs.
+	auto side = [&](bool is_a, int cpu) {
+		pin(cpu);
+		auto in = consumer(is_a ? "pong" : "ping");
+		auto outp = region.producer<FrameAddr>(is_a ? "ping" : "pong");
+		Doorbell din(in, opts(is_a ? 1 : 0)), dout(outp, opts(is_a ? 0 : 1));
+		std::mt19937_64 rng(is_a ? 1 : 2);
+		uint64_t bad = 0, silent = 0, i = 0;
+		auto send = [&](uint64_t v) {
+			pause_around(rng, o.poll_budget_ns);
+			FrameAddr m{v};
+			while (!outp.produce(&m, 1))
+				cpu_relax();
+			dout.notify_after_submit(outp);
+		};
+		if (is_a)
+			send(0);
+		while (i < n && !stop.load(std::memory_order_relaxed) && silent < 30) {
+			if (din.wait(in, kPingPongWatchdogNs) != WaitResult::ready) {
+				silent++;
+				continue;
+			}
+			silent = 0;
+			FrameAddr m;
+			if (!in.consume(&m, 1))
+				continue;
+			bad += m.addr != i;
+			if (stop_at_late && din.stats().late)
+				stop = true;
+			i++;
+			if (!is_a || i < n)
+				send(is_a ? i : m.addr);
+		}
+		if (i < n)
+			stop = true; // the other side must not wait for what will not come
+		(is_a ? sa : sb) = din.stats();
+		(is_a ? pa : pb) = dout.stats();
+		(is_a ? bad_a : bad_b) = bad;
+		if (is_a)
+			out.rounds = i;
+	};
+	std::thread b(side, false, 0);
+	std::thread a(side, true, 1);
+	a.join();
+	b.join();
+	for (int fd : efd)
+		if (fd >= 0)
+			close(fd);
+	out.finished = out.rounds == n;
+	out.bad = bad_a + bad_b;
+	out.late = sa.late + sb.late;
+	out.timeouts = sa.timeouts + sb.timeouts;
+	out.sleeps = sa.sleeps + sb.sleeps;
+	out.kicks = pa.kicks + pb.kicks;
+	out.dropped = pa.dropped + pb.dropped;
+	return out;
+}
+
+void expect_no_lost_wakeup(const PingPong &r)
+{
+	EXPECT_EQ(r.late, 0u) << "a sleep ran to its watchdog with work in the ring: lost wake-up";
+}
+
+void expect_pingpong_clean(const PingPong &r, uint64_t n)
+{
+	expect_no_lost_wakeup(r);
+	EXPECT_TRUE(r.finished) << r.rounds << " of " << n << " rounds";
+	EXPECT_EQ(r.bad, 0u) << "lost, duplicated or reordered messages";
+	::testing::Test::RecordProperty("sleeps", std::to_string(r.sleeps));
+	::testing::Test::RecordProperty("kicks", std::to_string(r.kicks));
+	::testing::Test::RecordProperty("timeouts", std::to_string(r.timeouts));
+}
+
+constexpr uint64_t kPingPong = 20'000;
+
+class DoorbellPingPong : public ::testing::TestWithParam<std::pair<DoorbellStrategy, WakeMechanism>> {
+protected:
+	DoorbellOptions opts() const
+	{
+		return {.strategy = GetParam().first, .mechanism = GetParam().second, .poll_budget_ns = 5000};
+	}
+};
+
+TEST_P(DoorbellPingPong, EveryWakeUpArrives)
+{
+	PingPong r = run_pingpong(opts(), kPingPong);
+	expect_pingpong_clean(r, kPingPong);
+	// The run must have exercised the sleep path, or it proves nothing.
+	EXPECT_GT(r.sleeps, kPingPong / 10);
+	EXPECT_GT(r.kicks, 0u);
+	EXPECT_EQ(r.dropped, 0u);
+}
+
+// The detector itself: with kicks dropped (a mutation the old stress let
+// through) the ping-pong must fail. The result is kept in a static so
+// EXPECT_NONFATAL_FAILURE can look at it.
+PingPong g_faulty;
+
+TEST_P(DoorbellPingPong, DetectsADroppedKick)
+{
+	g_doorbell_faults.drop_kick_every = 10;
+	g_faulty = run_pingpong(opts(), kPingPong, true);
+	g_doorbell_faults = {};
+	EXPECT_GT(g_faulty.dropped, 0u);
+	// It stops at the first stall: only the verdict on wake-ups counts.
+	EXPECT_NONFATAL_FAILURE(expect_no_lost_wakeup(g_faulty), "lost wake-up");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+	All, DoorbellPingPong,
+	::testing::Values(std::pair{DoorbellStrategy::interrupt, WakeMechanism::futex},
+			  std::pair{DoorbellStrategy::interrupt, WakeMechanism::eventfd},
+			  std::pair{DoorbellStrategy::adaptive, WakeMechanism::futex},
+			  std::pair{DoorbellStrategy::adaptive, WakeMechanism::eventfd}),
+	[](const auto &info) {
+		return std::string(to_string(info.param.first)) + "_" + to_string(info.param.second);
+	});
+
+// The consumer's re-check after raising NEED_WAKEUP (C3) is what catches a
+// message that landed while it stopped polling. Without it the ping-pong
+// must stall: the window is a few tens of nanoseconds, so this runs until
+// the first stall (or gives up after 10^6 rounds, and fails).
+TEST(DoorbellPingPongFaults, DetectsAMissingRecheck)
+{
+	g_doorbell_faults.skip_recheck = true;
+	g_faulty = run_pingpong({.strategy = DoorbellStrategy::adaptive, .poll_budget_ns = 5000}, 1'000'000,
+				true);
+	g_doorbell_faults = {};
+	EXPECT_NONFATAL_FAILURE(expect_no_lost_wakeup(g_faulty), "lost wake-up");
+}
+
+// Both sides of a ring must agree: a polled producer never kicks, so an
+// adaptive consumer would sleep through every message.
+TEST(Doorbell, RefusesAStrategyMismatch)
+{
+	Ring ring(64);
+	auto c = ring.consumer();
+	auto p = ring.producer();
+	Doorbell cons(c, {.strategy = DoorbellStrategy::adaptive});
+	try {
+		Doorbell prod(p, {.strategy = DoorbellStrategy::polled});
+		ADD_FAILURE() << "a polled producer was accepted for an adaptive consumer";
+	} catch (const Error &e) {
+		EXPECT_NE(std::string(e.what()).find("consumer waits with adaptive/futex"), std::string::npos)
+			<< e.what();
+	}
+	// Same strategy, other mechanism: refused too.
+	EXPECT_THROW(Doorbell(p, {.strategy = DoorbellStrategy::adaptive, .mechanism = WakeMechanism::eventfd,
+				  .eventfd = 0}),
+		     Error);
+	// A producer that attached first learns it on its next notify.
+	Ring ring2(64);
+	auto p2 = ring2.producer();
+	auto c2 = ring2.consumer();
+	Doorbell prod2(p2, {.strategy = DoorbellStrategy::polled});
+	FrameAddr d{1};
+	p2.produce(&d, 1);
+	prod2.notify_after_submit(p2); // no consumer yet: nothing to compare
+	Doorbell cons2(c2, {.strategy = DoorbellStrategy::interrupt});
+	p2.produce(&d, 1);
+	EXPECT_THROW(prod2.notify_after_submit(p2), Error);
+	// The consumer's record leaves NEED_WAKEUP to the protocol.
+	Doorbell ok(p, {.strategy = DoorbellStrategy::adaptive});
+	EXPECT_FALSE(p.needs_wakeup());
+	c.set_need_wakeup();
+	EXPECT_TRUE(p.needs_wakeup());
+}
+
 // Single-threaded, so exact: the producer kicks only while the consumer
 // asks for it.
 TEST(DoorbellAdaptive, KicksOnlyWhenFlagged)
@@ -274,7 +500,7 @@ TEST(DoorbellAdaptive, KicksOnlyWhenFlagged)
 	Ring ring(64);
 	auto p = ring.producer();
 	auto c = ring.consumer();
-	Doorbell prod(p.control(), {.strategy = DoorbellStrategy::adaptive});
+	Doorbell prod(p, {.strategy = DoorbellStrategy::adaptive});
 	FrameAddr d{1};
 	ASSERT_EQ(p.produce(&d, 1), 1u);
 	prod.notify_after_submit(p);
@@ -299,7 +525,7 @@ TEST(Doorbell, TimeoutOnEmptyRing)
 		for (auto m : {WakeMechanism::futex, WakeMechanism::eventfd}) {
 			Ring ring(64);
 			auto c = ring.consumer();
-			Doorbell db(c.control(), {.strategy = s, .mechanism = m,
+			Doorbell db(c, {.strategy = s, .mechanism = m,
 						  .poll_budget_ns = 100000, .eventfd = efd});
 			uint64_t t0 = now_ns();
 			EXPECT_EQ(db.wait(c, 3'000'000), WaitResult::timeout) << to_string(s) << "/" << to_string(m);
@@ -316,7 +542,7 @@ TEST(Doorbell, ReadyWithoutWaitingWhenRingHoldsWork)
 	auto c = ring.consumer();
 	FrameAddr d{7};
 	p.produce(&d, 1);
-	Doorbell db(c.control(), {.strategy = DoorbellStrategy::interrupt});
+	Doorbell db(c, {.strategy = DoorbellStrategy::interrupt});
 	EXPECT_EQ(db.wait(c, 0), WaitResult::ready);
 	EXPECT_EQ(db.stats().waits, 0u);
 }
@@ -334,7 +560,7 @@ TEST(Doorbell, CrossProcessFutex)
 		if (pid == 0) {
 			// Child: the mapping is MAP_SHARED, inherited from the parent.
 			auto p = ring.producer();
-			Doorbell db(p.control(), o);
+			Doorbell db(p, o);
 			std::mt19937_64 rng(7);
 			for (uint64_t seq = 0; seq < n;) {
 				uint32_t b = uint32_t(std::min<uint64_t>(rng() % 64 + 1, n - seq)), idx;
@@ -351,7 +577,7 @@ TEST(Doorbell, CrossProcessFutex)
 			_exit(0);
 		}
 		auto c = ring.consumer();
-		Doorbell db(c.control(), o);
+		Doorbell db(c, o);
 		FrameAddr buf[256];
 		uint64_t got = 0, bad = 0, idle = 0;
 		while (got < n && idle < 30) {
@@ -386,8 +612,9 @@ TEST(DoorbellMonitor, DetectionAgreesWithCpuid)
 	EXPECT_EQ(doorbell_available(DoorbellStrategy::monitor), waitpkg || monitorx);
 	if (!(waitpkg || monitorx)) {
 		Ring ring(64);
+		auto c = ring.consumer();
 		try {
-			Doorbell db(ring.ctl(), {.strategy = DoorbellStrategy::monitor});
+			Doorbell db(c, {.strategy = DoorbellStrategy::monitor});
 			ADD_FAILURE() << "monitor doorbell built on a CPU without monitor/wait";
 		} catch (const Error &e) {
 			EXPECT_NE(std::string(e.what()).find("unavailable"), std::string::npos) << e.what();
@@ -399,7 +626,7 @@ TEST(DoorbellMonitor, Stress)
 {
 	if (!doorbell_available(DoorbellStrategy::monitor))
 		GTEST_SKIP() << "monitor/wait " << user_monitor_description();
-	constexpr uint64_t n = 1'000'000;
+	constexpr uint64_t n = kStress;
 	Pacing pace{.max_batch = 16, .delay = [](std::mt19937_64 &rng) {
 			    if (rng() % 256 == 0)
 				    spin_for(50000);
@@ -419,7 +646,8 @@ TEST(Doorbell, StrategyNames)
 TEST(Doorbell, EventfdMechanismNeedsAnEventfd)
 {
 	Ring ring(64);
-	EXPECT_THROW(Doorbell(ring.ctl(), {.strategy = DoorbellStrategy::adaptive,
+	auto c = ring.consumer();
+	EXPECT_THROW(Doorbell(c, {.strategy = DoorbellStrategy::adaptive,
 					   .mechanism = WakeMechanism::eventfd}),
 		     Error);
 }
@@ -449,6 +677,9 @@ TEST(XskWakeMode, AppliesBusyPollOptions)
 	EXPECT_EQ(xsk_bind_flags(XskWakeMode::adaptive), uint32_t(XDP_USE_NEED_WAKEUP));
 	EXPECT_TRUE(xsk_should_kick(XskWakeMode::interrupt, false));
 	EXPECT_FALSE(xsk_should_kick(XskWakeMode::adaptive, false));
+	EXPECT_TRUE(xsk_should_kick(XskWakeMode::adaptive, true));
+	// Busy polling: the syscall is what runs NAPI, so every empty pass kicks.
+	EXPECT_TRUE(xsk_should_kick(XskWakeMode::polled, false));
 }
 
 } // namespace

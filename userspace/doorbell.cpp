@@ -105,17 +105,65 @@ int make_doorbell_eventfd()
 	return fd;
 }
 
+DoorbellFaults g_doorbell_faults;
+
+namespace {
+
+bool uses_kernel(DoorbellStrategy s)
+{
+	return s == DoorbellStrategy::interrupt || s == DoorbellStrategy::adaptive;
+}
+
+// 0x80 (someone attached) | strategy << 1 | mechanism, where the mechanism
+// only counts for the strategies that sleep in the kernel.
+uint32_t record_of(DoorbellStrategy s, WakeMechanism m)
+{
+	uint32_t r = 0x80 | uint32_t(s) << 1 | (uses_kernel(s) ? uint32_t(m) : 0);
+	return r << kDoorbellRecordShift;
+}
+
+std::string describe_record(uint32_t r)
+{
+	r >>= kDoorbellRecordShift;
+	auto s = DoorbellStrategy((r >> 1) & 0x3f);
+	auto m = WakeMechanism(r & 1);
+	return uses_kernel(s) ? std::string(to_string(s)) + "/" + to_string(m) : to_string(s);
+}
+
+} // namespace
+
 Doorbell::Doorbell(mkdp_ring *ring, const DoorbellOptions &opts)
-	: ctl_(ring), opts_(opts), waitpkg_(cpu_features().waitpkg)
+	: ctl_(ring), opts_(opts), waitpkg_(cpu_features().waitpkg),
+	  record_(record_of(opts.strategy, opts.mechanism))
 {
 	if (!ring)
 		throw Error("doorbell: no ring");
 	if (!doorbell_available(opts.strategy))
 		throw Error(std::string("doorbell: monitor/wait ") + user_monitor_description());
-	bool kernel = opts.strategy == DoorbellStrategy::interrupt ||
-		      opts.strategy == DoorbellStrategy::adaptive;
-	if (kernel && opts.mechanism == WakeMechanism::eventfd && opts.eventfd < 0)
+	if (uses_kernel(opts.strategy) && opts.mechanism == WakeMechanism::eventfd && opts.eventfd < 0)
 		throw Error("doorbell: eventfd mechanism without an eventfd");
+}
+
+void Doorbell::record_consumer() noexcept
+{
+	// The consumer owns `flags`; a consumer that (re)attaches is awake, so
+	// NEED_WAKEUP starts down and the record replaces any earlier one.
+	// Other bits are left alone (the ABI: a side changes only the bits it
+	// knows).
+	uint32_t old = __atomic_load_n(&ctl_->flags, __ATOMIC_RELAXED), want;
+	do
+		want = (old & ~(kDoorbellRecordMask | MKDP_RING_NEED_WAKEUP)) | record_;
+	while (!__atomic_compare_exchange_n(&ctl_->flags, &old, want, false, __ATOMIC_RELEASE,
+					    __ATOMIC_RELAXED));
+}
+
+void Doorbell::check_consumer(uint32_t flags)
+{
+	uint32_t r = flags & kDoorbellRecordMask;
+	if (r && r != record_)
+		throw Error("doorbell: the producer is set to " + describe_record(record_) +
+			    " but the consumer waits with " + describe_record(r) +
+			    " (both sides of a ring must use the same strategy)");
 }
 
 bool Doorbell::kernel_sleep(uint32_t seq, uint64_t deadline) noexcept
@@ -140,15 +188,26 @@ bool Doorbell::kernel_sleep(uint32_t seq, uint64_t deadline) noexcept
 	int r = ppoll(&p, 1, prel, nullptr);
 	if (r == 0)
 		return false;
-	// Drain: the counter is sticky, and kicks sent while we were awake
-	// would otherwise make every later sleep return at once.
+	drain();
+	return true;
+}
+
+void Doorbell::drain() noexcept
+{
+	// The counter is sticky: kicks sent while we were awake would
+	// otherwise make every later sleep return at once.
 	uint64_t v;
 	(void)!read(opts_.eventfd, &v, sizeof(v));
-	return true;
 }
 
 void Doorbell::kick() noexcept
 {
+	if (uint32_t n = g_doorbell_faults.drop_kick_every) [[unlikely]] {
+		if ((stats_.kicks + stats_.dropped + 1) % n == 0) {
+			stats_.dropped++;
+			return;
+		}
+	}
 	stats_.kicks++;
 	if (opts_.mechanism == WakeMechanism::futex) {
 		// Changing the word before FUTEX_WAKE is what makes a consumer

@@ -19,18 +19,31 @@
 //
 // The wake-up protocol and why no wake-up is lost: docs/doorbells.md.
 //
-// Usage, one Doorbell object per side (it keeps per-side statistics and is
-// not shared between threads, like Producer and Consumer):
+// Usage, one Doorbell object per side, built on that side's ring end (it
+// keeps per-side statistics and is not shared between threads, like
+// Producer and Consumer):
 //
-//   consumer: while (run) { if (db.wait(cons, timeout) == WaitResult::ready)
+//   consumer: Doorbell db(cons, opts);
+//             while (run) { if (db.wait(cons, timeout) == WaitResult::ready)
 //                               n = cons.consume(...); }
-//   producer: prod.submit(n); db.notify_after_submit(prod);
+//   producer: Doorbell db(prod, opts);
+//             prod.submit(n); db.notify_after_submit(prod);
+//
+// The consumer records its strategy in the ring (high bits of `flags`, which
+// it owns); the producer compares on every notify and throws when they
+// differ: a producer that never kicks a consumer that sleeps would lose
+// every wake-up.
+//
+// A consumer with several sources (rings and sockets, as a partition has)
+// cannot sleep in one ring's futex: it arms every ring (arm()), sleeps in
+// poll() on their eventfds and its sockets, then disarms them (disarm()).
 //
 // The hot paths (a non-empty ring, a suppressed kick) are inline and make
 // no call; only sleeping and kicking leave the header.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include <mkdp_ring.h>
@@ -54,6 +67,12 @@ const char *to_string(WakeMechanism m) noexcept;
 DoorbellStrategy parse_doorbell_strategy(std::string_view name);
 // Whether a strategy can run on this CPU (only monitor may not).
 bool doorbell_available(DoorbellStrategy s) noexcept;
+
+// The consumer's strategy as recorded in its ring: bits 8-15 of
+// mkdp_ring.flags (the consumer owns the word; the ABI defines only bit 0,
+// MKDP_RING_NEED_WAKEUP). 0 = no consumer has attached yet.
+inline constexpr uint32_t kDoorbellRecordShift = 8;
+inline constexpr uint32_t kDoorbellRecordMask = 0xffu << kDoorbellRecordShift;
 
 struct DoorbellOptions {
 	DoorbellStrategy strategy = DoorbellStrategy::adaptive;
@@ -80,7 +99,16 @@ struct DoorbellStats {
 	// producer side
 	uint64_t kicks = 0;	// wake-ups sent through the kernel
 	uint64_t suppressed = 0; // notifies that needed no kick (consumer awake)
+	uint64_t dropped = 0;	// kicks swallowed by DoorbellFaults (tests only)
 };
+
+// Fault injection, for tests only: proves the stress tests can see a lost
+// wake-up. Read on the slow paths only (kick, sleep), never on a fast path.
+struct DoorbellFaults {
+	uint32_t drop_kick_every = 0;	// swallow every Nth kick (0 = none)
+	bool skip_recheck = false;	// consumer: sleep without step C3's re-check
+};
+extern DoorbellFaults g_doorbell_faults;
 
 enum class WaitResult : uint8_t { ready, timeout };
 
@@ -93,9 +121,19 @@ public:
 	static constexpr uint64_t forever = UINT64_MAX;
 
 	Doorbell() = default;
-	// Binds to one ring. Throws mkdp::Error when the strategy cannot run
-	// here (monitor without CPU support) or an eventfd is missing.
-	Doorbell(mkdp_ring *ring, const DoorbellOptions &opts);
+	// The consumer's side of one ring: records the strategy in the ring.
+	// Throws mkdp::Error when the strategy cannot run here (monitor
+	// without CPU support) or an eventfd is missing.
+	template <class D> Doorbell(Consumer<D> &c, const DoorbellOptions &opts) : Doorbell(c.control(), opts)
+	{
+		record_consumer();
+	}
+	// The producer's side: throws mkdp::Error, as above, and when the
+	// consumer attached with another strategy or mechanism.
+	template <class D> Doorbell(Producer<D> &p, const DoorbellOptions &opts) : Doorbell(p.control(), opts)
+	{
+		check_consumer(__atomic_load_n(&ctl_->flags, __ATOMIC_RELAXED));
+	}
 
 	// Consumer: returns ready as soon as the ring holds at least one entry,
 	// timeout when timeout_ns passed with the ring still empty (watchdogs).
@@ -123,9 +161,25 @@ public:
 	}
 
 	// Producer: call after Producer::submit(). Kicks the consumer when the
-	// strategy asks for it.
-	template <class D> void notify_after_submit(Producer<D> &p) noexcept
+	// strategy asks for it. Throws mkdp::Error when the consumer recorded
+	// another strategy (it attached, or re-attached, after this side).
+	template <class D> void notify_after_submit(Producer<D> &) { notify(); }
+
+	// The same, for a producer that holds the ring control only.
+	void notify()
 	{
+		if (opts_.strategy == DoorbellStrategy::adaptive)
+			// Dekker with the consumer's set_need_wakeup(): the index
+			// store must be visible before the flag is read. submit()
+			// is only a release store; release/acquire do not order a
+			// store before a later load, so a full fence is needed.
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		// One load for both the record and the flag: for adaptive it is
+		// the flag read the protocol needs; for the others a read of a
+		// line the consumer writes only when it attaches.
+		uint32_t f = __atomic_load_n(&ctl_->flags, __ATOMIC_RELAXED);
+		if ((f & kDoorbellRecordMask) != record_) [[unlikely]]
+			check_consumer(f);
 		switch (opts_.strategy) {
 		case DoorbellStrategy::polled:
 		case DoorbellStrategy::monitor:
@@ -134,18 +188,44 @@ public:
 			kick();
 			return;
 		case DoorbellStrategy::adaptive:
-			// Dekker with the consumer's set_need_wakeup(): the index
-			// store must be visible before the flag is read. submit()
-			// is only a release store and needs_wakeup() a relaxed
-			// load; release/acquire do not order a store before a
-			// later load, so a full fence is needed here.
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-			if (p.needs_wakeup())
+			if (f & MKDP_RING_NEED_WAKEUP)
 				kick();
 			else
 				stats_.suppressed++;
 			return;
 		}
+	}
+
+	// Consumer with several sources. arm(): false when the ring already
+	// holds work (do not sleep); true when the ring is empty and a
+	// producer's next submit will make wake_fd() readable. Only the
+	// eventfd mechanism can be armed (a futex cannot be polled together
+	// with other fds); polled and monitor consumers never sleep and get
+	// false when work is there, true otherwise, without arming anything.
+	template <class D> bool arm(Consumer<D> &c) noexcept
+	{
+		if (c.available(1))
+			return false;
+		if (opts_.strategy != DoorbellStrategy::interrupt &&
+		    opts_.strategy != DoorbellStrategy::adaptive)
+			return true;
+		if (recheck(c, opts_.strategy == DoorbellStrategy::adaptive))
+			return false;
+		stats_.sleeps++;
+		return true;
+	}
+	// After the sleep, whatever woke it: lower the flag, drain the eventfd.
+	template <class D> void disarm(Consumer<D> &c) noexcept
+	{
+		if (opts_.strategy == DoorbellStrategy::adaptive)
+			c.clear_need_wakeup();
+		if (opts_.mechanism == WakeMechanism::eventfd)
+			drain();
+	}
+	// The fd a producer's kick makes readable (eventfd mechanism), or -1.
+	int wake_fd() const noexcept
+	{
+		return opts_.mechanism == WakeMechanism::eventfd ? opts_.eventfd : -1;
 	}
 
 	const DoorbellOptions &options() const noexcept { return opts_; }
@@ -182,6 +262,26 @@ private:
 		}
 	}
 
+	// C2 and C3 of the protocol (docs/doorbells.md): ask for a kick, then
+	// look at the producer index again. True: work arrived, the flag is
+	// down again and the caller must not sleep.
+	template <class D> bool recheck(Consumer<D> &c, bool flag) noexcept
+	{
+		if (flag) {
+			c.set_need_wakeup();
+			// The store of the flag before the load of the index,
+			// under the C++ model too (the RMW alone orders only
+			// itself): the producer's fence pairs with this one.
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		}
+		if (c.available(1) && !g_doorbell_faults.skip_recheck) {
+			if (flag)
+				c.clear_need_wakeup();
+			return true;
+		}
+		return false;
+	}
+
 	// Sleeps through the kernel until the ring is non-empty. With the flag
 	// (adaptive) the producer kicks only while NEED_WAKEUP is up; without
 	// it (interrupt) it kicks always. The order of the steps is the proof;
@@ -189,21 +289,14 @@ private:
 	template <class D> WaitResult sleep(Consumer<D> &c, uint64_t deadline, bool flag) noexcept
 	{
 		for (;;) {
-			// 1. The futex value the sleep is conditional on, read
-			//    before the re-check: a kick after this read changes
-			//    it and the kernel refuses to sleep.
+			// C1. The futex value the sleep is conditional on, read
+			//     before the re-check: a kick after this read changes
+			//     it and the kernel refuses to sleep.
 			uint32_t seq = __atomic_load_n(&ctl_->doorbell, __ATOMIC_ACQUIRE);
-			// 2. Ask for a kick; the seq_cst RMW is a full fence
-			//    between the flag store and the re-check below.
-			if (flag)
-				c.set_need_wakeup();
-			// 3. Re-check the producer index.
-			if (c.available(1)) {
-				if (flag)
-					c.clear_need_wakeup();
+			// C2, C3. Ask for a kick, re-check the producer index.
+			if (recheck(c, flag))
 				return WaitResult::ready;
-			}
-			// 4. Sleep, unless the doorbell moved since step 1.
+			// C4. Sleep, unless the doorbell moved since C1.
 			stats_.sleeps++;
 			bool woken = kernel_sleep(seq, deadline);
 			if (c.available(1)) {
@@ -239,15 +332,22 @@ private:
 		}
 	}
 
+	// Binds to one ring; the public constructors add the side.
+	Doorbell(mkdp_ring *ring, const DoorbellOptions &opts);
+
 	// Out of line: the slow paths.
 	bool kernel_sleep(uint32_t seq, uint64_t deadline) noexcept; // false: deadline passed
+	void drain() noexcept;
 	void kick() noexcept;
+	void record_consumer() noexcept;
+	void check_consumer(uint32_t flags);
 	void monitor_arm(const void *addr) noexcept;
 	void monitor_sleep() noexcept;
 
 	mkdp_ring *ctl_ = nullptr;
 	DoorbellOptions opts_{};
 	bool waitpkg_ = false;	// monitor: UMWAIT rather than MWAITX
+	uint32_t record_ = 0;	// what this side's options look like in flags
 	DoorbellStats stats_{};
 };
 
