@@ -14,6 +14,7 @@
 #include "supervisor.h"
 
 #include <mkdp/cpu.h>
+#include <mkdp/doorbell.h>
 #include <mkdp/fd_passing.h>
 #include <mkdp/region.h>
 #include <mkdp/supervisor.h>
@@ -44,6 +45,10 @@ struct DemoOptions {
 };
 
 constexpr uint32_t kAreaFrames = 4096;
+// Both rings wait adaptively (docs/doorbells.md); a wait that ends empty
+// after this long just loops (a watchdog slot).
+constexpr DoorbellOptions kDemoDoorbell{.strategy = DoorbellStrategy::adaptive};
+constexpr uint64_t kDemoWaitNs = 100'000'000;
 
 // The packet the loader writes into frame number `seq`: its length and
 // bytes are a function of seq, so the child can check them.
@@ -64,6 +69,7 @@ int run_partition(int sock, const DemoOptions &o)
 	auto frames = region.area("frames");
 	auto rx = region.consumer<mkdp_frame_desc>("forward");
 	auto ret = region.producer<FrameAddr>("return");
+	Doorbell rx_db(rx, kDemoDoorbell), ret_db(ret, kDemoDoorbell);
 
 	uint64_t seq = 0, bytes = 0, bad_content = 0;
 	std::vector<mkdp_frame_desc> batch(o.batch);
@@ -71,7 +77,7 @@ int run_partition(int sock, const DemoOptions &o)
 		uint32_t taken;
 		uint32_t n = rx.consume(batch.data(), o.batch, &taken);
 		if (!taken) {
-			cpu_relax();
+			rx_db.wait(rx, kDemoWaitNs);
 			continue;
 		}
 		for (uint32_t i = 0; i < n; i++) {
@@ -84,8 +90,10 @@ int run_partition(int sock, const DemoOptions &o)
 			bytes += d.len;
 			FrameAddr a{d.addr};
 			while (!ret.produce(&a, 1))
-				cpu_relax();
+				cpu_relax();	// never long: the ring holds every frame
 		}
+		if (n)
+			ret_db.notify_after_submit(ret);
 		seq += taken;
 	}
 	std::printf("[partition %d] received %" PRIu64 " frames, %" PRIu64 " bytes; "
@@ -142,6 +150,7 @@ void run_demo(const DemoOptions &o)
 	auto frames = region.area("frames");
 	auto tx = region.producer<mkdp_frame_desc>("forward");
 	auto back = region.consumer<FrameAddr>("return");
+	Doorbell tx_db(tx, kDemoDoorbell), back_db(back, kDemoDoorbell);
 	std::vector<uint64_t> free_frames;
 	for (uint32_t i = 0; i < kAreaFrames; i++)
 		free_frames.push_back(uint64_t(i) * o.frame_size);
@@ -155,7 +164,8 @@ void run_demo(const DemoOptions &o)
 		uint32_t want = uint32_t(std::min<uint64_t>({o.batch, o.frames - sent, free_frames.size()}));
 		uint32_t idx;
 		if (!want || !tx.reserve(want, &idx)) {
-			cpu_relax();
+			// No free frame or no room: both come back with returns.
+			back_db.wait(back, kDemoWaitNs);
 			continue;
 		}
 		for (uint32_t i = 0; i < want; i++) {
@@ -167,6 +177,7 @@ void run_demo(const DemoOptions &o)
 			tx.slot(idx + i) = {addr, len, 0};
 		}
 		tx.submit(want);
+		tx_db.notify_after_submit(tx);
 		sent += want;
 	}
 	int status = 0;
