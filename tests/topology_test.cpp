@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -85,6 +87,7 @@ TEST(Topology, BuiltinIsValidOnThisMachine)
 	EXPECT_EQ(t.partitions.size(), 2u);
 	MachineFacts m = probe_machine(t);
 	m.device_queues = 2; // the testbed's default, whether or not it is up
+	m.device_refused.clear();
 	EXPECT_THAT(check(t, m), ::testing::IsEmpty());
 }
 
@@ -130,6 +133,57 @@ TEST(Topology, RegionTooSmallForItsFrames)
 	EXPECT_THAT(c[0], HasSubstr("64 KiB holds 32 frames of 2048 B, too small for 2 partitions x 64 frames"));
 }
 
+TEST(Topology, FramesPerPartition)
+{
+	std::string t = kGood;
+	// 4 MiB / 2048 B = 2048 frames: an equal share is 1024 each.
+	Topology top = Topology::parse(t, "t.toml");
+	EXPECT_EQ(frames_per_partition(top.regions[0]), 1024u);
+	t.replace(t.find("frame_size = 2048"), 0, "frames_per_partition = 32\n");
+	auto c = conflicts(t);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("frames_per_partition 32 is below the minimum of 64"));
+	t.replace(t.find("= 32"), 4, "= 1500");
+	c = conflicts(t);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("holds 2048 frames of 2048 B, too small for 2 partitions x 1500 frames"));
+	t.replace(t.find("= 1500"), 6, "= 512");
+	EXPECT_THAT(conflicts(t), ::testing::IsEmpty());
+	EXPECT_EQ(frames_per_partition(Topology::parse(t, "t.toml").regions[0]), 512u);
+}
+
+// `up` needs one UMEM for every partition that receives: check says so too.
+TEST(Topology, NoRegionSharedByEveryReceivingPartition)
+{
+	std::string t = kGood;
+	t.replace(t.find("[\"a\", \"b\"]"), 10, "[\"a\"]");
+	auto c = conflicts(t);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("no region is shared by every partition that receives from veth0"));
+	Topology good = Topology::parse(kGood, "t.toml");
+	EXPECT_EQ(umem_region(good), &good.regions[0]);
+}
+
+// Network safety: an interface outside a testbed namespace is a conflict,
+// whatever else the file says (no namespace is created or touched here).
+TEST(Topology, OnlyTestbedDevicesMayCarryTraffic)
+{
+	Topology t = Topology::parse(kGood, "t.toml");
+	t.interface = "eth0";
+	t.netns.clear();
+	MachineFacts m = probe_machine(t);
+	EXPECT_THAT(m.device_refused, HasSubstr("refusing to use eth0: mkdp attaches only to a testbed device"));
+	auto c = check(t, m);
+	ASSERT_FALSE(c.empty());
+	EXPECT_THAT(c[0].what, HasSubstr("[machine] interface: refusing to use eth0"));
+
+	t.interface = "mkdp0";
+	t.netns = "mkdp-t-absent-" + std::to_string(getpid());
+	EXPECT_THAT(probe_machine(t).device_refused, HasSubstr("network namespace " + t.netns + " does not exist"));
+	t.netns = "not-mkdp";
+	EXPECT_THAT(probe_machine(t).device_refused, ::testing::Not(::testing::IsEmpty()));
+}
+
 TEST(Topology, RegionFrameSizeMustSuitAfXdp)
 {
 	std::string t = kGood;
@@ -144,8 +198,11 @@ TEST(Topology, RegionSharedWithUnknownPartition)
 	std::string t = kGood;
 	t.replace(t.find("[\"a\", \"b\"]"), 10, "[\"a\", \"ghost\"]");
 	auto c = conflicts(t);
-	ASSERT_EQ(c.size(), 1u);
-	EXPECT_THAT(c[0], HasSubstr("shared with unknown partition 'ghost'"));
+	ASSERT_EQ(c.size(), 2u);
+	EXPECT_THAT(c[1], HasSubstr("shared with unknown partition 'ghost'"));
+	// ...and so b, which receives, shares no UMEM with a (a file-wide
+	// conflict: line 0 sorts first).
+	EXPECT_THAT(c[0], HasSubstr("no region is shared by every partition that receives"));
 }
 
 TEST(Topology, DuplicateNames)

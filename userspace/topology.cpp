@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <mkdp/error.h>
+#include <mkdp/netns.h>
+#include <mkdp/testbed.h>
 #include <mkdp/topology.h>
 #include <mkdp_ring.h>
 
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -197,7 +200,8 @@ public:
 			}
 		}
 		each(root, "partition", [&](const toml::table &p, uint32_t line) {
-			only_keys(p, {"name", "cpus", "queues", "netns", "wakeup"}, "[[partition]]");
+			only_keys(p, {"name", "cpus", "queues", "netns", "wakeup", "busy_poll_usecs", "busy_poll_budget"},
+				  "[[partition]]");
 			PartitionSpec s;
 			s.line = line;
 			s.name = str(p, "name");
@@ -209,6 +213,17 @@ public:
 			s.wakeup = str(p, "wakeup", "adaptive");
 			if (s.wakeup != "polled" && s.wakeup != "interrupt" && s.wakeup != "adaptive")
 				fail(p.get("wakeup"), "'wakeup' must be polled, interrupt or adaptive");
+			// Busy polling of its AF_XDP sockets (wakeup = "polled" only).
+			for (auto [key, field, max] : {std::tuple{"busy_poll_usecs", &s.busy_poll_usecs, 1000000},
+						       std::tuple{"busy_poll_budget", &s.busy_poll_budget, 65535}})
+				if (auto v = integer(p, key)) {
+					if (*v < 1 || *v > max)
+						fail(p.get(key), std::string("'") + key + "' must be in [1, " +
+									 std::to_string(max) + "]");
+					if (s.wakeup != "polled")
+						fail(p.get(key), std::string("'") + key + "' needs wakeup = \"polled\"");
+					*field = uint32_t(*v);
+				}
 			t.partitions.push_back(std::move(s));
 		});
 		each(root, "region", [&](const toml::table &r, uint32_t line) {
@@ -364,20 +379,59 @@ const PartitionSpec *Topology::partition(std::string_view name) const
 	return nullptr;
 }
 
+const RegionSpec *umem_region(const Topology &t)
+{
+	for (const RegionSpec &r : t.regions) {
+		bool all = true;
+		for (const PartitionSpec &p : t.partitions)
+			if (!p.queues.empty() &&
+			    std::find(r.shared_with.begin(), r.shared_with.end(), p.name) == r.shared_with.end())
+				all = false;
+		if (all)
+			return &r;
+	}
+	return nullptr;
+}
+
+uint32_t frames_per_partition(const RegionSpec &r)
+{
+	if (!r.frame_size || r.shared_with.empty())
+		return 0;
+	uint64_t frames = r.size / r.frame_size;
+	uint64_t per = r.frames_per_partition ? r.frames_per_partition : frames / r.shared_with.size();
+	if (per < kMinFramesPerPartition || per * r.shared_with.size() > frames)
+		return 0;
+	return uint32_t(per);
+}
+
 MachineFacts probe_machine(const Topology &t)
 {
 	MachineFacts m;
 	m.cpus = int(sysconf(_SC_NPROCESSORS_ONLN));
-	// Queue count from sysfs; in another namespace sysfs shows that
-	// namespace's devices only from inside it, so the file may pin it.
-	if (!t.interface.empty() && t.netns.empty()) {
-		std::error_code ec;
-		uint32_t rx = 0;
-		for (auto &e : std::filesystem::directory_iterator("/sys/class/net/" + t.interface + "/queues", ec))
-			if (e.path().filename().string().rfind("rx-", 0) == 0)
-				rx++;
-		if (!ec && rx)
-			m.device_queues = rx;
+	// Network safety: mkdp attaches only to a veth end of a testbed it
+	// made, never to a device of the machine (eth0 would hand the host's
+	// traffic, SSH included, to the partitions). Without [machine] netns
+	// the device is in our own namespace, which passes only when that is
+	// itself a testbed namespace (`ip netns exec mkdp-tb mkdp up`).
+	if (!t.interface.empty()) {
+		std::string ns = t.netns;
+		if (ns.empty())
+			ns = current_netns_name().value_or("");
+		try {
+			if (ns.empty())
+				throw Error("refusing to use " + t.interface +
+					    ": mkdp attaches only to a testbed device; set [machine] netns to the "
+					    "testbed's namespace (mkdp testbed up)");
+			if (!netns_exists(ns))
+				throw Error("network namespace " + ns + " does not exist (run 'mkdp testbed up" +
+					    (ns == kTestbedDefaultName ? std::string() : " --name " + ns) + "' first)");
+			// The queue count comes from inside the namespace (ip -n),
+			// where sysfs would show our own namespace's devices.
+			TestbedInfo tb = require_testbed_device(ns, t.interface);
+			m.device_queues = (t.interface == kTestbedRxDev ? tb.rx : tb.tx).rx_queues;
+		} catch (const Error &e) {
+			m.device_refused = e.what();
+		}
 	}
 	std::ifstream mi("/proc/meminfo");
 	std::string line;
@@ -404,6 +458,8 @@ std::vector<Conflict> check(const Topology &t, const MachineFacts &m)
 			add(line, "duplicate name '" + name + "'");
 	};
 
+	if (!m.device_refused.empty())
+		add(0, "[machine] interface: " + m.device_refused);
 	uint32_t queues = t.queues.value_or(m.device_queues.value_or(0));
 	if (t.queues && m.device_queues && *t.queues != *m.device_queues)
 		add(0, "[machine] says " + std::to_string(*t.queues) + " queues but " + t.interface +
@@ -445,11 +501,14 @@ std::vector<Conflict> check(const Topology &t, const MachineFacts &m)
 			if (!seen.insert(p).second)
 				add(r.line, "region '" + r.name + "' lists partition '" + p + "' twice");
 		}
-		if (r.frame_size && !r.shared_with.empty()) {
+		if (r.frame_size && !r.shared_with.empty() && !frames_per_partition(r)) {
 			uint64_t frames = r.size / r.frame_size;
-			uint64_t per = r.frames_per_partition ? r.frames_per_partition : 64;
-			uint64_t need = per * r.shared_with.size();
-			if (r.size == 0 || frames < need)
+			uint64_t per = std::max<uint64_t>(r.frames_per_partition, kMinFramesPerPartition);
+			if (r.frames_per_partition && r.frames_per_partition < kMinFramesPerPartition)
+				add(r.line, "region '" + r.name + "': frames_per_partition " +
+						    std::to_string(r.frames_per_partition) + " is below the minimum of " +
+						    std::to_string(kMinFramesPerPartition));
+			else
 				add(r.line, "region '" + r.name + "': " + human(r.size) + " holds " +
 						    std::to_string(frames) + " frames of " + std::to_string(r.frame_size) +
 						    " B, too small for " + std::to_string(r.shared_with.size()) +
@@ -459,6 +518,12 @@ std::vector<Conflict> check(const Topology &t, const MachineFacts &m)
 			add(r.line, "region '" + r.name + "' asks for huge pages but no hugetlbfs with free pages "
 					    "is mounted at /dev/hugepages");
 	}
+
+	bool receives = std::any_of(t.partitions.begin(), t.partitions.end(),
+				    [](const PartitionSpec &p) { return !p.queues.empty(); });
+	if (receives && !umem_region(t))
+		add(0, "no region is shared by every partition that receives from " + t.interface +
+			       " (AF_XDP needs one UMEM per queue)");
 
 	for (const VolumeSpec &v : t.volumes) {
 		unique("volume", v.name, v.line);

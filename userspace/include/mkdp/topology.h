@@ -20,6 +20,8 @@ struct PartitionSpec {
 	std::vector<uint32_t> queues;	// NIC RX queues it may receive from
 	std::string netns;		// own network namespace ("" = the loader's)
 	std::string wakeup = "adaptive"; // polled | interrupt | adaptive (doorbells)
+	uint32_t busy_poll_usecs = 20;	// polled: SO_BUSY_POLL of its AF_XDP sockets
+	uint32_t busy_poll_budget = 64;	// polled: SO_BUSY_POLL_BUDGET
 	uint32_t line = 0;		// where it was declared, for messages
 };
 
@@ -65,11 +67,28 @@ struct Topology {
 	const PartitionSpec *partition(std::string_view name) const;
 };
 
+// The fewest frames a partition may own in a UMEM region: a fill ring's
+// worth for every burst it must absorb. check() and `up` use this one value.
+inline constexpr uint32_t kMinFramesPerPartition = 64;
+
+// The region that serves as AF_XDP UMEM for [machine] interface: the first
+// one shared with every partition that receives from a queue (one UMEM per
+// queue, see docs/topology.md). nullptr when none is.
+const RegionSpec *umem_region(const Topology &t);
+
+// The frames each partition sharing `r` owns: frames_per_partition, or an
+// equal share of the region. 0 when the region cannot give every partition
+// kMinFramesPerPartition (check() says why).
+uint32_t frames_per_partition(const RegionSpec &r);
+
 // What check() compares the file against; probe() reads the real machine.
 struct MachineFacts {
 	int cpus = 0;				// CPUs online
 	std::optional<uint32_t> device_queues;	// RX queues of the interface, if found
 	bool hugetlbfs = false;			// a hugetlbfs is mounted with free pages
+	// Network safety: why [machine] interface may not carry mkdp traffic
+	// ("" = it may: a veth end of a testbed namespace mkdp made).
+	std::string device_refused;
 };
 MachineFacts probe_machine(const Topology &t);
 
