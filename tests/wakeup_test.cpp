@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// Wake-up modes end to end: two partitions of one `mkdp up`, each with its
+// own topology `wakeup`, get the AF_XDP socket options and the kick and
+// sleep behaviour of their mode, receive every frame, and forward to each
+// other through rings whose doorbells follow the consumer's mode. See
+// docs/doorbells.md ("In the partition runtime").
+#include "partition_harness.h"
+
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#ifndef SO_BUSY_POLL
+#define SO_BUSY_POLL 46
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+
+namespace mkdp::test {
+namespace {
+
+struct SockOpts {
+	int sockets = 0;	// AF_XDP sockets found
+	int prefer = -1, usecs = -1;
+};
+
+// The busy-poll options of a process's AF_XDP sockets, read with
+// getsockopt on copies taken with pidfd_getfd (the test runs as root).
+SockOpts xsk_options(int pid)
+{
+	SockOpts o;
+	int pidfd = int(syscall(SYS_pidfd_open, pid, 0));
+	if (pidfd < 0) {
+		ADD_FAILURE() << "pidfd_open " << pid << ": " << strerror(errno);
+		return o;
+	}
+	for (const auto &e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+		int target = std::stoi(e.path().filename().string());
+		int fd = int(syscall(SYS_pidfd_getfd, pidfd, target, 0));
+		if (fd < 0)
+			continue;
+		int v = 0;
+		socklen_t len = sizeof(v);
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &v, &len) == 0 && v == AF_XDP) {
+			int prefer = -1, usecs = -1;
+			len = sizeof(int);
+			EXPECT_EQ(getsockopt(fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &prefer, &len), 0);
+			len = sizeof(int);
+			EXPECT_EQ(getsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &usecs, &len), 0);
+			// Every socket of one partition must agree.
+			if (o.sockets) {
+				EXPECT_EQ(prefer, o.prefer);
+				EXPECT_EQ(usecs, o.usecs);
+			}
+			o.prefer = prefer;
+			o.usecs = usecs;
+			o.sockets++;
+		}
+		close(fd);
+	}
+	close(pidfd);
+	return o;
+}
+
+class WakeupTest : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		if (!have_root())
+			GTEST_SKIP() << "needs root (BPF, AF_XDP, network namespaces)";
+		ASSERT_TRUE(nothing_left()) << "an earlier mkdp up is still around";
+	}
+
+	// Brings up the testbed topology with p0's and p1's `wakeup` lines
+	// (extra keys included) put in, forwarding every 4th frame; sends two
+	// flows, one ruled to each partition, and waits until every frame is
+	// accounted for.
+	json run(PartitionBed &bed, const std::string &p0, const std::string &p1)
+	{
+		std::string t = Topology::testbed_toml(bed.netns());
+		auto put = [&](const std::string &name, const std::string &lines) {
+			std::string at = "name = \"" + name + "\"\n";
+			t.insert(t.find(at) + at.size(), lines);
+		};
+		put("p0", p0);
+		put("p1", p1);
+		std::ofstream(bed.file()) << t;
+		ProgramResult r = bed.up({"--forward-every", "4"});
+		EXPECT_EQ(r.status, 0) << r.err;
+		if (r.status)
+			return json::object();
+		EXPECT_EQ(bed.rule("exact udp 10.77.0.2:5001 10.77.0.1:7001 part 0").status, 0);
+		EXPECT_EQ(bed.rule("exact udp 10.77.0.2:5002 10.77.0.1:7002 part 1").status, 0);
+		VethSender tx(bed.netns(), 2);
+		std::vector<VethSender::Flow> flows{
+			{tx.udp(5001, 7001), 0, 1'000'000, 0},
+			{tx.udp(5002, 7002), 1, 2'000'000, 0},
+		};
+		// Paced, with pauses, so an interrupt or adaptive partition goes
+		// to sleep between bursts and is woken by frames and doorbells.
+		for (int burst = 0; burst < 20; burst++) {
+			std::vector<VethSender::Flow> b = flows;
+			for (auto &f : b)
+				f.first_tag += uint64_t(burst) * 250;
+			tx.send_flows(b, 250, 50'000);
+			usleep(20'000);
+		}
+		uint64_t want = tag_sum(1'000'000, 5000) + tag_sum(2'000'000, 5000);
+		json st = wait_for([&](const json &s) {
+			return part(s, "p0")["tag_sum"].get<uint64_t>() + part(s, "p1")["tag_sum"].get<uint64_t>() ==
+				       want &&
+			       s["region"]["in_flight"] == 0;
+		});
+		for (const char *n : {"p0", "p1"}) {
+			json q = part(st, n);
+			std::printf("%s %s: rx %llu fwd %llu fwd_rx %llu kicks %llu sleeps %llu doorbell_kicks %llu\n", n,
+				    q["wakeup"].get<std::string>().c_str(), (unsigned long long)q["rx"].get<uint64_t>(),
+				    (unsigned long long)q["fwd"].get<uint64_t>(),
+				    (unsigned long long)q["fwd_rx"].get<uint64_t>(),
+				    (unsigned long long)q["kicks"].get<uint64_t>(),
+				    (unsigned long long)q["sleeps"].get<uint64_t>(),
+				    (unsigned long long)q["doorbell_kicks"].get<uint64_t>());
+		}
+		return st;
+	}
+
+	// Every frame arrived exactly once, forwards matched, nothing leaked.
+	void expect_delivered(const json &st)
+	{
+		json p0 = part(st, "p0"), p1 = part(st, "p1");
+		EXPECT_EQ(p0["tag_sum"].get<uint64_t>() + p1["tag_sum"].get<uint64_t>(),
+			  tag_sum(1'000'000, 5000) + tag_sum(2'000'000, 5000));
+		EXPECT_GT(p0["fwd"].get<uint64_t>(), 0u);
+		EXPECT_GT(p1["fwd"].get<uint64_t>(), 0u);
+		EXPECT_EQ(p0["fwd"], p1["fwd_rx"]);
+		EXPECT_EQ(p1["fwd"], p0["fwd_rx"]);
+		EXPECT_EQ(p0["fwd_addr_sum"], p1["fwd_rx_addr_sum"]);
+		EXPECT_EQ(p1["fwd_addr_sum"], p0["fwd_rx_addr_sum"]);
+		EXPECT_EQ(st["region"]["leaked"], 0u);
+	}
+};
+
+TEST_F(WakeupTest, PolledAndInterrupt)
+{
+	PartitionBed bed;
+	json st = run(bed, "wakeup = \"polled\"\nbusy_poll_usecs = 30\nbusy_poll_budget = 16\n",
+		      "wakeup = \"interrupt\"\n");
+	ASSERT_FALSE(st.empty());
+	expect_delivered(st);
+	json p0 = part(st, "p0"), p1 = part(st, "p1");
+	EXPECT_EQ(p0["wakeup"], "polled");
+	EXPECT_EQ(p1["wakeup"], "interrupt");
+
+	// Busy polling on p0's sockets only, with the topology's values.
+	SockOpts o0 = xsk_options(p0["pid"]), o1 = xsk_options(p1["pid"]);
+	EXPECT_EQ(o0.sockets, 2);
+	EXPECT_EQ(o0.prefer, 1);
+	EXPECT_EQ(o0.usecs, 30);
+	EXPECT_EQ(o1.sockets, 2);
+	EXPECT_EQ(o1.prefer, 0);
+	EXPECT_EQ(o1.usecs, 0);
+
+	// Polled: kicks (recvfrom runs the busy poll) and never sleeps.
+	// Interrupt: kicks on every empty pass and sleeps in poll().
+	EXPECT_GT(p0["kicks"].get<uint64_t>(), 0u);
+	EXPECT_EQ(p0["sleeps"], 0u);
+	EXPECT_GT(p1["kicks"].get<uint64_t>(), 0u);
+	EXPECT_GT(p1["sleeps"].get<uint64_t>(), 0u);
+	// Forward doorbells follow the consumer: p0 -> p1 (interrupt) kicks
+	// on every submit, p1 -> p0 (polled) never.
+	EXPECT_GT(p0["doorbell_kicks"].get<uint64_t>(), 0u);
+	EXPECT_EQ(p1["doorbell_kicks"], 0u);
+	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_TRUE(nothing_left());
+}
+
+TEST_F(WakeupTest, AdaptiveAndInterrupt)
+{
+	PartitionBed bed;
+	json st = run(bed, "wakeup = \"adaptive\"\n", "wakeup = \"interrupt\"\n");
+	ASSERT_FALSE(st.empty());
+	expect_delivered(st);
+	json p0 = part(st, "p0"), p1 = part(st, "p1");
+	SockOpts o0 = xsk_options(p0["pid"]);
+	EXPECT_EQ(o0.sockets, 2);
+	EXPECT_EQ(o0.prefer, 0);
+	EXPECT_EQ(o0.usecs, 0);
+	// Adaptive kicks only when the kernel flags the ring; on RX the
+	// kernel flags the fill ring (the supervisor's), never the RX ring,
+	// so the partition never kicks. It sleeps once its budget is spent.
+	EXPECT_EQ(p0["kicks"], 0u);
+	EXPECT_GT(p0["sleeps"].get<uint64_t>(), 0u);
+	EXPECT_GT(p1["kicks"].get<uint64_t>(), 0u);
+	// Both consumers sleep: p1 -> p0 kicks only while p0 asked for it
+	// (at most once per submit), p0 -> p1 on every submit.
+	EXPECT_GT(p0["doorbell_kicks"].get<uint64_t>(), 0u);
+	EXPECT_LE(p1["doorbell_kicks"].get<uint64_t>(), p1["fwd"].get<uint64_t>());
+	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_TRUE(nothing_left());
+}
+
+TEST_F(WakeupTest, BusyPollKeysNeedPolled)
+{
+	PartitionBed bed;
+	std::string t = Topology::testbed_toml(bed.netns());
+	t.insert(t.find("name = \"p0\"\n") + 12, "busy_poll_usecs = 30\n");
+	std::ofstream(bed.file()) << t;
+	ProgramResult r = bed.up();
+	EXPECT_NE(r.status, 0);
+	EXPECT_NE(r.err.find("needs wakeup = \"polled\""), std::string::npos) << r.err;
+	EXPECT_TRUE(nothing_left());
+}
+
+} // namespace
+} // namespace mkdp::test
