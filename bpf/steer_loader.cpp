@@ -26,6 +26,7 @@
 #include <optional>
 #include <utility>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 #include <bpf/bpf.h>
@@ -33,6 +34,7 @@
 #include <xdp/libxdp.h>
 
 #include <mkdp/error.h>
+#include <mkdp/netns.h>
 
 #include "steer.skel.h"
 
@@ -44,6 +46,7 @@ constexpr const char *kBpffs = "/sys/fs/bpf";
 constexpr const char *kPinRoot = "/sys/fs/bpf/mkdp";
 constexpr const char *kProgPin = "mkdp_steer";
 constexpr const char *kLinkPin = "redirect_err_link";
+constexpr const char *kHostLabel = "host";	// the initial network namespace
 
 const char *const kMapNames[Steering::nr_maps] = {
 	"steer_config", "steer_info", "queue_to_part", "flow_indir", "rules_exact",
@@ -240,13 +243,155 @@ bool has_prog(const Attached &a, uint32_t id)
 	return std::any_of(a.progs.begin(), a.progs.end(), [id](auto &p) { return p.first == id; });
 }
 
+// The pins, then their namespace's directory and the root if empty (other
+// interfaces and namespaces keep theirs).
 void remove_pins(const std::string &dir)
 {
 	std::error_code ec;
 	std::filesystem::remove_all(dir, ec);
 	if (ec)
 		throw Error("remove " + dir + ": " + ec.message(), ec.value());
-	::rmdir(kPinRoot);	// only if empty: other interfaces keep it
+	::rmdir(std::filesystem::path(dir).parent_path().c_str());
+	::rmdir(kPinRoot);
+}
+
+void check_ifname(const std::string &ifname)
+{
+	if (ifname.empty() || ifname.size() >= IFNAMSIZ || ifname.find('/') != ifname.npos || ifname == "." ||
+	    ifname == "..")
+		throw Error("bad interface name '" + ifname + "'", EINVAL);
+}
+
+// A pin directory's steer_info, or nothing when it cannot be read.
+std::optional<mkdp_steer_info> pinned_info(const std::string &dir)
+{
+	Fd fd(bpf_obj_get((dir + "/steer_info").c_str()));
+	mkdp_steer_info inf{};
+	uint32_t zero = 0;
+	if (fd.get() < 0 || bpf_map_lookup_elem(fd.get(), &zero, &inf) || inf.magic != MKDP_STEER_INFO_MAGIC)
+		return std::nullopt;
+	return inf;
+}
+
+// The pinned program, or the one steer_info names when its pin is missing.
+Fd pinned_prog(const std::string &dir)
+{
+	Fd fd(bpf_obj_get((dir + "/" + kProgPin).c_str()));
+	if (fd.get() < 0)
+		if (auto inf = pinned_info(dir); inf && inf->prog_id)
+			fd.reset(bpf_prog_get_fd_by_id(inf->prog_id));
+	return fd;
+}
+
+std::string ifname_of(int ifindex)
+{
+	char buf[IF_NAMESIZE] = "";
+	return if_indextoname(unsigned(ifindex), buf) ? buf : "ifindex " + std::to_string(ifindex);
+}
+
+// Where in the calling thread's namespace program `id` is attached: the
+// recorded ifindex first, then every interface (one renamed meanwhile).
+struct Where {
+	int ifindex = 0;
+	Attached cur;
+};
+
+std::optional<Where> find_attached(uint32_t id, int hint)
+{
+	if (!id)
+		return std::nullopt;
+	if (hint > 0)
+		if (Attached a = attached_on(hint); has_prog(a, id))
+			return Where{hint, a};
+	struct if_nameindex *all = if_nameindex();
+	if (!all)
+		throw_errno("list interfaces");
+	std::optional<Where> w;
+	for (auto *i = all; i->if_index && !w; i++)
+		if (Attached a = attached_on(int(i->if_index)); has_prog(a, id))
+			w = Where{int(i->if_index), a};
+	if_freenameindex(all);
+	return w;
+}
+
+// Takes program pfd off ifindex: alone there, by the kernel's
+// compare-and-replace, so only if it is still ours; behind libxdp's
+// dispatcher, through libxdp.
+void detach_prog(int ifindex, int pfd, const Attached &cur)
+{
+	if (!cur.multiprog) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = pfd);
+		__u32 flags = XDP_FLAGS_REPLACE | (cur.mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+		if (bpf_xdp_attach(ifindex, -1, flags, &ao))
+			throw_errno("detach XDP from '" + ifname_of(ifindex) + "'");
+		return;
+	}
+	QuietLibs quiet;
+	struct xdp_program *xp = xdp_program__from_fd(pfd);
+	int err = libxdp_get_error(xp);
+	if (!err) {	// xp holds its own dup of pfd
+		err = xdp_program__detach(xp, ifindex, cur.mode, 0);
+		xdp_program__close(xp);
+	}
+	if (err)
+		throw Error("detach XDP from '" + ifname_of(ifindex) + "'" + QuietLibs::why() + ": " +
+			    std::strerror(-err), -err);
+}
+
+// RX queue q must be one mkdp steers and, when the driver says, one ifname has.
+void check_queue_on(const std::string &ifname, uint32_t queue)
+{
+	if (queue >= MKDP_STEER_MAX_QUEUES)
+		throw Error("queue " + std::to_string(queue) + " out of range (mkdp steers queues 0.." +
+			    std::to_string(MKDP_STEER_MAX_QUEUES - 1) + ")", ERANGE);
+	if (!ifname.empty()) {
+		uint32_t n = rx_queues_of(ifname);
+		if (n && queue >= n)
+			throw Error("queue " + std::to_string(queue) + " out of range ('" + ifname + "' has " +
+				    std::to_string(n) + " RX queue" + (n == 1 ? "" : "s") + ")", ERANGE);
+	}
+}
+
+std::string part_range(uint32_t n)
+{
+	return "(" + std::to_string(n) + " partition" + (n == 1 ? "" : "s") + ": 0.." + std::to_string(n - 1) + ")";
+}
+
+// The queue map entries and indirection table of an attach, against the
+// interface and the partition count they will apply to.
+void check_tables(const std::string &ifname, const AttachOptions &o, uint32_t partitions)
+{
+	for (auto [q, p] : o.queue_map) {
+		check_queue_on(ifname, q);
+		if (p != MKDP_STEER_PART_NONE && p >= partitions)
+			throw Error("queue map " + std::to_string(q) + "=" + std::to_string(p) + ": partition out of range " +
+				    part_range(partitions), ERANGE);
+	}
+	if (o.indirection.empty())
+		return;
+	if (MKDP_STEER_INDIR_SIZE % o.indirection.size())
+		throw Error("indirection table of " + std::to_string(o.indirection.size()) +
+			    " entries: the size must divide " + std::to_string(MKDP_STEER_INDIR_SIZE));
+	for (uint32_t p : o.indirection)
+		if (p != MKDP_STEER_PART_NONE && p >= partitions)
+			throw Error("indirection table: partition " + std::to_string(p) + " out of range " +
+				    part_range(partitions), ERANGE);
+}
+
+SteerConfig merge(const SteerConfig &old, const SteerConfig &given, uint32_t fields)
+{
+	SteerConfig c = old;
+	if (fields & SteerConfig::f_policy)
+		c.policy = given.policy;
+	if (fields & SteerConfig::f_default)
+		c.default_action = given.default_action;
+	if (fields & SteerConfig::f_partitions)
+		c.partitions = given.partitions;
+	if (fields & SteerConfig::f_symmetric)
+		c.symmetric = given.symmetric;
+	if (fields & SteerConfig::f_seed)
+		c.hash_seed = given.hash_seed;
+	return c;
 }
 
 // Reads one element of a per-CPU map and sums it over the CPUs, field by
@@ -425,18 +570,19 @@ std::string addr_string(uint8_t family, const std::array<uint8_t, 16> &a)
 	return buf;
 }
 
-// "10.0.0.1:5000", "[fd00::1]:80", "10.0.0.1", "fd00::1"
-void parse_endpoint(std::string_view s, uint8_t &family, std::array<uint8_t, 16> &addr, uint16_t &port)
+// "10.0.0.1:5000", "[fd00::1]:80", "10.0.0.1", "fd00::1"; false when no
+// port was given.
+bool parse_endpoint(std::string_view s, uint8_t &family, std::array<uint8_t, 16> &addr, uint16_t &port)
 {
 	std::string_view a = s, p;
 	if (!s.empty() && s.front() == '[') {
 		auto close = s.find(']');
 		if (close == s.npos)
-			throw Error("bad endpoint '" + std::string(s) + "'");
+			throw Error("rule: bad endpoint '" + std::string(s) + "'");
 		a = s.substr(1, close - 1);
 		if (close + 1 < s.size()) {
 			if (s[close + 1] != ':')
-				throw Error("bad endpoint '" + std::string(s) + "'");
+				throw Error("rule: bad endpoint '" + std::string(s) + "'");
 			p = s.substr(close + 2);
 		}
 	} else if (std::count(s.begin(), s.end(), ':') == 1) {
@@ -444,21 +590,25 @@ void parse_endpoint(std::string_view s, uint8_t &family, std::array<uint8_t, 16>
 		p = s.substr(s.find(':') + 1);
 	}
 	if (!parse_addr(a, family, addr))
-		throw Error("bad address '" + std::string(a) + "'");
+		throw Error("rule: bad address '" + std::string(a) + "'");
 	port = 0;
 	if (!p.empty()) {
 		char *end;
 		std::string ps(p);
 		unsigned long v = std::strtoul(ps.c_str(), &end, 10);
-		if (*end || v > 65535)
-			throw Error("bad port '" + ps + "'");
+		if (*end || ps.empty() || v > 65535)
+			throw Error("rule: bad port '" + ps + "' (0..65535)");
 		port = uint16_t(v);
+		return true;
 	}
+	return false;
 }
 
-std::string endpoint_string(uint8_t family, const std::array<uint8_t, 16> &a, uint16_t port)
+std::string endpoint_string(uint8_t family, const std::array<uint8_t, 16> &a, uint16_t port, bool ports)
 {
 	std::string s = addr_string(family, a);
+	if (!ports)
+		return s;
 	if (family == 6)
 		s = "[" + s + "]";
 	return s + ":" + std::to_string(port);
@@ -496,10 +646,14 @@ const char *to_string(SteerAction a) noexcept
 
 uint32_t parse_policy(std::string_view s)
 {
+	if (s.empty())
+		throw Error("empty policy (queue, hash, rules, combined like rules,hash; or none)");
 	uint32_t bits = 0;
-	while (!s.empty()) {
+	for (;;) {
 		auto sep = s.find_first_of(",+");
 		std::string_view w = s.substr(0, sep);
+		if (w.empty())
+			throw Error("policy '" + std::string(s) + "': empty word (queue, hash, rules)");
 		if (w == "queue")
 			bits |= MKDP_STEER_POLICY_QUEUE;
 		else if (w == "hash")
@@ -510,9 +664,10 @@ uint32_t parse_policy(std::string_view s)
 			;
 		else
 			throw Error("unknown policy '" + std::string(w) + "' (queue, hash, rules)");
-		s = sep == s.npos ? std::string_view() : s.substr(sep + 1);
+		if (sep == s.npos)
+			return bits;
+		s = s.substr(sep + 1);
 	}
-	return bits;
 }
 
 std::string policy_string(uint32_t policy)
@@ -563,11 +718,19 @@ SteerRule SteerRule::parse(std::string_view text)
 			r.proto = uint8_t(v);
 		}
 		uint8_t fs, fd;
-		parse_endpoint(need("source"), fs, r.saddr, r.sport);
-		parse_endpoint(need("destination"), fd, r.daddr, r.dport);
+		bool sp = parse_endpoint(need("source"), fs, r.saddr, r.sport);
+		bool dp = parse_endpoint(need("destination"), fd, r.daddr, r.dport);
 		if (fs != fd)
 			throw Error("rule: source and destination of different families");
 		r.family = fs;
+		// A missing port would silently be port 0, which matches only
+		// non-first fragments: say it explicitly or not at all.
+		bool ports = r.proto == IPPROTO_TCP || r.proto == IPPROTO_UDP;
+		if (ports && (!sp || !dp))
+			throw Error("rule: exact " + proto + " needs both ports, SRC:PORT DST:PORT (':0' on both matches "
+				    "non-first fragments)");
+		if (!ports && (sp || dp))
+			throw Error("rule: exact " + proto + " has no ports; give addresses only");
 	} else if (kind == "dst" || kind == "src") {
 		r.match = kind == "dst" ? Match::dst_prefix : Match::src_prefix;
 		const std::string &pfx = need("prefix");
@@ -597,7 +760,8 @@ SteerRule SteerRule::parse(std::string_view text)
 		char *end;
 		unsigned long v = std::strtoul(n.c_str(), &end, 10);
 		if (*end || n.empty() || v >= MKDP_STEER_MAX_PARTITIONS)
-			throw Error("rule: bad partition '" + n + "'");
+			throw Error("rule: bad partition '" + n + "' (0.." + std::to_string(MKDP_STEER_MAX_PARTITIONS - 1) +
+				    ", below the attached partition count)");
 		r.action = SteerAction::steer;
 		r.partition = uint32_t(v);
 	} else
@@ -609,12 +773,18 @@ SteerRule SteerRule::parse(std::string_view text)
 
 std::string SteerRule::to_string() const
 {
-	std::string s = "#" + std::to_string(id) + " ";
+	return "#" + std::to_string(id) + " " + text();
+}
+
+std::string SteerRule::text() const
+{
+	std::string s;
 	if (match == Match::exact) {
 		const char *p = proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp"
 			: proto == IPPROTO_ICMP ? "icmp" : proto == IPPROTO_ICMPV6 ? "icmp6" : nullptr;
+		bool ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP;
 		s += "exact " + (p ? std::string(p) : std::to_string(proto)) + " " +
-		     endpoint_string(family, saddr, sport) + " " + endpoint_string(family, daddr, dport);
+		     endpoint_string(family, saddr, sport, ports) + " " + endpoint_string(family, daddr, dport, ports);
 	} else {
 		s += match == Match::dst_prefix ? "dst " : "src ";
 		s += addr_string(family, saddr) + "/" + std::to_string(prefix_len);
@@ -640,7 +810,8 @@ bool SteerRule::same_match(const SteerRule &o) const
 Steering::Steering() { maps_.fill(-1); }
 
 Steering::Steering(Steering &&o) noexcept
-	: ifname_(std::move(o.ifname_)), ifindex_(o.ifindex_), prog_fd_(o.prog_fd_), maps_(o.maps_)
+	: ifname_(std::move(o.ifname_)), netns_(std::move(o.netns_)), ifindex_(o.ifindex_), prog_fd_(o.prog_fd_),
+	  maps_(o.maps_)
 {
 	o.prog_fd_ = -1;
 	o.maps_.fill(-1);
@@ -651,6 +822,7 @@ Steering &Steering::operator=(Steering &&o) noexcept
 	if (this != &o) {
 		close_all();
 		ifname_ = std::move(o.ifname_);
+		netns_ = std::move(o.netns_);
 		ifindex_ = o.ifindex_;
 		prog_fd_ = std::exchange(o.prog_fd_, -1);
 		maps_ = o.maps_;
@@ -675,10 +847,75 @@ void Steering::close_all() noexcept
 
 const char *Steering::map_name(MapId m) noexcept { return kMapNames[m]; }
 
-std::string Steering::pin_dir(const std::string &ifname)
+std::string Steering::netns_label()
 {
-	return std::string(kPinRoot) + "/" + ifname;
+	struct stat st {};
+	if (::stat("/proc/thread-self/ns/net", &st))
+		throw_errno("stat /proc/thread-self/ns/net");
+	// Recent kernels give the initial namespace a fixed inode
+	// (PROC_NET_INIT_INO): the answer even where PID 1's is unreadable.
+	constexpr ino_t kInitNetIno = 0xEFFFFFF9U;
+	if (st.st_ino == kInitNetIno)
+		return kHostLabel;
+	try {
+		if (current_netns_id() == init_netns_id())
+			return kHostLabel;
+	} catch (const Error &) {
+		// PID 1's namespace is unreadable (a container): a name or the inode
+	}
+	if (std::optional<std::string> n = current_netns_name(); n && *n != kHostLabel && n->rfind("netns-", 0))
+		return *n;
+	return "netns-" + std::to_string(st.st_ino);
 }
+
+std::string Steering::pin_dir(const std::string &netns, const std::string &ifname)
+{
+	check_ifname(ifname);
+	if (netns.empty() || netns.find('/') != netns.npos || netns == "." || netns == "..")
+		throw Error("bad network namespace name '" + netns + "'", EINVAL);
+	return std::string(kPinRoot) + "/" + netns + "/" + ifname;
+}
+
+std::string Steering::pin_dir(const std::string &ifname) { return pin_dir(netns_label(), ifname); }
+
+std::vector<SteerPins> Steering::list_pins()
+{
+	std::vector<SteerPins> out;
+	std::error_code ec;
+	for (auto &ns : std::filesystem::directory_iterator(kPinRoot, ec)) {
+		if (!ns.is_directory())
+			continue;
+		std::string label = ns.path().filename().string();
+		bool gone = label != kHostLabel && label.rfind("netns-", 0) && !netns_exists(label);
+		std::error_code ec2;
+		for (auto &i : std::filesystem::directory_iterator(ns.path(), ec2))
+			if (i.is_directory())
+				out.push_back({label, i.path().filename().string(), i.path().string(), gone});
+	}
+	std::sort(out.begin(), out.end(), [](auto &a, auto &b) {
+		return std::tie(a.netns, a.ifname) < std::tie(b.netns, b.ifname);
+	});
+	return out;
+}
+
+namespace {
+
+// "no mkdp steering on 'mkdp0' in this network namespace (host)", and where
+// there is some on an interface of that name.
+std::string no_pins(const std::string &label, const std::string &ifname)
+{
+	std::string msg = "no mkdp steering on '" + ifname + "' in network namespace " + label;
+	std::string elsewhere;
+	for (const SteerPins &p : Steering::list_pins())
+		if (p.ifname == ifname && p.netns != label)
+			elsewhere += (elsewhere.empty() ? "" : ", ") +
+				     (p.netns == kHostLabel ? std::string("the host namespace (no --netns)")
+							    : "--netns " + p.netns);
+	return elsewhere.empty() ? msg + " (nothing pinned at " + Steering::pin_dir(label, ifname) + ")"
+				 : msg + "; there is in " + elsewhere;
+}
+
+} // namespace
 
 int Steering::xskmap_fd() const noexcept { return maps_[xsks_by_queue_part]; }
 
@@ -747,14 +984,16 @@ void Steering::write_defaults(uint32_t partitions)
 Steering Steering::open(const std::string &ifname)
 {
 	ensure_bpffs();
-	std::string dir = pin_dir(ifname);
+	std::string label = netns_label();
+	std::string dir = pin_dir(label, ifname);
 	Steering s;
 	s.ifname_ = ifname;
+	s.netns_ = label;
 	for (int m = 0; m < nr_maps; m++) {
 		s.maps_[m] = bpf_obj_get((dir + "/" + kMapNames[m]).c_str());
 		if (s.maps_[m] < 0) {
 			if (errno == ENOENT && m == 0)
-				throw Error("no mkdp steering on '" + ifname + "' (nothing pinned at " + dir + ")", ENOENT);
+				throw Error(no_pins(label, ifname), ENOENT);
 			throw_errno("open pinned map " + dir + "/" + kMapNames[m]);
 		}
 	}
@@ -777,38 +1016,59 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 	int ifindex = ifindex_of(ifname);
 	ensure_bpffs();
 	PinLock lock;
-	std::string dir = pin_dir(ifname);
+	std::string label = netns_label();
+	std::string dir = pin_dir(label, ifname);
 	enum xdp_attach_mode want = o.mode == XdpMode::native ? XDP_MODE_NATIVE : XDP_MODE_SKB;
 	Attached cur = attached_on(ifindex);
 
+	// Every refusal comes before the first change.
+	bool stale = false;
 	if (std::filesystem::exists(dir)) {
 		std::optional<Steering> old;
 		try {
 			old.emplace(open(ifname));
 		} catch (const Error &) {
-			// half-written or foreign pins: treated as stale below
+			// half-written or foreign pins: stale, see below
 		}
-		if (old && old->ifindex_ == ifindex && has_prog(cur, old->info().prog_id)) {
+		uint32_t old_id = old ? old->info().prog_id : 0;
+		if (old && old->ifindex_ == ifindex && has_prog(cur, old_id)) {
 			if (cur.mode != want)
 				throw Error("'" + ifname + "' already has mkdp steering in " +
 					    (cur.mode == XDP_MODE_SKB ? "skb" : "native") + " mode; detach it first");
-			old->configure(o.config);
+			SteerConfig c = merge(old->config(), o.config, o.fields);
+			validate(c);
+			check_tables(ifname, o, c.partitions);
+			old->configure(c);
+			old->apply_tables(o);
 			return std::move(*old);
 		}
-		remove_pins(dir);	// the program is gone (interface re-created, replaced): start afresh
-		if (::mkdir(kPinRoot, 0700) && errno != EEXIST)
-			throw_errno(std::string("mkdir ") + kPinRoot);
+		// The interface was renamed and another took its name: the pins
+		// still belong to a program at work.
+		if (std::optional<Where> w = find_attached(old_id, old ? old->ifindex_ : 0))
+			throw Error("the pins at " + dir + " belong to mkdp's program on '" + ifname_of(w->ifindex) +
+				    "' (renamed?); run mkdp detach " + ifname + " first");
+		stale = true;
 	}
 	if (!cur.progs.empty() && !o.force)
 		throw Error("'" + ifname + "' has XDP program '" + cur.progs.front().second + "' (id " +
 			    std::to_string(cur.progs.front().first) +
 			    ") that mkdp did not attach; use --force to replace it");
+	check_tables(ifname, o, o.config.partitions);
 
 	Loaded l;
 	load_skeleton(l);
 	Steering s = from_object(l.skel, o.config);
 	s.ifname_ = ifname;
 	s.ifindex_ = ifindex;
+	s.netns_ = label;
+	s.apply_tables(o);
+	if (stale)
+		remove_pins(dir);	// not attached anywhere here: start afresh
+	if (::mkdir(kPinRoot, 0700) && errno != EEXIST)
+		throw_errno(std::string("mkdir ") + kPinRoot);
+	std::string label_dir = std::filesystem::path(dir).parent_path().string();
+	if (::mkdir(label_dir.c_str(), 0700) && errno != EEXIST)
+		throw_errno("mkdir " + label_dir);
 
 	// From here on, every failure undoes what was done.
 	bool attached = false;
@@ -891,51 +1151,71 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 			xdp_program__detach(xp, ifindex, want, 0);
 		if (xp)
 			xdp_program__close(xp);
-		std::error_code ec;
-		std::filesystem::remove_all(dir, ec);
-		::rmdir(kPinRoot);
+		try {
+			remove_pins(dir);
+		} catch (const Error &) {
+		}
 		throw;
 	}
 	return s;
 }
 
-void Steering::detach(const std::string &ifname)
+void Steering::apply_tables(const AttachOptions &o)
+{
+	for (auto [q, p] : o.queue_map)
+		set_queue_partition(q, p);
+	if (!o.indirection.empty())
+		set_indirection(o.indirection);
+}
+
+DetachResult Steering::detach(const std::string &ifname)
 {
 	ensure_bpffs();
 	PinLock lock;
-	std::string dir = pin_dir(ifname);
+	std::string label = netns_label();
+	std::string dir = pin_dir(label, ifname);
 	if (!std::filesystem::exists(dir))
-		throw Error("no mkdp steering on '" + ifname + "' (nothing pinned at " + dir + ")", ENOENT);
-	unsigned ifindex = if_nametoindex(ifname.c_str());
-	int pfd = bpf_obj_get((dir + "/" + kProgPin).c_str());
-	if (ifindex && pfd >= 0) {
-		uint32_t id = prog_id_of(pfd);
-		Attached cur = attached_on(int(ifindex));
-		if (has_prog(cur, id) && !cur.multiprog) {
-			// Alone on the interface: the kernel's compare-and-swap removes it
-			// only if it is still ours.
-			LIBBPF_OPTS(bpf_xdp_attach_opts, ao, .old_prog_fd = pfd);
-			__u32 flags = XDP_FLAGS_REPLACE |
-				      (cur.mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
-			if (bpf_xdp_attach(int(ifindex), -1, flags, &ao))
-				throw_errno("detach XDP from '" + ifname + "'");
-		} else if (has_prog(cur, id)) {
-			QuietLibs quiet;
-			struct xdp_program *xp = xdp_program__from_fd(pfd);
-			int err = libxdp_get_error(xp);
-			if (!err) {	// xp holds its own dup of pfd
-				err = xdp_program__detach(xp, int(ifindex), cur.mode, 0);
-				xdp_program__close(xp);
-			}
-			if (err)
-				throw Error("detach XDP from '" + ifname + "'" + QuietLibs::why() + ": " +
-					    std::strerror(-err), -err);
+		throw Error(no_pins(label, ifname), ENOENT);
+	DetachResult r{dir, ""};
+	Fd pfd = pinned_prog(dir);
+	if (pfd.get() >= 0) {
+		// Where it was attached; a renamed interface keeps its ifindex.
+		std::optional<mkdp_steer_info> inf = pinned_info(dir);
+		int hint = inf ? int(inf->ifindex) : int(if_nametoindex(ifname.c_str()));
+		if (std::optional<Where> w = find_attached(prog_id_of(pfd.get()), hint)) {
+			detach_prog(w->ifindex, pfd.get(), w->cur);
+			r.detached_from = ifname_of(w->ifindex);
 		}
-		// else: someone replaced it, or the interface was re-created; only pins remain
 	}
-	if (pfd >= 0)
-		::close(pfd);
+	// else: no program is left in the pins (a half-written directory)
 	remove_pins(dir);
+	return r;
+}
+
+DetachResult Steering::remove_stale(const std::string &netns, const std::string &ifname)
+{
+	ensure_bpffs();
+	PinLock lock;
+	std::string dir = pin_dir(netns, ifname);
+	if (!std::filesystem::exists(dir))
+		throw Error("no mkdp pins for '" + ifname + "' of network namespace " + netns + " (nothing at " + dir + ")",
+			    ENOENT);
+	if (netns == kHostLabel || netns_exists(netns))
+		throw Error("network namespace " + netns + " exists: detach from inside it (mkdp detach " + ifname +
+			    (netns == kHostLabel ? "" : " --netns " + netns) + ")");
+	if (netns.rfind("netns-", 0) == 0)
+		throw Error(dir + " belongs to an unnamed network namespace mkdp cannot enter; detach from inside it, "
+			    "or remove the directory if that namespace is gone");
+	DetachResult r{dir, ""};
+	// A deleted namespace destroys its virtual devices and returns physical
+	// ones to the initial namespace, still carrying their XDP program.
+	if (Fd pfd = pinned_prog(dir); pfd.get() >= 0)
+		if (std::optional<Where> w = find_attached(prog_id_of(pfd.get()), 0)) {
+			detach_prog(w->ifindex, pfd.get(), w->cur);
+			r.detached_from = ifname_of(w->ifindex);
+		}
+	remove_pins(dir);
+	return r;
 }
 
 // ---- configuration ----------------------------------------------------------
@@ -985,22 +1265,10 @@ void Steering::check_partition(uint32_t part) const
 {
 	uint32_t n = config().partitions;
 	if (part >= n)
-		throw Error("partition " + std::to_string(part) + " out of range (" + std::to_string(n) +
-			    " partition" + (n == 1 ? "" : "s") + ")", ERANGE);
+		throw Error("partition " + std::to_string(part) + " out of range " + part_range(n), ERANGE);
 }
 
-void Steering::check_queue(uint32_t queue) const
-{
-	if (queue >= MKDP_STEER_MAX_QUEUES)
-		throw Error("queue " + std::to_string(queue) + " out of range (mkdp steers queues 0.." +
-			    std::to_string(MKDP_STEER_MAX_QUEUES - 1) + ")", ERANGE);
-	if (!ifname_.empty()) {
-		uint32_t n = rx_queues_of(ifname_);
-		if (n && queue >= n)
-			throw Error("queue " + std::to_string(queue) + " out of range ('" + ifname_ + "' has " +
-				    std::to_string(n) + " RX queue" + (n == 1 ? "" : "s") + ")", ERANGE);
-	}
-}
+void Steering::check_queue(uint32_t queue) const { check_queue_on(ifname_, queue); }
 
 void Steering::set_queue_partition(uint32_t queue, uint32_t part)
 {
@@ -1024,6 +1292,36 @@ void Steering::set_indirection(std::span<const uint32_t> table)
 		if (bpf_map_update_elem(maps_[flow_indir], &i, &p, BPF_ANY))
 			throw_errno("write flow_indir");
 	}
+}
+
+std::vector<uint32_t> Steering::queue_map() const
+{
+	std::vector<uint32_t> t(MKDP_STEER_MAX_QUEUES);
+	for (uint32_t q = 0; q < MKDP_STEER_MAX_QUEUES; q++)
+		if (bpf_map_lookup_elem(maps_[queue_to_part], &q, &t[q]))
+			throw_errno("read queue_to_part");
+	return t;
+}
+
+std::vector<uint32_t> indirection_from_weights(std::span<const uint32_t> weights)
+{
+	uint64_t sum = 0;
+	for (uint32_t w : weights)
+		sum += w;
+	if (weights.empty() || weights.size() > MKDP_STEER_MAX_PARTITIONS || !sum)
+		throw Error("indirection weights: 1.." + std::to_string(MKDP_STEER_MAX_PARTITIONS) +
+			    " weights, one per partition, not all 0");
+	// Entry i goes to the partition whose cumulative weight range holds
+	// i * sum / size, as ethtool_rxfh_indir_default-style spreading does.
+	std::vector<uint32_t> t(MKDP_STEER_INDIR_SIZE);
+	for (uint32_t i = 0; i < MKDP_STEER_INDIR_SIZE; i++) {
+		uint64_t x = uint64_t(i) * sum / MKDP_STEER_INDIR_SIZE, acc = 0;
+		uint32_t p = 0;
+		while (acc + weights[p] <= x)
+			acc += weights[p++];
+		t[i] = p;
+	}
+	return t;
 }
 
 std::vector<uint32_t> Steering::indirection() const
@@ -1063,19 +1361,19 @@ void Steering::add_rules(std::span<SteerRule> rules)
 		if (r.family != 4 && r.family != 6)
 			throw Error("rule: family must be 4 or 6");
 		if (r.action == SteerAction::steer && r.partition >= nparts)
-			throw Error("rule " + r.to_string() + ": partition " + std::to_string(r.partition) +
-				    " out of range (" + std::to_string(nparts) + " partitions)", ERANGE);
+			throw Error("rule " + r.text() + ": partition " + std::to_string(r.partition) +
+				    " out of range " + part_range(nparts), ERANGE);
 		if (r.action != SteerAction::steer)
 			r.partition = 0;
 		if (r.match == SteerRule::Match::exact) {
 			if ((r.sport || r.dport) && r.proto != IPPROTO_TCP && r.proto != IPPROTO_UDP)
-				throw Error("rule " + r.to_string() + ": ports need tcp or udp");
+				throw Error("rule " + r.text() + ": ports need tcp or udp");
 		} else {
 			unsigned bytes = r.family == 4 ? 4 : 16;
 			if (r.prefix_len > bytes * 8)
-				throw Error("rule " + r.to_string() + ": prefix length out of range");
+				throw Error("rule " + r.text() + ": prefix length out of range");
 			if (!host_bits_clear(r.saddr, r.prefix_len, bytes))
-				throw Error("rule " + r.to_string() + ": address has bits set past the prefix length");
+				throw Error("rule " + r.text() + ": address has bits set past the prefix length");
 		}
 	}
 
@@ -1221,6 +1519,7 @@ SteerStatus Steering::status() const
 {
 	SteerStatus st;
 	mkdp_steer_info inf = info();
+	st.netns = netns_;
 	st.ifname = ifname_;
 	st.ifindex = ifindex_;
 	st.prog_id = prog_id_of(prog_fd_);
@@ -1238,6 +1537,11 @@ SteerStatus Steering::status() const
 		}
 	}
 	st.rules = list_rules().size();
+	st.rx_queues = rx_queues_of(ifname_);
+	st.queue_map = queue_map();
+	if (st.rx_queues && st.rx_queues < st.queue_map.size())
+		st.queue_map.resize(st.rx_queues);
+	st.indirection = indirection();
 	for (uint32_t q = 0; q < MKDP_STEER_MAX_QUEUES; q++) {
 		std::vector<uint32_t> parts;
 		for (uint32_t p = 0; p < MKDP_STEER_MAX_PARTITIONS; p++) {

@@ -4,10 +4,13 @@
 // live configuration (queue map, indirection table, rules, sockets, stats).
 //
 // One interface, one steering program, one pin directory
-// /sys/fs/bpf/mkdp/<ifname>/ holding its maps (named as in steer.bpf.c, so
-// `bpftool map dump pinned /sys/fs/bpf/mkdp/<if>/rules_exact` works), the
-// program (mkdp_steer) and the redirect-error tracepoint link. The pins are
-// the state: every CLI invocation opens them anew. See docs/steering.md.
+// /sys/fs/bpf/mkdp/<netns>/<ifname>/ holding its maps (named as in
+// steer.bpf.c, so `bpftool map dump pinned /sys/fs/bpf/mkdp/host/eth1/rules_exact`
+// works), the program (mkdp_steer) and the redirect-error tracepoint link.
+// <netns> is "host" for the initial network namespace, the iproute2 name of
+// a named one (/run/netns/NAME), else "netns-<inode>": bpffs is shared by
+// every namespace, interface names are not. The pins are the state: every
+// CLI invocation opens them anew. See docs/steering.md.
 #pragma once
 
 #include <array>
@@ -15,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "steer.h"
@@ -32,7 +36,8 @@ enum class SteerAction : uint32_t {
 
 const char *to_string(XdpMode m) noexcept;
 const char *to_string(SteerAction a) noexcept;
-// "queue,hash,rules" (any order, '+' or ',' separated) to MKDP_STEER_POLICY_* bits.
+// "queue,hash,rules" (any order, '+' or ',' separated) or "none" to
+// MKDP_STEER_POLICY_* bits; an empty policy or word is refused.
 uint32_t parse_policy(std::string_view s);
 std::string policy_string(uint32_t policy);
 
@@ -43,13 +48,30 @@ struct SteerConfig {
 	uint32_t partitions = 1;			// 1..MKDP_STEER_MAX_PARTITIONS
 	bool symmetric = false;				// A->B and B->A hash alike
 	uint32_t hash_seed = 0;
+
+	// Fields, for AttachOptions::fields.
+	enum Field : uint32_t {
+		f_policy = 1, f_default = 2, f_partitions = 4, f_symmetric = 8, f_seed = 16, f_all = 31
+	};
 };
 
 struct AttachOptions {
 	XdpMode mode = XdpMode::native;
 	SteerConfig config;
 	bool force = false;	// replace an XDP program mkdp did not attach
+	// When mkdp's program is already attached, only these fields of
+	// `config` change and the others keep their values (re-attach changes
+	// only what is given); a fresh attach takes `config` whole.
+	uint32_t fields = SteerConfig::f_all;
+	// Applied after the configuration (a changed partition count re-spreads
+	// both tables first), checked before anything changes:
+	std::vector<std::pair<uint32_t, uint32_t>> queue_map;	// queue -> partition (or PART_NONE)
+	std::vector<uint32_t> indirection;	// repeated over the table, as set_indirection()
 };
+
+// The indirection table that gives partition p a share weights[p] / sum of
+// the flow hash (ethtool -X weight): contiguous runs, like ethtool's.
+std::vector<uint32_t> indirection_from_weights(std::span<const uint32_t> weights);
 
 // A steering rule. Exact rules match the 5-tuple (ports 0 for protocols
 // without ports and non-first fragments); prefix rules match the longest
@@ -72,6 +94,7 @@ struct SteerRule {
 	// throws mkdp::Error naming what it could not read.
 	static SteerRule parse(std::string_view text);
 	std::string to_string() const;	// the same syntax, with the id ("#5 ...")
+	std::string text() const;	// the same without the id, for a rule not yet added
 	bool same_match(const SteerRule &o) const;
 };
 
@@ -82,6 +105,7 @@ struct SteerStats {
 };
 
 struct SteerStatus {
+	std::string netns;		// the pin directory's namespace label
 	std::string ifname;
 	int ifindex = 0;
 	uint32_t prog_id = 0;
@@ -92,23 +116,57 @@ struct SteerStatus {
 	uint32_t owner_pid = 0;
 	uint64_t attach_time = 0;	// CLOCK_REALTIME seconds
 	size_t rules = 0;
+	uint32_t rx_queues = 0;		// as the driver reports them (0: unknown)
+	std::vector<uint32_t> queue_map;	// per RX queue (all 64 when unknown)
+	std::vector<uint32_t> indirection;	// the 128 entries
 	// queue -> partitions with a socket, as recorded by set_socket
 	std::vector<std::pair<uint32_t, std::vector<uint32_t>>> sockets;
 };
 
+// A pin directory, as found under /sys/fs/bpf/mkdp.
+struct SteerPins {
+	std::string netns;	// label: "host", a /run/netns name, "netns-<inode>"
+	std::string ifname;
+	std::string dir;
+	bool netns_gone = false;	// a name no longer under /run/netns: stale pins
+};
+
+struct DetachResult {
+	std::string pins;		// the directory removed
+	std::string detached_from;	// interface the program was taken off; "" when it
+					// was no longer attached (only stale pins removed)
+};
+
 class Steering {
 public:
+	// Everything below works in the calling thread's network namespace.
+
 	// Loads and attaches to ifname, pins under pin_dir(ifname). Attaching
-	// again in the same mode re-applies the configuration to the program
-	// already there (idempotent); any failure leaves nothing behind.
+	// again in the same mode changes the given fields on the program already
+	// there (idempotent); any failure or refusal changes nothing.
 	static Steering attach(const std::string &ifname, const AttachOptions &o);
 	// The steering on ifname, from its pins (another process attached it).
 	static Steering open(const std::string &ifname);
 	// Loaded but neither attached nor pinned: for BPF_PROG_RUN.
 	static Steering load(const SteerConfig &c);
-	// Removes the program from ifname, the pins and their directory.
-	static void detach(const std::string &ifname);
+	// Removes the program from the interface it is attached to (found by
+	// the ifindex it was attached with, so a renamed interface is found
+	// too), then the pins and their directory. Refuses, changing nothing,
+	// when there are no pins for ifname in this namespace (the message says
+	// in which namespaces there are).
+	static DetachResult detach(const std::string &ifname);
+	// The namespace `netns` is gone, its virtual devices with it: removes
+	// the pins left for ifname. A physical device returns to the initial
+	// namespace still carrying the program: looked for here, and detached.
+	// Refuses when the namespace exists.
+	static DetachResult remove_stale(const std::string &netns, const std::string &ifname);
+
+	// The calling thread's namespace label, and the pin directories.
+	static std::string netns_label();
 	static std::string pin_dir(const std::string &ifname);
+	static std::string pin_dir(const std::string &netns, const std::string &ifname);
+	// Every pin directory, all namespaces.
+	static std::vector<SteerPins> list_pins();
 
 	Steering(Steering &&o) noexcept;
 	Steering &operator=(Steering &&o) noexcept;
@@ -128,6 +186,7 @@ public:
 	// {0, 1} alternates; its size must divide MKDP_STEER_INDIR_SIZE.
 	void set_indirection(std::span<const uint32_t> table);
 	std::vector<uint32_t> indirection() const;
+	std::vector<uint32_t> queue_map() const;	// all MKDP_STEER_MAX_QUEUES entries
 
 	uint32_t add_rule(SteerRule r);
 	// All or nothing; assigns ids into rules[i].id.
@@ -163,10 +222,12 @@ private:
 	void close_all() noexcept;
 	void check_partition(uint32_t part) const;
 	void check_queue(uint32_t queue) const;
+	void apply_tables(const AttachOptions &o);
 	void write_defaults(uint32_t partitions);
 	mkdp_steer_info info() const;
 
 	std::string ifname_;	// "" when only loaded
+	std::string netns_;	// label of the pins' namespace
 	int ifindex_ = 0;
 	int prog_fd_ = -1;
 	std::array<int, nr_maps> maps_;
