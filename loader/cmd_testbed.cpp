@@ -4,7 +4,9 @@
 #include "commands.h"
 
 #include <mkdp/error.h>
+#include <mkdp/netns.h>
 #include <mkdp/testbed.h>
+#include <steer_loader.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -42,6 +44,27 @@ void print_info(const TestbedInfo &i, const char *state, bool as_json)
 		    i.tx.ifname.c_str(), i.name.c_str());
 }
 
+// Deleting the namespace takes the devices and so the attachments with it,
+// but not the pins in the shared bpffs (the program, the maps, the
+// tracepoint link would live on): detach mkdp's steering from the testbed's
+// devices first. Returns the interfaces detached.
+std::vector<std::string> detach_steering(const std::string &name)
+{
+	std::vector<std::string> done;
+	bool gone = !netns_exists(name);
+	if (!gone && !testbed_info(name))	// throws for a namespace that is no testbed
+		return done;
+	for (const SteerPins &p : Steering::list_pins())
+		if (p.netns == name) {
+			if (gone)	// pins left by a namespace removed otherwise
+				Steering::remove_stale(name, p.ifname);
+			else
+				run_in_netns(name, [&] { Steering::detach(p.ifname); });
+			done.push_back(p.ifname);
+		}
+	return done;
+}
+
 } // namespace
 
 void register_testbed(CLI::App &app)
@@ -67,15 +90,23 @@ void register_testbed(CLI::App &app)
 		print_info(r.info, r.created ? "up" : "already up", o.json);
 	});
 
-	CLI::App *down = tb->add_subcommand("down", "Remove the testbed namespace and all in it.");
+	CLI::App *down = tb->add_subcommand(
+		"down", "Remove the testbed namespace and all in it, mkdp steering (program, maps,\n"
+			"pins) on its devices included.");
 	name_opt(down);
 	down->callback([] {
+		check_testbed_name(o.tb.name);
+		std::vector<std::string> detached = detach_steering(o.tb.name);
 		bool removed = testbed_down(o.tb.name);
-		if (o.json)
-			std::printf("{\"name\": \"%s\", \"removed\": %s}\n", o.tb.name.c_str(),
-				    removed ? "true" : "false");
-		else
-			std::printf("testbed %s: %s\n", o.tb.name.c_str(), removed ? "removed" : "was not up");
+		if (o.json) {
+			std::printf("%s\n", nlohmann::json{{"name", o.tb.name}, {"removed", removed}, {"detached", detached}}
+						    .dump(2)
+						    .c_str());
+			return;
+		}
+		for (const std::string &d : detached)
+			std::printf("testbed %s: detached mkdp steering from %s\n", o.tb.name.c_str(), d.c_str());
+		std::printf("testbed %s: %s\n", o.tb.name.c_str(), removed ? "removed" : "was not up");
 	});
 
 	CLI::App *show = tb->add_subcommand("show", "Describe the testbed; exit 1 when it is not up.");

@@ -149,6 +149,10 @@ TEST_F(TestbedTest, UpCreatesNamespaceAndMultiQueueVeth)
 	addrs = by_name[kTestbedTxDev]["addr_info"].dump();
 	EXPECT_NE(addrs.find("10.77.0.2"), std::string::npos) << addrs;
 	EXPECT_NE(addrs.find("fd77::2"), std::string::npos) << addrs;
+	// A quiet wire: no link-local address (no DAD, no router solicitations).
+	for (const char *dev : {kTestbedRxDev, kTestbedTxDev}) {
+		EXPECT_EQ(by_name[dev]["addr_info"].dump().find("fe80"), std::string::npos) << dev;
+	}
 
 	// The two ends reach each other inside the namespace (UDP, both families).
 	for (const char *pair : {"10.77.0.1 10.77.0.2", "fd77::1 fd77::2"}) {
@@ -288,12 +292,24 @@ TEST_F(TestbedTest, GenSendsOnlyOnTestbedVeths)
 		{"gen", kTestbedTxDev, "--netns", "mkdp-tbt-does-not-exist"},
 		{"gen", kTestbedTxDev, "--netns", ns.name, "--queue", "4"},
 		{"gen", kTestbedTxDev, "--netns", ns.name, "--size", "20"},
+		{"gen", kTestbedTxDev, "--netns", ns.name, "--size", "1515"},	// MTU 1500 + 14
+		{"gen", kTestbedTxDev, "--netns", ns.name, "--size", "1519", "--vlan", "5"},
 	};
 	for (const auto &args : refused) {
 		ProgramResult e = cli(args);
 		EXPECT_EQ(e.status, 1) << args[1] << " " << args[3];
 		EXPECT_EQ(lines(e.err), 1u) << e.err;
 		EXPECT_EQ(e.out, "");
+	}
+	ProgramResult eth0 = cli({"gen", "eth0", "--netns", ns.name});
+	EXPECT_NE(eth0.err.find("eth0: not a testbed device"), std::string::npos) << eth0.err;
+	// The largest frames the device takes, with and without a tag.
+	for (std::vector<std::string> ok : {std::vector<std::string>{"--size", "1514"},
+					    std::vector<std::string>{"--size", "1518", "--vlan", "5"}}) {
+		std::vector<std::string> args = {"gen", kTestbedTxDev, "--netns", ns.name, "--count", "3"};
+		args.insert(args.end(), ok.begin(), ok.end());
+		r = cli(args);
+		EXPECT_EQ(r.status, 0) << r.err;
 	}
 	// A namespace that holds anything but the pair is no testbed.
 	run_checked({"ip", "-n", ns.name, "link", "add", "mkdpx", "type", "veth", "peer", "name", "mkdpy"}, "veth");

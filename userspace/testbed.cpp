@@ -12,6 +12,7 @@
 #include <linux/sockios.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -115,11 +116,32 @@ void attach_txq_selector(int prog_fd, const char *ifname)
 		throw_errno(std::string("attach the TX queue selector to ") + ifname, -rc);
 }
 
+// Called inside the namespace (/proc/sys/net follows the calling thread's).
+void set_sysctl(const std::string &path, const char *value)
+{
+	int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		throw_errno("open " + path);
+	ssize_t n = write(fd, value, strlen(value));
+	int e = errno;
+	close(fd);
+	if (n < 0)
+		throw_errno("write " + path, e);
+}
+
 void prepare_in_netns(uint32_t queues)
 {
 	int prog = load_txq_selector(queues);
 	try {
 		for (const EndPlan *e : {&kRxPlan, &kTxPlan}) {
+			// The one report the kernel still sends on a link without
+			// a link-local address, MLD for the global address's
+			// solicited-node group, goes out at link up after a random
+			// delay below this interval, and its repeat after another:
+			// 0 (one jiffy) sends both before `up` returns, so none
+			// arrives once steering is attached.
+			for (const char *v : {"mldv1_unsolicited_report_interval", "mldv2_unsolicited_report_interval"})
+				set_sysctl(std::string("/proc/sys/net/ipv6/conf/") + e->ifname + "/" + v, "0");
 			tso_off(e->ifname);
 			attach_txq_selector(prog, e->ifname);
 		}
@@ -142,6 +164,7 @@ TestbedEnd parse_end(const json &link, const std::string &ns)
 	e.mac = MacAddr::parse(link.value("address", ""));
 	e.rx_queues = link.value("num_rx_queues", 0u);
 	e.tx_queues = link.value("num_tx_queues", 0u);
+	e.mtu = link.value("mtu", 0u);
 	for (const std::string &f : link.value("flags", std::vector<std::string>{}))
 		if (f == "UP")
 			e.up = true;
@@ -235,6 +258,12 @@ TestbedUpResult testbed_up(const TestbedOptions &o)
 		ip(o.name, {"link", "set", "lo", "up"}, "bring lo up");
 		for (const EndPlan *e : {&kRxPlan, &kTxPlan}) {
 			ip(o.name, {"link", "set", e->ifname, "alias", kTestbedAlias}, "mark the veth");
+			// No IPv6 link-local address: without one the kernel sends
+			// no router solicitations and no DAD probes when the link
+			// comes up, frames that would otherwise be steered and
+			// counted next to the generator's (the global addresses
+			// below are added with nodad).
+			ip(o.name, {"link", "set", e->ifname, "addrgenmode", "none"}, "turn IPv6 autoconfiguration off");
 			ip(o.name, {"addr", "add", std::string(e->ip4) + "/24", "dev", e->ifname},
 			   "address the veth");
 			ip(o.name, {"addr", "add", std::string(e->ip6) + "/64", "dev", e->ifname, "nodad"},
@@ -267,6 +296,9 @@ bool testbed_down(const std::string &name)
 
 TestbedInfo require_testbed_device(const std::string &netns, const std::string &ifname)
 {
+	if (ifname != kTestbedRxDev && ifname != kTestbedTxDev)
+		throw Error("refusing to use " + ifname + ": not a testbed device (mkdp sends only on " + kTestbedRxDev +
+			    " and " + kTestbedTxDev + " of a testbed namespace, e.g. mkdp gen mkdp1 --netns " + netns + ")");
 	std::optional<TestbedInfo> info;
 	try {
 		info = testbed_info(netns);
@@ -276,9 +308,6 @@ TestbedInfo require_testbed_device(const std::string &netns, const std::string &
 	if (!info)
 		throw Error("refusing to use " + ifname + ": no testbed namespace " + netns +
 			    " (mkdp testbed up --name " + netns + ")");
-	if (ifname != kTestbedRxDev && ifname != kTestbedTxDev)
-		throw Error("refusing to use " + ifname + ": only the testbed's " + kTestbedRxDev + " and " +
-			    kTestbedTxDev + " in " + netns + " may carry mkdp traffic");
 	return *info;
 }
 

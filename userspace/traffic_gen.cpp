@@ -24,7 +24,7 @@ constexpr uint32_t kRingFrameSize = 2048;	// one frame slot: header + up to 1518
 constexpr uint32_t kRingBlockSize = 1 << 16;
 constexpr uint32_t kRingBlocks = 8;		// 256 slots per TX queue
 constexpr uint32_t kFlowsPerAddr = 50000;
-constexpr uint32_t kMaxFrame = 1514 + 8;	// MTU 1500 + Ethernet + two tags
+constexpr uint32_t kEthHeader = 14, kVlanTag = 4;
 
 // One TPACKET_V2 TX ring on one socket, pinned to one TX queue.
 class TxRing {
@@ -208,9 +208,15 @@ GenReport generate(const GenOptions &opts)
 			    std::to_string(me.tx_queues) + " queues");
 	if (o.vlan > 4094)
 		throw Error("gen: --vlan must be 1..4094");
-	if (o.size < min_frame(o) || o.size > kMaxFrame)
-		throw Error("gen: --size must be " + std::to_string(min_frame(o)) + ".." +
-			    std::to_string(kMaxFrame) + " for these headers");
+	// What the device takes: its MTU plus the Ethernet header, plus the
+	// tag when there is one (AF_PACKET refuses more with EMSGSIZE), within
+	// one TX ring slot.
+	uint32_t max = std::min<uint32_t>(me.mtu + kEthHeader + (o.vlan ? kVlanTag : 0),
+					  kRingFrameSize - TPACKET_ALIGN(sizeof(tpacket2_hdr)));
+	if (o.size < min_frame(o) || o.size > max)
+		throw Error("gen: --size must be " + std::to_string(min_frame(o)) + ".." + std::to_string(max) +
+			    " for these headers (" + o.ifname + " MTU " + std::to_string(me.mtu) +
+			    (o.vlan ? " + Ethernet header + VLAN tag)" : " + Ethernet header; 4 more with --vlan)"));
 	if (o.batch < 1 || o.batch > 256)
 		throw Error("gen: batch must be 1..256");
 	const IpAddr &src_ip = o.ipv6 ? me.ip6 : me.ip4, &dst_ip = o.ipv6 ? peer.ip6 : peer.ip4;

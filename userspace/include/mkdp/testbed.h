@@ -16,6 +16,10 @@
 // AF_PACKET's), and a tc egress classifier on both ends that maps socket
 // priority q < queues to TX queue q (SO_PRIORITY selects the queue).
 //
+// Both ends have IPv6 address generation off (addrgenmode none): no
+// link-local address, so the kernel sends no router solicitations or DAD
+// probes, and a quiet wire carries only what the generator sends.
+//
 // Everything lives inside the namespace, so `down` (deleting it) removes all.
 #pragma once
 
@@ -44,6 +48,7 @@ struct TestbedEnd {
 	MacAddr mac;
 	IpAddr ip4, ip6;
 	uint32_t rx_queues = 0, tx_queues = 0;
+	uint32_t mtu = 0;
 	bool up = false;
 	std::string xdp_prog;	// name of the attached XDP program, if any
 };
