@@ -1,16 +1,17 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // `mkdp attach`, `mkdp detach`, `mkdp status`: the steering program on an
-// interface, in the manner of `xdp-loader load/unload/status`.
+// interface, in the manner of `xdp-loader load/unload/status`; the queue
+// map, indirection table and hash seed in the manner of `ethtool -X`.
 #include "commands.h"
 #include "netns_option.h"
 
 #include <mkdp/error.h>
+#include <mkdp/netns.h>
 #include <steer_loader.h>
 
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
-#include <filesystem>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -19,14 +20,51 @@ namespace mkdp::cli {
 
 nlohmann::json partitions_status_json(); // cmd_part.cpp
 
+namespace {
+
+std::string part_name(uint32_t p) { return p == MKDP_STEER_PART_NONE ? "none" : std::to_string(p); }
+
+nlohmann::json parts_json(const std::vector<uint32_t> &t)
+{
+	nlohmann::json a = nlohmann::json::array();
+	for (uint32_t p : t)
+		a.push_back(p == MKDP_STEER_PART_NONE ? nlohmann::json("none") : nlohmann::json(p));
+	return a;
+}
+
+// The shortest prefix the table repeats (an "0 1" pattern prints as such).
+size_t period_of(const std::vector<uint32_t> &t)
+{
+	for (size_t n = 1; n < t.size(); n++) {
+		if (t.size() % n)
+			continue;
+		bool ok = true;
+		for (size_t i = n; i < t.size() && ok; i++)
+			ok = t[i] == t[i - n];
+		if (ok)
+			return n;
+	}
+	return t.size();
+}
+
+// "stale": pins whose namespace is gone, with the command that removes them.
+std::string stale_hint(const SteerPins &p)
+{
+	return "mkdp detach " + p.ifname + " --netns " + p.netns;
+}
+
+} // namespace
+
 nlohmann::json status_json(const SteerStatus &s)
 {
 	nlohmann::json socks = nlohmann::json::object();
 	for (const auto &[q, parts] : s.sockets)
 		socks[std::to_string(q)] = parts;
 	return {{"interface", s.ifname},
+		{"netns", s.netns},
 		{"ifindex", s.ifindex},
 		{"attached", s.attached},
+		{"stale", false},
 		{"prog_id", s.prog_id},
 		{"mode", to_string(s.mode)},
 		{"attach", s.multiprog ? "multiprog" : "single"},
@@ -34,10 +72,14 @@ nlohmann::json status_json(const SteerStatus &s)
 		{"default", to_string(s.config.default_action)},
 		{"partitions", s.config.partitions},
 		{"symmetric", s.config.symmetric},
+		{"hash_seed", s.config.hash_seed},
+		{"rx_queues", s.rx_queues},
+		{"queue_map", parts_json(s.queue_map)},
+		{"indirection", parts_json(s.indirection)},
 		{"rules", s.rules},
 		{"owner_pid", s.owner_pid},
 		{"attach_time", s.attach_time},
-		{"pins", Steering::pin_dir(s.ifname)},
+		{"pins", Steering::pin_dir(s.netns, s.ifname)},
 		{"sockets_by_queue", socks}};
 }
 
@@ -45,22 +87,35 @@ namespace {
 
 struct AttachCmd {
 	std::string ifname, netns, mode = "native", policy = "queue", dflt = "pass";
-	uint32_t partitions = 2;
-	bool symmetric = false, force = false;
+	std::string queue_map, indir_table, indir_weights;
+	uint32_t partitions = 2, seed = 0;
+	bool symmetric = false, force = false, json = false;
+	CLI::Option *o_policy, *o_default, *o_partitions, *o_symmetric, *o_seed;
 };
 
 void print_status(const SteerStatus &s)
 {
-	std::printf("%s (ifindex %d): %s\n", s.ifname.c_str(), s.ifindex,
-		    s.attached ? "steering attached" : "pinned but NOT attached (run attach again or detach)");
+	std::printf("%s in %s (ifindex %d): %s\n", s.ifname.c_str(), s.netns.c_str(), s.ifindex,
+		    s.attached ? "steering attached"
+			       : "pinned but NOT attached (attach again to re-attach, or detach to remove)");
 	std::printf("  program   id %u, %s mode, %s attach%s\n", s.prog_id, to_string(s.mode),
 		    s.multiprog ? "multiprog (libxdp dispatcher)" : "single-program",
 		    s.multiprog ? "" : " (libxdp's dispatcher is unavailable or not used)");
-	std::printf("  policy    %s, default action %s, %u partitions%s\n",
+	std::printf("  policy    %s, default action %s, %u partitions, hash seed %u%s\n",
 		    policy_string(s.config.policy).c_str(), to_string(s.config.default_action),
-		    s.config.partitions, s.config.symmetric ? ", symmetric hash" : "");
-	std::printf("  rules     %zu\n", s.rules);
-	std::printf("  pins      %s\n", Steering::pin_dir(s.ifname).c_str());
+		    s.config.partitions, s.config.hash_seed, s.config.symmetric ? ", symmetric hash" : "");
+	std::printf("  queue map");
+	for (size_t q = 0; q < s.queue_map.size(); q++)
+		std::printf(" %zu=%s", q, part_name(s.queue_map[q]).c_str());
+	std::printf("%s\n", s.rx_queues ? "" : " (the driver does not say how many RX queues)");
+	size_t n = period_of(s.indirection);
+	std::printf("  indir     %zu entries:", s.indirection.size());
+	for (size_t i = 0; i < n; i++)
+		std::printf("%s%s", i && i % 32 == 0 ? "\n            " : " ", part_name(s.indirection[i]).c_str());
+	if (n < s.indirection.size())
+		std::printf("  (repeated %zu times)", s.indirection.size() / n);
+	std::printf("\n  rules     %zu\n", s.rules);
+	std::printf("  pins      %s\n", Steering::pin_dir(s.netns, s.ifname).c_str());
 	if (s.sockets.empty())
 		std::printf("  sockets   none (steered frames take the default action, counted as no_socket)\n");
 	for (const auto &[q, parts] : s.sockets) {
@@ -71,24 +126,170 @@ void print_status(const SteerStatus &s)
 	}
 }
 
-XdpMode parse_mode(const std::string &m) { return m == "skb" ? XdpMode::skb : XdpMode::native; }
-
-SteerAction parse_default(const std::string &d)
+uint32_t parse_u32(const std::string &what, const std::string &w, uint32_t max)
 {
-	return d == "drop" ? SteerAction::drop : SteerAction::pass;
+	char *end;
+	unsigned long v = std::strtoul(w.c_str(), &end, 10);
+	if (w.empty() || *end || w[0] == '-' || v > max)
+		throw Error(what + ": '" + w + "' is not a number 0.." + std::to_string(max));
+	return uint32_t(v);
 }
 
-// Interfaces with mkdp pins, for `status` without an interface.
-std::vector<std::string> pinned_interfaces()
+std::vector<std::string> split(const std::string &s, char sep)
 {
 	std::vector<std::string> out;
-	std::error_code ec;
-	std::filesystem::path root = std::filesystem::path(Steering::pin_dir("x")).parent_path();
-	for (auto &e : std::filesystem::directory_iterator(root, ec))
-		if (e.is_directory())
-			out.push_back(e.path().filename().string());
-	std::sort(out.begin(), out.end());
+	size_t b = 0;
+	for (;;) {
+		size_t e = s.find(sep, b);
+		out.push_back(s.substr(b, e == s.npos ? e : e - b));
+		if (e == s.npos)
+			return out;
+		b = e + 1;
+	}
+}
+
+uint32_t parse_part(const std::string &what, const std::string &w)
+{
+	return w == "none" ? MKDP_STEER_PART_NONE : parse_u32(what, w, MKDP_STEER_MAX_PARTITIONS - 1);
+}
+
+// "0=1,1=0,3=none"
+std::vector<std::pair<uint32_t, uint32_t>> parse_queue_map(const std::string &s)
+{
+	std::vector<std::pair<uint32_t, uint32_t>> out;
+	for (const std::string &e : split(s, ',')) {
+		auto eq = e.find('=');
+		if (eq == e.npos)
+			throw Error("--queue-map: '" + e + "' is not QUEUE=PARTITION (e.g. 0=1,1=0)");
+		out.emplace_back(parse_u32("--queue-map queue", e.substr(0, eq), MKDP_STEER_MAX_QUEUES - 1),
+				 parse_part("--queue-map partition", e.substr(eq + 1)));
+	}
 	return out;
+}
+
+std::vector<uint32_t> parse_list(const std::string &what, const std::string &s, bool parts)
+{
+	std::vector<uint32_t> out;
+	for (const std::string &w : split(s, ','))
+		out.push_back(parts ? parse_part(what, w) : parse_u32(what, w, 1000000));
+	return out;
+}
+
+void run_attach(const AttachCmd &a)
+{
+	AttachOptions o;
+	o.mode = a.mode == "skb" ? XdpMode::skb : XdpMode::native;
+	o.force = a.force;
+	o.config.policy = parse_policy(a.policy);
+	o.config.default_action = a.dflt == "drop" ? SteerAction::drop : SteerAction::pass;
+	o.config.partitions = a.partitions;
+	o.config.symmetric = a.symmetric;
+	o.config.hash_seed = a.seed;
+	o.fields = 0;
+	for (auto [opt, f] : {std::pair{a.o_policy, SteerConfig::f_policy}, {a.o_default, SteerConfig::f_default},
+			      {a.o_partitions, SteerConfig::f_partitions}, {a.o_symmetric, SteerConfig::f_symmetric},
+			      {a.o_seed, SteerConfig::f_seed}})
+		if (opt->count())
+			o.fields |= f;
+	if (!a.queue_map.empty())
+		o.queue_map = parse_queue_map(a.queue_map);
+	if (!a.indir_table.empty())
+		o.indirection = parse_list("--indir-table", a.indir_table, true);
+	if (!a.indir_weights.empty())
+		o.indirection = indirection_from_weights(parse_list("--indir-weights", a.indir_weights, false));
+
+	InNetns in(a.netns);
+	bool had = false;
+	try {
+		had = Steering::open(a.ifname).status().attached;
+	} catch (const Error &) {
+	}
+	Steering s = Steering::attach(a.ifname, o);
+	SteerStatus st = s.status();
+	if (a.json) {
+		nlohmann::json j = status_json(st);
+		j["action"] = had ? "updated" : "attached";
+		std::cout << j.dump(2) << std::endl;
+		return;
+	}
+	std::printf("%s %s in %s: program id %u, %s mode, %s attach, policy %s, default %s, %u partitions\n",
+		    had ? "updated steering on" : "attached to", a.ifname.c_str(), st.netns.c_str(), st.prog_id,
+		    to_string(st.mode), st.multiprog ? "multiprog" : "single-program",
+		    policy_string(st.config.policy).c_str(), to_string(st.config.default_action), st.config.partitions);
+}
+
+// Every steering to show: (pins, its status when it can be read).
+void run_status(const std::string &ifname, const std::string &netns, bool json)
+{
+	std::vector<SteerPins> pins;
+	if (netns.empty() && ifname.empty()) {
+		pins = Steering::list_pins();
+	} else if (!netns.empty() && !netns_exists(netns)) {
+		for (const SteerPins &p : Steering::list_pins())
+			if (p.netns == netns && (ifname.empty() || p.ifname == ifname))
+				pins.push_back(p);
+		if (pins.empty())
+			throw Error("no network namespace " + netns + " (and no steering pins left for it)");
+	} else {
+		InNetns in(netns);
+		std::string label = Steering::netns_label();
+		if (!ifname.empty())
+			pins.push_back({label, ifname, Steering::pin_dir(label, ifname), false});
+		else
+			for (const SteerPins &p : Steering::list_pins())
+				if (p.netns == label)
+					pins.push_back(p);
+	}
+	std::string here = Steering::netns_label();
+	nlohmann::json all = nlohmann::json::array();
+	for (const SteerPins &p : pins) {
+		if (p.netns_gone) {
+			std::string hint = stale_hint(p);
+			if (json)
+				all.push_back({{"interface", p.ifname}, {"netns", p.netns}, {"attached", false},
+					       {"stale", true}, {"pins", p.dir}, {"hint", hint}});
+			else
+				std::printf("%s in %s: STALE pins at %s: namespace %s is gone; remove them with: %s\n",
+					    p.ifname.c_str(), p.netns.c_str(), p.dir.c_str(), p.netns.c_str(), hint.c_str());
+			continue;
+		}
+		auto get = [&] { return Steering::open(p.ifname).status(); };
+		SteerStatus s;
+		if (p.netns == here || !netns.empty() || !ifname.empty()) {
+			InNetns in(netns);
+			s = get();
+		} else if (p.netns.rfind("netns-", 0) != 0) {
+			// One unreadable directory must not hide the others.
+			try {
+				s = run_in_netns(p.netns, get);
+			} catch (const Error &e) {
+				if (json)
+					all.push_back({{"interface", p.ifname}, {"netns", p.netns}, {"pins", p.dir},
+						       {"stale", false}, {"attached", nullptr}, {"error", e.what()}});
+				else
+					std::printf("%s in %s: %s\n", p.ifname.c_str(), p.netns.c_str(), e.what());
+				continue;
+			}
+		} else {
+			if (json)
+				all.push_back({{"interface", p.ifname}, {"netns", p.netns}, {"pins", p.dir},
+					       {"stale", false}, {"attached", nullptr}});
+			else
+				std::printf("%s in unnamed namespace %s: pins at %s (run status from inside it)\n",
+					    p.ifname.c_str(), p.netns.c_str(), p.dir.c_str());
+			continue;
+		}
+		if (json)
+			all.push_back(status_json(s));
+		else
+			print_status(s);
+	}
+	if (json)
+		std::cout << nlohmann::json{{"interfaces", all}, {"partitions", partitions_status_json()}}.dump(2)
+			  << std::endl;
+	else if (pins.empty())
+		std::printf("no interface has mkdp steering attached%s\n",
+			    netns.empty() ? "" : (" in " + netns).c_str());
 }
 
 } // namespace
@@ -100,75 +301,92 @@ void register_attach(CLI::App &app)
 		"attach", "Attach mkdp's XDP steering program to an interface.\n"
 			  "Frames are steered to partitions by rules, then the flow hash, then the\n"
 			  "RX queue map (whichever policies are enabled); everything else takes the\n"
-			  "default action. Maps are pinned under /sys/fs/bpf/mkdp/IFACE/.\n"
-			  "Attaching again with the same mode updates the configuration in place.\n"
-			  "Example: mkdp attach mkdp0 --netns mkdp-tb --policy rules,hash --partitions 2");
+			  "default action. Maps are pinned under /sys/fs/bpf/mkdp/NETNS/IFACE/\n"
+			  "(NETNS: 'host', or the --netns name).\n"
+			  "Attaching again changes only the options given; rules and sockets stay.\n"
+			  "The queue map and the indirection table start spread as i % partitions\n"
+			  "(a new partition count spreads them again).\n"
+			  "Examples:\n"
+			  "  mkdp attach mkdp0 --netns mkdp-tb --policy rules,hash --partitions 2\n"
+			  "  mkdp attach mkdp0 --netns mkdp-tb --queue-map 0=1,1=0 --indir-weights 1,3 --seed 7");
 	att->add_option("IFACE", a.ifname, "interface to attach to")->required();
 	att->add_option("--mode", a.mode, "native (driver) or skb (generic) XDP")
 		->check(CLI::IsMember({"native", "skb"}))->capture_default_str();
-	att->add_option("--policy", a.policy,
-			"steering policies, combinable: queue, hash, rules (e.g. rules,hash)")
-		->capture_default_str();
-	att->add_option("--default", a.dflt, "action for frames no policy steers: pass (host stack) or drop")
-		->check(CLI::IsMember({"pass", "drop"}))->capture_default_str();
-	att->add_option("--partitions", a.partitions, "number of partitions steered to")
-		->check(CLI::Range(1u, uint32_t(MKDP_STEER_MAX_PARTITIONS)))->capture_default_str();
-	att->add_flag("--symmetric", a.symmetric, "hash both directions of a flow alike");
+	a.o_policy = att->add_option("--policy", a.policy,
+				     "steering policies, combinable: queue, hash, rules (e.g. rules,hash), or none")
+			     ->capture_default_str();
+	a.o_default = att->add_option("--default", a.dflt,
+				      "action for frames no policy steers: pass (host stack) or drop")
+			      ->check(CLI::IsMember({"pass", "drop"}))->capture_default_str();
+	a.o_partitions = att->add_option("--partitions", a.partitions, "number of partitions steered to (1..16)")
+				 ->check(CLI::Range(1u, uint32_t(MKDP_STEER_MAX_PARTITIONS)))->capture_default_str();
+	a.o_symmetric = att->add_flag("--symmetric,!--no-symmetric", a.symmetric,
+				      "hash both directions of a flow alike (or not)");
+	a.o_seed = att->add_option("--seed", a.seed, "flow hash seed (changes which flows share a partition)")
+			   ->capture_default_str();
+	att->add_option("--queue-map", a.queue_map,
+			"RX queue -> partition entries to set, e.g. 0=1,1=0 ('none': the queue falls\n"
+			"through to the default action); the other queues keep theirs");
+	auto *tbl = att->add_option("--indir-table", a.indir_table,
+				    "flow-hash indirection table: partitions repeated over the 128 entries\n"
+				    "(their count must divide 128), e.g. 0,1,1,1: a quarter to 0, the rest to 1");
+	auto *wts = att->add_option("--indir-weights", a.indir_weights,
+				    "indirection by weight per partition, like ethtool -X weight: 1,3 sends a\n"
+				    "quarter of the hash space to partition 0 and the rest to 1");
+	tbl->excludes(wts);
 	att->add_flag("--force", a.force, "replace an XDP program mkdp did not attach");
+	att->add_flag("--json", a.json, "print the resulting status as JSON");
 	add_netns_option(att, a.netns);
-	att->callback([] {
-		InNetns in(a.netns);
-		AttachOptions o;
-		o.mode = parse_mode(a.mode);
-		o.force = a.force;
-		o.config.policy = parse_policy(a.policy);
-		o.config.default_action = parse_default(a.dflt);
-		o.config.partitions = a.partitions;
-		o.config.symmetric = a.symmetric;
-		Steering s = Steering::attach(a.ifname, o);
-		SteerStatus st = s.status();
-		std::printf("attached to %s: program id %u, %s mode, %s attach, policy %s, default %s\n",
-			    a.ifname.c_str(), st.prog_id, to_string(st.mode),
-			    st.multiprog ? "multiprog" : "single-program", policy_string(st.config.policy).c_str(),
-			    to_string(st.config.default_action));
-	});
+	att->callback([] { run_attach(a); });
 
 	static std::string det_if, det_ns;
+	static bool det_json = false;
 	CLI::App *det = app.add_subcommand(
-		"detach", "Remove mkdp's steering program from an interface, with its pins and maps.");
+		"detach", "Remove mkdp's steering program from an interface, with its pins and maps.\n"
+			  "With --netns of a namespace that is gone, removes the pins left behind.");
 	det->add_option("IFACE", det_if, "interface to detach from")->required();
+	det->add_flag("--json", det_json, "print what was removed as JSON");
 	add_netns_option(det, det_ns);
 	det->callback([] {
-		InNetns in(det_ns);
-		Steering::detach(det_if);
-		std::printf("detached from %s\n", det_if.c_str());
+		DetachResult r;
+		bool stale = !det_ns.empty() && !netns_exists(det_ns);
+		if (stale) {
+			r = Steering::remove_stale(det_ns, det_if);
+		} else {
+			InNetns in(det_ns);
+			r = Steering::detach(det_if);
+		}
+		if (det_json) {
+			std::cout << nlohmann::json{{"interface", det_if},
+						    {"netns", det_ns},
+						    {"detached_from", r.detached_from},
+						    {"removed_pins", r.pins},
+						    {"netns_gone", stale}}
+					     .dump(2)
+				  << std::endl;
+		} else if (stale) {
+			std::printf("namespace %s is gone: removed the stale pins %s%s\n", det_ns.c_str(), r.pins.c_str(),
+				    r.detached_from.empty() ? "" : (" (and the program from " + r.detached_from + ")").c_str());
+		} else if (r.detached_from.empty()) {
+			std::printf("%s: the program was no longer attached; removed the stale pins %s\n", det_if.c_str(),
+				    r.pins.c_str());
+		} else {
+			std::printf("detached from %s%s, removed %s\n", r.detached_from.c_str(),
+				    r.detached_from == det_if ? "" : (" (pinned as " + det_if + ")").c_str(), r.pins.c_str());
+		}
 	});
 
 	static std::string st_if, st_ns;
 	static bool st_json = false;
 	CLI::App *st = app.add_subcommand(
-		"status", "Show the steering on an interface (or on every interface mkdp has pins\n"
-			  "for): program id, XDP mode, attach kind, policy, partitions, sockets per queue.");
+		"status", "Show the steering on an interface: program id, XDP mode, attach kind,\n"
+			  "policy, partitions, queue map, indirection table, hash seed, sockets per\n"
+			  "queue. Without IFACE and --netns: every interface mkdp has pins for, in\n"
+			  "every namespace, including stale pins whose namespace is gone.");
 	st->add_option("IFACE", st_if, "interface (default: all with mkdp pins)");
 	st->add_flag("--json", st_json, "print JSON");
 	add_netns_option(st, st_ns);
-	st->callback([] {
-		InNetns in(st_ns);
-		std::vector<std::string> names = st_if.empty() ? pinned_interfaces()
-							       : std::vector<std::string>{st_if};
-		nlohmann::json all = nlohmann::json::array();
-		for (const std::string &n : names) {
-			SteerStatus s = Steering::open(n).status();
-			if (st_json)
-				all.push_back(status_json(s));
-			else
-				print_status(s);
-		}
-		if (st_json)
-			std::cout << nlohmann::json{{"interfaces", all}, {"partitions", partitions_status_json()}}.dump(2) << std::endl;
-		else if (names.empty())
-			std::printf("no interface has mkdp steering attached\n");
-	});
+	st->callback([] { run_status(st_if, st_ns, st_json); });
 }
 
 } // namespace mkdp::cli

@@ -6,6 +6,10 @@
 
 #include <steer_loader.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <iostream>
@@ -31,6 +35,38 @@ std::string join(const std::vector<std::string> &w)
 	return s;
 }
 
+std::string addr(uint8_t family, const std::array<uint8_t, 16> &a)
+{
+	char buf[INET6_ADDRSTRLEN];
+	inet_ntop(family == 4 ? AF_INET : AF_INET6, a.data(), buf, sizeof(buf));
+	return buf;
+}
+
+// A rule as fields, for scripts: no need to parse the text form.
+nlohmann::json rule_json(const SteerRule &r)
+{
+	nlohmann::json j = {{"id", r.id}, {"rule", r.text()}, {"family", r.family == 4 ? "ipv4" : "ipv6"}};
+	if (r.match == SteerRule::Match::exact) {
+		const char *p = r.proto == IPPROTO_TCP ? "tcp" : r.proto == IPPROTO_UDP ? "udp"
+			: r.proto == IPPROTO_ICMP ? "icmp" : r.proto == IPPROTO_ICMPV6 ? "icmp6" : nullptr;
+		j["match"] = "exact";
+		j["proto"] = p ? nlohmann::json(p) : nlohmann::json(r.proto);
+		j["src"] = addr(r.family, r.saddr);
+		j["dst"] = addr(r.family, r.daddr);
+		if (r.proto == IPPROTO_TCP || r.proto == IPPROTO_UDP) {
+			j["sport"] = r.sport;
+			j["dport"] = r.dport;
+		}
+	} else {
+		j["match"] = r.match == SteerRule::Match::dst_prefix ? "dst" : "src";
+		j["prefix"] = addr(r.family, r.saddr) + "/" + std::to_string(r.prefix_len);
+		j["prefix_len"] = r.prefix_len;
+	}
+	j["action"] = r.action == SteerAction::steer ? "part" : to_string(r.action);
+	j["partition"] = r.action == SteerAction::steer ? nlohmann::json(r.partition) : nlohmann::json(nullptr);
+	return j;
+}
+
 } // namespace
 
 void register_rule(CLI::App &app)
@@ -46,32 +82,46 @@ void register_rule(CLI::App &app)
 		"add", "Add one rule; prints its id. Duplicate or conflicting rules are refused.\n"
 		       "Syntax:\n"
 		       "  exact udp|tcp SRC:PORT DST:PORT part N|drop|pass\n"
+		       "  exact icmp|icmp6|PROTO SRC DST part N|drop|pass     (no ports)\n"
 		       "  dst PREFIX/LEN part N|drop|pass\n"
 		       "  src PREFIX/LEN part N|drop|pass\n"
-		       "IPv6 addresses with ports go in brackets: [fd77::1]:80.\n"
+		       "udp and tcp rules need both ports; port 0 (SRC:0 DST:0) matches the\n"
+		       "non-first fragments of the pair, which carry no ports. N is below the\n"
+		       "attached partition count. IPv6 addresses with ports go in brackets:\n"
+		       "[fd77::1]:80. A destination prefix beats a source prefix; exact beats both.\n"
 		       "Examples:\n"
 		       "  mkdp rule add mkdp0 --netns mkdp-tb exact udp 10.77.0.2:1000 10.77.0.1:2000 part 1\n"
 		       "  mkdp rule add mkdp0 --netns mkdp-tb dst 10.99.0.0/16 drop");
 	a->add_option("IFACE", add.ifname, "interface with mkdp steering")->required();
 	a->add_option("RULE", add.words, "the rule, as above")->required();
+	a->add_flag("--json", add.json, "print the rule added as JSON");
 	add_netns_option(a, add.netns);
 	a->callback([] {
-		InNetns in(add.netns);
 		SteerRule r = SteerRule::parse(join(add.words));
+		InNetns in(add.netns);
 		Steering s = Steering::open(add.ifname);
-		uint32_t id = s.add_rule(r);
-		r.id = id;
-		std::printf("added rule %s\n", r.to_string().c_str());
+		r.id = s.add_rule(r);
+		if (add.json)
+			std::cout << rule_json(r).dump(2) << std::endl;
+		else
+			std::printf("added rule %s\n", r.to_string().c_str());
 	});
 
 	CLI::App *d = rule->add_subcommand("del", "Delete a rule by the id `rule list` shows.");
 	d->add_option("IFACE", del.ifname, "interface with mkdp steering")->required();
 	d->add_option("ID", del.id, "rule id")->required();
+	d->add_flag("--json", del.json, "print the rule deleted as JSON");
 	add_netns_option(d, del.netns);
 	d->callback([] {
 		InNetns in(del.netns);
-		Steering::open(del.ifname).del_rule(del.id);
-		std::printf("deleted rule #%u\n", del.id);
+		Steering s = Steering::open(del.ifname);
+		std::vector<SteerRule> rules = s.list_rules();
+		auto r = std::find_if(rules.begin(), rules.end(), [](auto &x) { return x.id == del.id; });
+		s.del_rule(del.id);	// refuses an unknown id
+		if (del.json)
+			std::cout << rule_json(*r).dump(2) << std::endl;
+		else
+			std::printf("deleted rule %s\n", r->to_string().c_str());
 	});
 
 	CLI::App *l = rule->add_subcommand("list", "List the rules with their ids and hit counters.");
@@ -84,15 +134,19 @@ void register_rule(CLI::App &app)
 		SteerStats st = s.read_stats();
 		nlohmann::json arr = nlohmann::json::array();
 		for (const auto &[r, c] : st.rules) {
-			if (list.json)
-				arr.push_back({{"id", r.id}, {"rule", r.to_string()}, {"packets", c.packets},
-					       {"bytes", c.bytes}});
-			else
+			if (!list.json) {
 				std::printf("%-60s %12" PRIu64 " pkts %14" PRIu64 " bytes\n", r.to_string().c_str(),
 					    uint64_t(c.packets), uint64_t(c.bytes));
+				continue;
+			}
+			nlohmann::json j = rule_json(r);
+			j["packets"] = c.packets;
+			j["bytes"] = c.bytes;
+			arr.push_back(j);
 		}
 		if (list.json)
-			std::cout << nlohmann::json{{"interface", list.ifname}, {"rules", arr}}.dump(2) << std::endl;
+			std::cout << nlohmann::json{{"interface", list.ifname}, {"netns", Steering::netns_label()}, {"rules", arr}}.dump(2)
+				  << std::endl;
 		else if (st.rules.empty())
 			std::printf("no rules on %s\n", list.ifname.c_str());
 	});

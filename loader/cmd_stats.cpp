@@ -9,6 +9,7 @@
 
 #include <cinttypes>
 #include <csignal>
+#include <ctime>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -33,7 +34,8 @@ double rate(uint64_t now, uint64_t before, double secs)
 	return secs > 0 ? double(now - before) / secs : 0;
 }
 
-nlohmann::json sample_json(const SteerStats &now, const SteerStats &before, double secs, uint32_t parts)
+nlohmann::json sample_json(const StatsCmd &o, const SteerStats &now, const SteerStats &before, double secs,
+			   uint32_t parts)
 {
 	nlohmann::json p = nlohmann::json::array();
 	for (uint32_t i = 0; i < parts && i < now.partitions.size(); i++) {
@@ -48,7 +50,12 @@ nlohmann::json sample_json(const SteerStats &now, const SteerStats &before, doub
 			     {"redirect_errors", n.redirect_errors}});
 	}
 	const auto &t = now.totals;
-	return {{"interval_s", secs},
+	timespec ts{};
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return {{"interface", o.ifname},
+		{"netns", o.netns},
+		{"time", double(ts.tv_sec) + double(ts.tv_nsec) / 1e9},	// CLOCK_REALTIME seconds
+		{"interval_s", secs},
 		{"partitions", p},
 		{"totals",
 		 {{"packets", t.packets}, {"pps", rate(t.packets, before.totals.packets, secs)},
@@ -91,7 +98,7 @@ void run_stats(const StatsCmd &o)
 			std::this_thread::sleep_for(std::chrono::milliseconds(20));
 		SteerStats now = s.read_stats();
 		uint64_t t1 = now_ns();
-		nlohmann::json j = sample_json(now, before, double(t1 - t0) / 1e9, parts);
+		nlohmann::json j = sample_json(o, now, before, double(t1 - t0) / 1e9, parts);
 		if (o.json)
 			std::cout << j.dump() << std::endl; // one JSON object per line
 		else
@@ -110,7 +117,8 @@ void register_stats(CLI::App &app)
 		"stats", "Live per-partition counters of the steering on an interface: packets and\n"
 			 "bytes per second steered to each partition, frames that found no socket,\n"
 			 "drops and redirect errors, and the program's totals. Runs until Ctrl-C or\n"
-			 "--count samples; --json prints one JSON object per sample and line.");
+			 "--count samples; --json prints one JSON object per sample and line, with\n"
+			 "the interface, namespace and time (CLOCK_REALTIME seconds).");
 	cmd->add_option("IFACE", o.ifname, "interface with mkdp steering")->required();
 	cmd->add_option("--interval,-i", o.interval, "seconds between samples")
 		->check(CLI::Range(0.05, 3600.0))->capture_default_str();

@@ -4,8 +4,73 @@
 // throw.
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "commands.h"
+
+namespace {
+
+// The command line the user got as far as: "mkdp rule add".
+CLI::App *deepest(CLI::App *app, std::string &path)
+{
+	path += app->get_name();
+	for (CLI::App *sub : app->get_subcommands())
+		return deepest(sub, path += " ");
+	return app;
+}
+
+// CLI11's parse errors as one line saying what was wrong and what would
+// be right.
+std::string explain(const CLI::ParseError &e, CLI::App &app)
+{
+	std::string m = e.what(), path;
+	CLI::App *at = deepest(&app, path);
+	auto after = [&](const char *prefix) {
+		return m.rfind(prefix, 0) == 0 ? m.substr(std::string(prefix).size()) : std::string();
+	};
+	std::string subs;
+	for (const CLI::App *s : at->get_subcommands([](const CLI::App *) { return true; }))
+		if (!s->get_group().empty() && !s->get_description().empty())	// not internal
+			subs += (subs.empty() ? "" : ", ") + s->get_name();
+	std::string x = after("The following argument was not expected: ");
+	if (x.empty())
+		x = after("The following arguments were not expected: ");
+	if (!x.empty()) {
+		std::string first = x.substr(0, x.find(' '));
+		if (!subs.empty() && first[0] != '-')
+			return "unknown command '" + first + "' (" + path + " commands: " + subs + ")";
+		return "unexpected argument '" + first + "' for '" + path + "'";
+	}
+	if (m == "A subcommand is required") {
+		std::vector<std::string> rest = at->remaining();
+		if (!rest.empty() && rest[0][0] != '-')
+			return "unknown command '" + rest[0] + "' (" + path + " commands: " + subs + ")";
+		return path + " needs a command: " + subs;
+	}
+	// "--interval: Value abc not in range 0.050000 to 3600.000000"
+	if (auto v = m.find(": Value "), r = m.find(" not in range "), to = m.find(" to ", r + 1);
+	    v != m.npos && r != m.npos && to != m.npos) {
+		auto num = [](std::string x) {
+			if (x.find('.') != x.npos) {
+				x.erase(x.find_last_not_of('0') + 1);
+				if (x.back() == '.')
+					x.pop_back();
+			}
+			return x;
+		};
+		std::string val = m.substr(v + 8, r - v - 8);
+		bool is_num = !val.empty() && val.find_first_not_of("0123456789.-+eE") == val.npos;
+		return m.substr(0, v) + ": '" + val + "' is " + (is_num ? "out of range" : "not a number") + ", expected " +
+		       num(m.substr(r + 14, to - r - 14)) + ".." + num(m.substr(to + 4));
+	}
+	if (std::string c = after("Could not convert: "); !c.empty()) {
+		auto eq = c.find(" = ");
+		return c.substr(0, eq) + ": '" + (eq == c.npos ? "" : c.substr(eq + 3)) + "' is not a valid number";
+	}
+	return m;
+}
+
+} // namespace
 
 int main(int argc, char **argv)
 {
@@ -38,8 +103,9 @@ int main(int argc, char **argv)
 	} catch (const CLI::CallForVersion &e) {
 		return app.exit(e);
 	} catch (const CLI::ParseError &e) {
-		// One line: CLI11's message plus where to look.
-		std::fprintf(stderr, "mkdp: %s (try --help)\n", e.what());
+		std::string path;
+		deepest(&app, path);
+		std::fprintf(stderr, "mkdp: %s (try '%s --help')\n", explain(e, app).c_str(), path.c_str());
 		return 2;
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "mkdp: %s\n", e.what());

@@ -352,9 +352,9 @@ TEST(SteerProg, FragmentsMatchThreeTupleRulesWhenNotFirst)
 	FrameSpec v4 = udp_spec("10.0.0.1", "10.0.0.2", 1000, 2000, 64);
 	FrameSpec v6 = udp_spec("fd00::1", "fd00::2", 1000, 2000, 64);
 	s.add_rule(SteerRule::parse("exact udp 10.0.0.1:1000 10.0.0.2:2000 part 1"));
-	s.add_rule(SteerRule::parse("exact udp 10.0.0.1 10.0.0.2 part 2"));
+	s.add_rule(SteerRule::parse("exact udp 10.0.0.1:0 10.0.0.2:0 part 2"));
 	s.add_rule(SteerRule::parse("exact udp [fd00::1]:1000 [fd00::2]:2000 part 1"));
-	s.add_rule(SteerRule::parse("exact udp fd00::1 fd00::2 part 3"));
+	s.add_rule(SteerRule::parse("exact udp [fd00::1]:0 [fd00::2]:0 part 3"));
 
 	// first fragment: ports read, 5-tuple rule
 	EXPECT_EQ(run(s, as_ipv4_fragment(build(v4), 0, true)).part, 1);
