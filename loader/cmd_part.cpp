@@ -6,9 +6,11 @@
 
 #include <mkdp/error.h>
 #include <mkdp/partition.h>
+#include <mkdp/privileges.h>
 #include <mkdp/supervisor.h>
 #include <mkdp/topology.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -31,27 +33,31 @@ namespace {
 
 void print_parts(const nlohmann::json &st)
 {
-	std::printf("%-8s %-5s %-8s %-11s %-7s %12s %10s %10s %8s %9s\n", "NAME", "INDEX", "PID", "STATE", "CPUS",
-		    "RX", "FWD", "FWD_RX", "DROPS", "IN_FLIGHT");
+	auto u = [](const nlohmann::json &j, const char *k) { return (unsigned long long)j.value(k, 0ULL); };
+	std::printf("%-8s %-5s %-8s %-11s %-7s %12s %10s %10s %8s %6s %9s %6s %6s\n", "NAME", "INDEX", "PID", "STATE",
+		    "CPUS", "RX", "FWD", "FWD_RX", "DROPS", "FREE", "IN_FLIGHT", "LEAKED", "QUOTA");
 	for (const auto &p : st["partitions"]) {
 		std::string cpus;
 		for (int c : p["cpus"])
 			cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
-		std::printf("%-8s %-5u %-8d %-11s %-7s %12llu %10llu %10llu %8llu %9llu\n",
+		const auto &f = p["frames"];
+		std::string state = p["state"].get<std::string>() + (f.value("throttled", false) ? "*" : "");
+		std::printf("%-8s %-5u %-8d %-11s %-7s %12llu %10llu %10llu %8llu %6llu %9llu %6llu %6llu\n",
 			    p["name"].get<std::string>().c_str(), p["index"].get<unsigned>(), p["pid"].get<int>(),
-			    p["state"].get<std::string>().c_str(), cpus.c_str(),
-			    (unsigned long long)p["rx"], (unsigned long long)p["fwd"],
-			    (unsigned long long)p["fwd_rx"], (unsigned long long)p["drops"],
-			    (unsigned long long)p["frames"].value("in_flight", 0ULL));
+			    state.c_str(), cpus.c_str(), u(p, "rx"), u(p, "fwd"), u(p, "fwd_rx"), u(p, "drops"),
+			    u(f, "free"), u(f, "in_flight"), u(f, "leaked"), u(f, "quota"));
 	}
 	const auto &r = st["region"];
 	std::printf("frames: %llu total, %llu free, %llu in fill rings, %llu in flight, %llu leaked, "
-		    "%llu returns refused\n",
-		    (unsigned long long)r["frames"], (unsigned long long)r["free"], (unsigned long long)r["fill"],
-		    (unsigned long long)r["in_flight"], (unsigned long long)r["leaked"],
-		    (unsigned long long)r["refused_returns"]);
-	if (!st["partitions"].empty())
-		std::printf("placement: %s\n", st["partitions"][0]["placement"].get<std::string>().c_str());
+		    "%llu returns refused, %llu spare (in no partition's range)\n",
+		    u(r, "frames"), u(r, "free"), u(r, "fill"), u(r, "in_flight"), u(r, "leaked"),
+		    u(r, "refused_returns"), u(r, "spare"));
+	for (const auto &p : st["partitions"])
+		std::printf("%s: %s, runs as uid %u\n", p["name"].get<std::string>().c_str(),
+			    p["placement"].get<std::string>().c_str(), p.value("uid", 0U));
+	if (std::any_of(st["partitions"].begin(), st["partitions"].end(),
+			[](const auto &p) { return p["frames"].value("throttled", false); }))
+		std::printf("*: over its frame quota; its traffic takes the default action until it returns frames\n");
 }
 
 } // namespace
@@ -60,6 +66,7 @@ void register_part(CLI::App &app)
 {
 	static std::string up_file;
 	static uint32_t up_forward = 0;
+	static std::string up_user;
 	CLI::App *up = app.add_subcommand(
 		"up", "Bring the partitions of a topology up: the supervisor daemon creates the shared\n"
 		      "UMEM region, one AF_XDP socket per (queue, partition), attaches the steering\n"
@@ -70,6 +77,8 @@ void register_part(CLI::App &app)
 	up->add_option("--forward-every", up_forward,
 		       "each partition forwards every Nth frame to the next partition (0 = none)")
 		->capture_default_str();
+	up->add_option("--user", up_user,
+		       "what partitions run as after set-up: USER or UID[:GID] (default nobody:nogroup; never root)");
 	up->callback([] {
 		Topology t = up_file.empty() ? Topology::builtin() : Topology::load(up_file);
 		std::vector<Conflict> c = check(t, probe_machine(t));
@@ -77,6 +86,7 @@ void register_part(CLI::App &app)
 			throw Error(t.source + (c[0].line ? ":" + std::to_string(c[0].line) : "") + ": " + c[0].what);
 		SupervisorOptions o;
 		o.forward_every = up_forward;
+		o.run_as = resolve_run_as(up_user);
 		if (const char *log = std::getenv("MKDP_SUPERVISOR_LOG"))
 			o.log = log;
 		int pid = supervisor_up(t, o);

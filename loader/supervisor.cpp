@@ -5,6 +5,7 @@
 #include "supervisor.h"
 
 #include <mkdp/cpu.h>
+#include <mkdp/doorbell.h>
 #include <mkdp/error.h>
 #include <mkdp/fd_passing.h>
 #include <mkdp/netns.h>
@@ -14,6 +15,7 @@
 #include <mkdp/supervisor.h>
 #include <mkdp/testbed.h>
 #include <mkdp/xsk_ring_map.h>
+#include <mkdp/xsk_wakeup.h>
 #include <steer_loader.h>
 
 #include <fcntl.h>
@@ -54,12 +56,13 @@ using json = nlohmann::json;
 
 constexpr uint32_t kRxEntries = 2048;	// per (queue, partition) socket
 constexpr uint32_t kFwdEntries = 1024;	// per forward ring
-constexpr uint32_t kFillBatch = 64;
+constexpr uint32_t kFillBatch = 512;	// per queue and pass: one pass restores a drained fill ring
 constexpr uint64_t kSettleNs = 20'000'000;	// after clearing XSKMAP slots, before reading RX rings
 constexpr uint64_t kStartTimeoutNs = 5'000'000'000;
 constexpr uint64_t kStopTimeoutNs = 2'000'000'000;
 
 enum : uint8_t { FREE = 0, FILL = 1, OUT = 2 };
+constexpr uint16_t kNoOwner = UINT16_MAX;	// a frame beyond every partition's range: never lent
 
 uint32_t pow2_floor(uint64_t v)
 {
@@ -139,8 +142,15 @@ struct Queue {
 	int anchor = -1;
 	XskRingMap fill, comp;
 	uint32_t prod = 0;	// what we published on the fill ring
-	uint32_t seen_cons = 0;	// fill consumer as last read
+	// Fill positions below this are known taken by the kernel: its
+	// published consumer, or further (the ring is FIFO, so a frame that
+	// came back proves every earlier slot was consumed; the kernel
+	// publishes its consumer lazily).
+	uint32_t seen_cons = 0;
 	std::vector<uint32_t> shadow;	// frame posted in each fill slot
+	std::vector<uint32_t> lenders;	// partitions whose frames feed this fill ring
+	uint32_t rr = 0;		// round robin over lenders
+	uint64_t fill_empty = 0;	// XDP_STATISTICS rx_fill_ring_empty_descs, last read
 };
 
 struct Part {
@@ -156,6 +166,15 @@ struct Part {
 	std::vector<XskRingMap> rx;
 	CpuPlacement placement;
 	Consumer<FrameAddr> ret;
+	bool umem = false;		// shares the UMEM region (has ret/fwd rings and a frame range)
+	std::vector<uint8_t> on_queue;	// per Supervisor::queues_ entry: it has a socket there
+	bool gets_forwards = false;	// some peer forwards frames to it
+	uint32_t base = 0, quota = 0;	// its frame range [base, base + quota)
+	std::vector<uint32_t> free;	// FREE frames of its range
+	bool throttled = false;		// over quota: its XSKMAP slots are cleared
+	uint64_t throttles = 0;
+	std::vector<size_t> regions;	// indices into Supervisor::extra_
+	uint64_t xsk_dropped = 0, xsk_ring_full = 0;	// XDP_STATISTICS over its sockets
 	uint64_t deadline = 0;		// starting: give up; stopping: SIGKILL
 	uint64_t settle_at = 0;		// reclaiming: read RX rings after this
 	bool restart_after = false;
@@ -180,6 +199,13 @@ std::string start_failure(const Part &p)
 	       (why.empty() ? "" : ": " + why) + ")";
 }
 
+// Per-partition frame accounting (see status())
+struct FrameTally {
+	uint64_t in_flight = 0;	// charged to it: held, in its RX rings, forwarded to it, on its return ring
+	uint64_t fill = 0;	// of its range, in fill rings
+	uint64_t leaked = 0;	// of its range, lent and found nowhere
+};
+
 class Supervisor {
 public:
 	Supervisor(const Topology &t, const SupervisorOptions &o) : topo_(t), opts_(o) {}
@@ -201,8 +227,14 @@ private:
 	void begin_stop(Part &p, int sig);
 	void on_exit(Part &p, int status);
 	void reclaim(Part &p);
-	void reclaim_frame(uint32_t f, Part *p);
+	void release(uint32_t f);
+	void learn_consumed(uint32_t f);
+	bool held(const Part &p, uint32_t f) const;
+	uint64_t charge(const Part &p) const;
+	void enforce_quotas();
 	void clear_slots(Part &p) noexcept;
+	void set_slots(Part &p);
+	int32_t forward_to(const Part &p) const;
 
 	uint32_t drain_returns();
 	uint32_t refill();
@@ -214,7 +246,7 @@ private:
 	void reply(int fd, const json &j) noexcept;
 	void finish_waiters(Part &p, const json &j);
 	Part *find(const std::string &name);
-	json part_json(const Part &p, const std::vector<uint64_t> &in_flight) const;
+	json part_json(const Part &p, const std::vector<FrameTally> &fa) const;
 	json status();
 	void write_state_file();
 
@@ -225,8 +257,12 @@ private:
 	Region region_;
 	std::span<uint8_t> frames_area_;
 	uint32_t frame_size_ = 2048, nframes_ = 0;
-	std::vector<uint8_t> state_;
-	std::vector<uint32_t> free_;
+	std::vector<uint8_t> state_;	// per frame: FREE, FILL, OUT
+	std::vector<uint16_t> owner_;	// per frame: the partition whose range it is in
+	std::vector<uint32_t> slot_;	// per FILL/OUT frame: the fill position it was posted at
+	std::vector<uint16_t> fillq_;	// ... and the queue (index into queues_)
+	std::vector<Region> extra_;	// the topology's other regions
+	std::vector<std::string> extra_names_;
 	std::vector<Queue> queues_;
 	std::vector<Part> parts_;
 	int ifindex_ = 0;
@@ -235,6 +271,7 @@ private:
 	bool quit_ = false;
 	int down_client_ = -1;
 	uint64_t refused_ = 0;
+	std::map<std::string, int> doorbell_fds_;	// forward ring -> its doorbell's eventfd
 };
 
 // ---- set-up ----------------------------------------------------------------------
@@ -245,13 +282,10 @@ void Supervisor::setup()
 		throw Error("the topology has no partition");
 	if (topo_.interface.empty())
 		throw Error("the topology names no interface");
-	if (!topo_.netns.empty()) {
-		if (!netns_exists(topo_.netns))
-			throw Error("network namespace " + topo_.netns + " does not exist (run 'mkdp testbed up" +
-				    (topo_.netns == kTestbedDefaultName ? std::string() : " --name " + topo_.netns) +
-				    "' first)");
-		require_testbed_device(topo_.netns, topo_.interface);
-	}
+	// Network safety, whoever called us: the same verdict as `topology
+	// check` (probe_machine), never an interface of the machine.
+	if (std::string why = probe_machine(topo_).device_refused; !why.empty())
+		throw Error(why);
 	in_ns(topo_.netns, [&] { ifindex_ = int(if_nametoindex(topo_.interface.c_str())); });
 	if (!ifindex_)
 		throw Error("interface " + topo_.interface + " not found" +
@@ -286,48 +320,64 @@ void Supervisor::setup()
 void Supervisor::setup_region()
 {
 	// AF_XDP gives each (netdev, queue) one buffer pool, so every partition
-	// receiving from the interface must share one UMEM: the first region
-	// shared by all of them.
-	const RegionSpec *umem = nullptr;
-	for (const RegionSpec &r : topo_.regions) {
-		bool all = true;
-		for (const Part &p : parts_)
-			if (!p.spec.queues.empty() &&
-			    std::find(r.shared_with.begin(), r.shared_with.end(), p.spec.name) == r.shared_with.end())
-				all = false;
-		if (all) {
-			umem = &r;
-			break;
-		}
-	}
+	// receiving from the interface must share one UMEM (check() refuses a
+	// topology without one).
+	const RegionSpec *umem = umem_region(topo_);
 	if (!umem)
 		throw Error("no region is shared by every partition that receives from " + topo_.interface +
 			    " (AF_XDP needs one UMEM per queue)");
+	uint32_t quota = frames_per_partition(*umem);
+	if (!quota)
+		throw Error("region " + umem->name + " cannot give each of its partitions " +
+			    std::to_string(kMinFramesPerPartition) + " frames");
 	frame_size_ = umem->frame_size;
 	nframes_ = uint32_t(umem->size / frame_size_);
-	if (nframes_ < 2 * kFillBatch)
-		throw Error("region " + umem->name + " holds too few frames");
+	std::vector<Part *> sharers;
+	for (Part &p : parts_) {
+		p.umem = std::find(umem->shared_with.begin(), umem->shared_with.end(), p.spec.name) !=
+			 umem->shared_with.end();
+		if (p.umem)
+			sharers.push_back(&p);
+	}
 	RegionLayout l;
 	l.area("frames", uint64_t(nframes_) * frame_size_, frame_size_);
-	uint32_t n = uint32_t(parts_.size());
-	for (uint32_t i = 0; i < n; i++)
-		l.ring("ret" + std::to_string(i), MKDP_DESC_ADDR, pow2_ceil(nframes_), "frames");
-	for (uint32_t i = 0; i < n; i++)
-		for (uint32_t j = 0; j < n; j++)
-			if (i != j)
-				l.ring("fwd" + std::to_string(i) + "-" + std::to_string(j), MKDP_DESC_FRAME,
-				       kFwdEntries, "frames");
+	for (Part *p : sharers)
+		l.ring("ret" + std::to_string(p->index), MKDP_DESC_ADDR, pow2_ceil(nframes_), "frames");
+	for (Part *p : sharers)
+		for (Part *q : sharers)
+			if (p != q) {
+				std::string name = "fwd" + std::to_string(p->index) + "-" + std::to_string(q->index);
+				l.ring(name, MKDP_DESC_FRAME, kFwdEntries, "frames");
+				doorbell_fds_[name] = make_doorbell_eventfd();
+			}
 	RegionOptions ro;
 	ro.backing = umem->hugepages ? Backing::hugetlbfs : Backing::memfd;
 	ro.name = "mkdp-" + umem->name;
 	region_ = Region::create(l, ro);
 	frames_area_ = region_.area("frames");
+
+	// Frame ownership: each sharing partition owns a disjoint range of
+	// `quota` frames; what is left over is never lent.
 	state_.assign(nframes_, FREE);
-	free_.clear();
-	for (uint32_t f = nframes_; f-- > 0;)
-		free_.push_back(f);
-	for (Part &p : parts_)
+	owner_.assign(nframes_, kNoOwner);
+	slot_.assign(nframes_, 0);
+	fillq_.assign(nframes_, 0);
+	for (size_t k = 0; k < sharers.size(); k++) {
+		Part &p = *sharers[k];
+		p.base = uint32_t(k) * quota;
+		p.quota = quota;
+		for (uint32_t f = p.base + quota; f-- > p.base;) {
+			owner_[f] = uint16_t(p.index);
+			p.free.push_back(f);
+		}
 		p.ret = region_.consumer<FrameAddr>("ret" + std::to_string(p.index));
+		// Return rings are drained by polling in the service loop: say
+		// so in the ring, so a partition's producer side agrees.
+		Doorbell polled(p.ret, {.strategy = DoorbellStrategy::polled});
+	}
+	for (Part &p : parts_)
+		if (p.umem && opts_.forward_every && forward_to(p) >= 0)
+			parts_[size_t(forward_to(p))].gets_forwards = true;
 
 	for (Part &p : parts_) {
 		p.ctl_size = partition_ctl_size(nframes_);
@@ -343,6 +393,34 @@ void Supervisor::setup_region()
 		p.ctl->magic = kPartitionCtlMagic;
 		p.ctl->frames = nframes_;
 	}
+
+	// The other regions: shared memory for the partitions named for each,
+	// and only for them (a ring_abi image with one data area).
+	for (const RegionSpec &r : topo_.regions) {
+		if (&r == umem)
+			continue;
+		RegionLayout rl;
+		rl.area("data", r.size, r.frame_size);
+		RegionOptions o;
+		o.backing = r.hugepages ? Backing::hugetlbfs : Backing::memfd;
+		o.name = "mkdp-" + r.name;
+		extra_.push_back(Region::create(rl, o));
+		extra_names_.push_back(r.name);
+		for (Part &p : parts_)
+			if (std::find(r.shared_with.begin(), r.shared_with.end(), p.spec.name) != r.shared_with.end())
+				p.regions.push_back(extra_.size() - 1);
+	}
+}
+
+// The next partition sharing the UMEM after p, cyclically; -1 if none.
+int32_t Supervisor::forward_to(const Part &p) const
+{
+	for (size_t k = 1; k < parts_.size(); k++) {
+		const Part &q = parts_[(p.index + k) % parts_.size()];
+		if (q.umem)
+			return int32_t(q.index);
+	}
+	return -1;
 }
 
 void Supervisor::setup_queues()
@@ -355,8 +433,13 @@ void Supervisor::setup_queues()
 	std::sort(ids.begin(), ids.end());
 	if (ids.empty())
 		throw Error("no partition receives from any queue");
-	// Split the frames between the fill rings, keeping a reserve in the pool.
-	uint32_t fill_entries = pow2_floor(nframes_ / (ids.size() + 1));
+	// Split the lent frames between the fill rings, keeping a reserve in
+	// the pool: a fill ring of a queue with no traffic holds its frames
+	// for good, so together they must leave enough for the busy ones.
+	uint64_t lent = 0;
+	for (const Part &p : parts_)
+		lent += p.quota;
+	uint32_t fill_entries = pow2_floor(lent / (ids.size() + 1));
 	if (fill_entries > 4096)
 		fill_entries = 4096;
 	queues_.resize(ids.size());
@@ -385,9 +468,15 @@ void Supervisor::setup_queues()
 				xsk_bind(q.anchor, ifindex_, q.id, XDP_SHARED_UMEM, queues_[0].anchor);
 		}
 	});
-	for (Part &p : parts_)
-		for (uint32_t q : p.spec.queues)
-			p.qidx.push_back(uint32_t(std::find(ids.begin(), ids.end(), q) - ids.begin()));
+	for (Part &p : parts_) {
+		p.on_queue.assign(queues_.size(), 0);
+		for (uint32_t q : p.spec.queues) {
+			uint32_t qi = uint32_t(std::find(ids.begin(), ids.end(), q) - ids.begin());
+			p.qidx.push_back(qi);
+			p.on_queue[qi] = 1;
+			queues_[qi].lenders.push_back(p.index);
+		}
+	}
 	refill();
 }
 
@@ -407,7 +496,7 @@ void Supervisor::write_state_file()
 {
 	json cg = json::array();
 	for (const Part &p : parts_)
-		if (p.placement.cgroup)
+		if (p.placement.cgroup())
 			cg.push_back(p.placement.path);
 	std::ofstream f(kSupervisorState);
 	f << json{{"interface", topo_.interface}, {"netns", topo_.netns}, {"cgroups", cg}}.dump() << "\n";
@@ -423,6 +512,8 @@ void Supervisor::make_sockets(Part &p)
 			p.xsk.push_back(fd);
 			xsk_setopt(fd, XDP_RX_RING, kRxEntries, "size the RX ring");
 			xsk_bind(fd, ifindex_, queues_[qi].id, XDP_SHARED_UMEM, queues_[qi].anchor);
+			apply_xsk_wake_mode(fd, parse_xsk_wake_mode(p.spec.wakeup),
+					    {p.spec.busy_poll_usecs, p.spec.busy_poll_budget});
 			p.rx.emplace_back(fd, XskRingKind::rx, kRxEntries);
 		}
 	});
@@ -446,6 +537,12 @@ void Supervisor::clear_slots(Part &p) noexcept
 		} catch (const std::exception &) {
 		}
 	}
+}
+
+void Supervisor::set_slots(Part &p)
+{
+	for (size_t i = 0; i < p.xsk.size(); i++)
+		steer_->set_socket(p.spec.queues[i], p.index, p.xsk[i]);
 }
 
 void Supervisor::start(Part &p)
@@ -499,11 +596,36 @@ void Supervisor::spawn(Part &p)
 		plan.netns = p.spec.netns;
 		plan.frame_size = frame_size_;
 		plan.forward_every = opts_.forward_every;
-		plan.forward_to = parts_.size() > 1 ? int32_t((p.index + 1) % parts_.size()) : -1;
+		plan.forward_to = p.umem ? forward_to(p) : -1;
 		plan.rx_entries = kRxEntries;
 		plan.queues = p.spec.queues;
-		std::vector<int> fds{region_.fd(), p.ctl_fd};
+		plan.frames = nframes_;
+		plan.umem = p.umem;
+		plan.uid = opts_.run_as.uid;
+		plan.gid = opts_.run_as.gid;
+		// Only what is named for it: the UMEM region only if it shares it,
+		// the other regions only where shared_with names it.
+		std::vector<int> fds{p.ctl_fd};
+		if (p.umem)
+			fds.push_back(region_.fd());
 		fds.insert(fds.end(), p.xsk.begin(), p.xsk.end());
+		for (size_t r : p.regions) {
+			fds.push_back(extra_[r].fd());
+			plan.regions.push_back(extra_names_[r]);
+		}
+		// Doorbells: how it waits, how its forward peer waits, and the
+		// eventfds of the forward rings it produces or consumes.
+		plan.wakeup = p.spec.wakeup;
+		if (plan.forward_to >= 0)
+			plan.forward_wakeup = parts_[size_t(plan.forward_to)].spec.wakeup;
+		for (const auto &[ring, fd] : doorbell_fds_) {
+			unsigned from, to;
+			if (std::sscanf(ring.c_str(), "fwd%u-%u", &from, &to) == 2 &&
+			    (from == p.index || to == p.index)) {
+				plan.doorbells.push_back(ring);
+				fds.push_back(fd);
+			}
+		}
 		send_fds(sv[0], fds, plan.to_json());
 	} catch (...) {
 		close(sv[0]);
@@ -537,28 +659,65 @@ void Supervisor::on_exit(Part &p, int status)
 	p.settle_at = now_ns() + kSettleNs;
 }
 
-void Supervisor::reclaim_frame(uint32_t f, Part *p)
+bool Supervisor::held(const Part &p, uint32_t f) const
 {
-	if (f >= nframes_ || state_[f] == FREE)
-		return;
-	state_[f] = FREE;
-	free_.push_back(f);
-	if (p)
-		p->reclaimed++;
+	return (__atomic_load_n(&p.ctl->held[f / 64], __ATOMIC_ACQUIRE) >> (f % 64)) & 1;
 }
 
-// Every frame the dead partition could have: in its RX rings, in forward
-// rings towards it, and those its held bitmap names that nobody else has.
+// The kernel takes fill slots in order: a frame that was delivered proves
+// every slot up to its own was consumed, whatever the published consumer
+// says yet.
+void Supervisor::learn_consumed(uint32_t f)
+{
+	Queue &q = queues_[fillq_[f]];
+	uint32_t s = slot_[f];
+	if (s - q.seen_cons >= q.prod - q.seen_cons)
+		return;	// already known consumed
+	for (uint32_t i = q.seen_cons; i != s + 1; i++) {
+		uint32_t g = q.shadow[i & q.fill.mask()];
+		if (state_[g] == FILL && slot_[g] == i)
+			state_[g] = OUT;
+	}
+	q.seen_cons = s + 1;
+}
+
+// Back into its owner's pool. Every partition's held bit for it is cleared
+// first, so a FREE (and later a FILL) frame never has a held bit: a set
+// bit always names a frame that left the fill ring and is not back yet,
+// which is what reclaim and the return check rely on.
+void Supervisor::release(uint32_t f)
+{
+	for (Part &o : parts_)
+		__atomic_fetch_and(&o.ctl->held[f / 64], ~(1ULL << (f % 64)), __ATOMIC_RELEASE);
+	if (state_[f] == FILL)
+		learn_consumed(f);
+	state_[f] = FREE;
+	parts_[owner_[f]].free.push_back(f);
+}
+
+// Every frame the dead partition could have: in its RX rings, on its return
+// ring, in forward rings towards it, and those its held bitmap names that
+// are not elsewhere.
 void Supervisor::reclaim(Part &p)
 {
+	auto take = [&](uint64_t f) {
+		if (f < nframes_ && state_[f] != FREE) {
+			release(uint32_t(f));
+			p.reclaimed++;
+		}
+	};
 	for (XskRingMap &r : p.rx) {
 		uint32_t prod = r.load_producer();
 		for (uint32_t i = r.load_consumer(); i != prod; i++)
-			reclaim_frame(uint32_t(r.rx_desc(i)->addr / frame_size_), &p);
+			take(r.rx_desc(i)->addr / frame_size_);
 	}
 	close_sockets(p);
-	drain_returns();
+	drain_returns();	// its own return ring included: those were its frames
 	std::vector<uint8_t> elsewhere(nframes_, 0);
+	auto mark = [&](uint64_t f) {
+		if (f < nframes_)
+			elsewhere[f] = 1;
+	};
 	for (const mkdp_region_entry &e : region_.entries()) {
 		unsigned from, to;
 		if (e.kind != MKDP_ENTRY_RING || std::sscanf(e.name, "fwd%u-%u", &from, &to) != 2)
@@ -572,50 +731,77 @@ void Supervisor::reclaim(Part &p)
 		if (to == p.index) {
 			// Nobody consumes it while p is dead: take it all back.
 			for (uint32_t i = cons; i != prod; i++)
-				reclaim_frame(uint32_t(slots[i & (e.entries - 1)].addr / frame_size_), &p);
+				take(slots[i & (e.entries - 1)].addr / frame_size_);
 			__atomic_store_n(&ctl->consumer, prod, __ATOMIC_RELEASE);
 		} else if (from == p.index) {
-			for (uint32_t i = cons; i != prod; i++) {
-				uint64_t f = slots[i & (e.entries - 1)].addr / frame_size_;
-				if (f < nframes_)
-					elsewhere[f] = 1;
-			}
+			// Its peer will hold and return these.
+			for (uint32_t i = cons; i != prod; i++)
+				mark(slots[i & (e.entries - 1)].addr / frame_size_);
 		}
 	}
-	// Frames move forward ring -> peer's held bit -> peer's return ring;
-	// reading in that order cannot miss one that is moving.
+	// A bit of p's can be stale only for a frame it forwarded and died
+	// before clearing: that frame moves forward ring -> peer's held bit
+	// (which stays set until we take it back); reading in that order
+	// cannot miss it. Live RX rings are read too: a frame the kernel gave
+	// a live partition is never p's.
 	for (const Part &o : parts_) {
-		if (&o == &p || o.state == PState::stopped)
+		if (&o == &p || o.state == PState::stopped || o.state == PState::reclaiming)
 			continue;
-		for (uint32_t w = 0; w < (nframes_ + 63) / 64; w++) {
-			uint64_t bits = __atomic_load_n(&o.ctl->held[w], __ATOMIC_ACQUIRE);
-			for (; bits; bits &= bits - 1)
-				elsewhere[w * 64 + uint32_t(__builtin_ctzll(bits))] = 1;
+		for (uint32_t w = 0; w < (nframes_ + 63) / 64; w++)
+			for (uint64_t b = __atomic_load_n(&o.ctl->held[w], __ATOMIC_ACQUIRE); b; b &= b - 1)
+				mark(w * 64 + uint64_t(__builtin_ctzll(b)));
+		for (const XskRingMap &r : o.rx) {
+			uint32_t prod = r.load_producer();
+			for (uint32_t i = r.load_consumer(); i != prod; i++)
+				mark(r.rx_desc(i)->addr / frame_size_);
 		}
 	}
-	for (const Part &o : parts_) {
-		if (&o == &p)
-			continue;
-		const mkdp_region_entry &e = region_.entry("ret" + std::to_string(o.index));
-		auto *ctl = reinterpret_cast<mkdp_ring *>(region_.base() + e.offset);
-		auto *slots = reinterpret_cast<const FrameAddr *>(ctl + 1);
-		uint32_t prod = __atomic_load_n(&ctl->producer, __ATOMIC_ACQUIRE);
-		for (uint32_t i = __atomic_load_n(&ctl->consumer, __ATOMIC_ACQUIRE); i != prod; i++) {
-			uint64_t f = slots[i & (e.entries - 1)].addr / frame_size_;
-			if (f < nframes_)
-				elsewhere[f] = 1;
-		}
-	}
+	// What is left is p's: FREE and FILL frames carry no bit (release()
+	// clears them), so a set bit names a frame the kernel gave p (or a
+	// peer forwarded to it) that never came back.
 	for (uint32_t w = 0; w < (nframes_ + 63) / 64; w++) {
-		uint64_t bits = p.ctl->held[w];
-		for (; bits; bits &= bits - 1) {
-			uint32_t f = w * 64 + uint32_t(__builtin_ctzll(bits));
+		for (uint64_t b = p.ctl->held[w]; b; b &= b - 1) {
+			uint32_t f = w * 64 + uint32_t(__builtin_ctzll(b));
 			if (f < nframes_ && !elsewhere[f])
-				reclaim_frame(f, &p);
+				take(f);
 		}
-		p.ctl->held[w] = 0;
+		__atomic_store_n(&p.ctl->held[w], 0, __ATOMIC_RELEASE);
 	}
 	p.state = PState::stopped;
+}
+
+// What a partition is charged for: frames it holds (returned ones count
+// until we take them back) and frames waiting in its RX rings.
+uint64_t Supervisor::charge(const Part &p) const
+{
+	uint64_t n = 0;
+	for (uint32_t w = 0; w < (nframes_ + 63) / 64; w++)
+		n += uint64_t(__builtin_popcountll(__atomic_load_n(&p.ctl->held[w], __ATOMIC_RELAXED)));
+	for (const XskRingMap &r : p.rx)
+		n += r.load_producer() - r.load_consumer();
+	return n;
+}
+
+// A partition may have at most its range's worth of frames out: one that is
+// stuck (alive, not returning) would otherwise soak up the frames the
+// others' queues are filled with. Over quota, its XSKMAP slots are cleared
+// (its traffic takes the default action, as if it were dead) until it is
+// back under half its quota.
+void Supervisor::enforce_quotas()
+{
+	for (Part &p : parts_) {
+		if (p.state != PState::running || !p.umem)
+			continue;
+		uint64_t c = charge(p);
+		if (!p.throttled && c >= p.quota) {
+			clear_slots(p);
+			p.throttled = true;
+			p.throttles++;
+		} else if (p.throttled && c <= p.quota / 2) {
+			set_slots(p);
+			p.throttled = false;
+		}
+	}
 }
 
 // ---- the data path: returns and refills ---------------------------------------
@@ -625,22 +811,26 @@ uint32_t Supervisor::drain_returns()
 	uint32_t total = 0;
 	FrameAddr batch[256];
 	for (Part &p : parts_) {
+		if (!p.umem)
+			continue;
 		uint32_t idx, n = p.ret.peek(256, &idx);
 		for (uint32_t i = 0; i < n; i++) {
 			if (p.ret.fetch(idx + i, &batch[i]) != DescError::ok) {
 				p.refused++;
+				refused_++;
 				continue;
 			}
 			uint32_t f = uint32_t(batch[i].addr / frame_size_);
-			// A partition gives back only what was lent out; a
-			// second return of the same frame finds it FREE.
-			if (state_[f] == FREE) {
+			// Only a frame lent to p comes back from p: out of the
+			// pool, held by p (its bit stays set until now), and
+			// from a queue p receives from unless a peer forwards
+			// to p. A second return finds it FREE or not held.
+			if (state_[f] == FREE || !held(p, f) || (!p.on_queue[fillq_[f]] && !p.gets_forwards)) {
 				p.refused++;
 				refused_++;
 				continue;
 			}
-			state_[f] = FREE;
-			free_.push_back(f);
+			release(f);
 		}
 		if (n)
 			p.ret.release(n);
@@ -652,24 +842,45 @@ uint32_t Supervisor::drain_returns()
 uint32_t Supervisor::refill()
 {
 	uint32_t total = 0;
-	for (Queue &q : queues_) {
+	for (uint32_t qi = 0; qi < queues_.size(); qi++) {
+		Queue &q = queues_[qi];
 		uint32_t cons = q.fill.load_consumer();
-		// The kernel publishes its fill consumer lazily: what it
-		// reports taken is certainly out, the rest may be too.
-		for (uint32_t i = q.seen_cons; i != cons; i++) {
-			uint32_t f = q.shadow[i & q.fill.mask()];
-			if (state_[f] == FILL)
-				state_[f] = OUT;
+		if (int32_t(cons - q.seen_cons) > 0) {
+			for (uint32_t i = q.seen_cons; i != cons; i++) {
+				uint32_t f = q.shadow[i & q.fill.mask()];
+				if (state_[f] == FILL && slot_[f] == i)
+					state_[f] = OUT;
+			}
+			q.seen_cons = cons;
 		}
-		q.seen_cons = cons;
-		uint32_t room = q.fill.entries() - (q.prod - cons);
-		uint32_t n = std::min<uint32_t>({room, kFillBatch, uint32_t(free_.size())});
-		for (uint32_t i = 0; i < n; i++) {
-			uint32_t f = free_.back();
-			free_.pop_back();
+		// Room from what we know consumed, not from the published
+		// consumer: the kernel takes the ring's entries into a private
+		// cache and publishes only when that runs out, then looks for
+		// new entries at once. Waiting for the publication would leave
+		// it nothing to find (fill_ring_empty, frames dropped) every
+		// time round; slots before seen_cons are proven consumed (a
+		// frame posted at or after them came back).
+		uint32_t room = q.fill.entries() - (q.prod - q.seen_cons);
+		uint32_t n = 0;
+		for (; n < std::min(room, kFillBatch); n++) {
+			// Round robin over the partitions that receive here:
+			// each lends from its own range.
+			uint32_t f = UINT32_MAX;
+			for (size_t k = 0; k < q.lenders.size() && f == UINT32_MAX; k++) {
+				Part &l = parts_[q.lenders[q.rr++ % q.lenders.size()]];
+				if (!l.free.empty()) {
+					f = l.free.back();
+					l.free.pop_back();
+				}
+			}
+			if (f == UINT32_MAX)
+				break;
+			uint32_t pos = q.prod + n;
 			state_[f] = FILL;
-			q.shadow[(q.prod + i) & q.fill.mask()] = f;
-			*q.fill.addr(q.prod + i) = uint64_t(f) * frame_size_;
+			slot_[f] = pos;
+			fillq_[f] = uint16_t(qi);
+			q.shadow[pos & q.fill.mask()] = f;
+			*q.fill.addr(pos) = uint64_t(f) * frame_size_;
 		}
 		if (n) {
 			q.prod += n;
@@ -704,8 +915,8 @@ void Supervisor::check_transitions()
 		switch (p.state) {
 		case PState::starting:
 			if (__atomic_load_n(&p.ctl->ready, __ATOMIC_ACQUIRE)) {
-				for (size_t i = 0; i < p.xsk.size(); i++)
-					steer_->set_socket(p.spec.queues[i], p.index, p.xsk[i]);
+				set_slots(p);
+				p.throttled = false;
 				p.state = PState::running;
 				finish_waiters(p, {{"ok", true}, {"partition", part_json(p, {})}});
 			} else if (now > p.deadline) {
@@ -767,7 +978,8 @@ Part *Supervisor::find(const std::string &name)
 	return nullptr;
 }
 
-json Supervisor::part_json(const Part &p, const std::vector<uint64_t> &in_flight) const
+// `fa` is empty outside status(): then only the supervisor's own counters.
+json Supervisor::part_json(const Part &p, const std::vector<FrameTally> &fa) const
 {
 	PartitionCounters c;
 	std::memcpy(&c, &p.ctl->c, sizeof(c));
@@ -779,6 +991,8 @@ json Supervisor::part_json(const Part &p, const std::vector<uint64_t> &in_flight
 	       {"placement", p.state == PState::stopped ? "none" : p.placement.mode()},
 	       {"netns", p.spec.netns},
 	       {"queues", p.spec.queues},
+	       {"uid", opts_.run_as.uid},
+	       {"gid", opts_.run_as.gid},
 	       {"starts", p.starts},
 	       {"last_exit", p.last_status},
 	       {"rx", c.rx},
@@ -791,11 +1005,25 @@ json Supervisor::part_json(const Part &p, const std::vector<uint64_t> &in_flight
 	       {"fwd_addr_sum", c.fwd_addr_sum},
 	       {"fwd_rx_addr_sum", c.fwd_rx_addr_sum},
 	       {"bad_desc", c.bad_desc},
-	       {"heartbeat", c.heartbeat}};
-	json fr{{"refused_returns", p.refused}, {"reclaimed", p.reclaimed}};
-	if (!in_flight.empty())
-		fr["in_flight"] = in_flight[p.index];
+	       {"heartbeat", c.heartbeat},
+	       {"wakeup", p.spec.wakeup},
+	       {"kicks", c.kicks},
+	       {"sleeps", c.sleeps},
+	       {"doorbell_kicks", c.doorbell_kicks}};
+	json fr{{"quota", p.quota},
+		{"range", {p.base, p.base + p.quota}},
+		{"free", p.free.size()},
+		{"refused_returns", p.refused},
+		{"reclaimed", p.reclaimed},
+		{"throttled", p.throttled},
+		{"throttles", p.throttles}};
+	if (!fa.empty()) {
+		fr["in_flight"] = fa[p.index].in_flight;
+		fr["fill"] = fa[p.index].fill;
+		fr["leaked"] = fa[p.index].leaked;
+	}
 	j["frames"] = fr;
+	j["xsk"] = {{"rx_dropped", p.xsk_dropped}, {"rx_ring_full", p.xsk_ring_full}};
 	return j;
 }
 
@@ -805,18 +1033,25 @@ json Supervisor::status()
 {
 	drain_returns();
 	std::vector<uint8_t> seen(nframes_, 0);
-	std::vector<uint64_t> in_flight(parts_.size(), 0);
-	uint64_t fill = 0, leaked = 0, free_n = 0;
+	std::vector<FrameTally> fa(parts_.size());
+	uint64_t fill = 0, leaked = 0, free_n = 0, twice = 0;
 	auto mark = [&](uint64_t f, int part) {
-		if (f >= nframes_ || seen[f] || state_[f] == FREE)
+		if (f >= nframes_ || state_[f] == FREE)
 			return;
+		if (seen[f]) {
+			twice++;	// quiet, this would be a frame lent twice
+			return;
+		}
 		seen[f] = 1;
-		if (part >= 0)
-			in_flight[size_t(part)]++;
-		else
+		if (part >= 0) {
+			fa[size_t(part)].in_flight++;
+		} else {
 			fill++;
+			if (owner_[f] != kNoOwner)
+				fa[owner_[f]].fill++;
+		}
 	};
-	for (const Part &p : parts_) {
+	for (Part &p : parts_) {
 		if (p.state == PState::stopped)
 			continue;
 		for (uint32_t w = 0; w < (nframes_ + 63) / 64; w++)
@@ -826,6 +1061,15 @@ json Supervisor::status()
 			uint32_t prod = r.load_producer();
 			for (uint32_t i = r.load_consumer(); i != prod; i++)
 				mark(r.rx_desc(i)->addr / frame_size_, int(p.index));
+		}
+		p.xsk_dropped = p.xsk_ring_full = 0;
+		for (int fd : p.xsk) {
+			xdp_statistics xs{};
+			socklen_t len = sizeof(xs);
+			if (!getsockopt(fd, SOL_XDP, XDP_STATISTICS, &xs, &len)) {
+				p.xsk_dropped += xs.rx_dropped;
+				p.xsk_ring_full += xs.rx_ring_full;
+			}
 		}
 	}
 	for (const mkdp_region_entry &e : region_.entries()) {
@@ -847,14 +1091,29 @@ json Supervisor::status()
 				mark(s[i & (e.entries - 1)].addr / frame_size_, int(from));
 		}
 	}
-	for (const Queue &q : queues_)
-		for (uint32_t i = q.fill.load_consumer(); i != q.prod; i++)
-			mark(q.shadow[i & q.fill.mask()], -1);
+	json queues = json::array();
+	for (Queue &q : queues_) {
+		for (uint32_t i = q.seen_cons; i != q.prod; i++) {
+			uint32_t f = q.shadow[i & q.fill.mask()];
+			if (state_[f] == FILL && slot_[f] == i)
+				mark(f, -1);
+		}
+		xdp_statistics xs{};
+		socklen_t len = sizeof(xs);
+		if (!getsockopt(q.anchor, SOL_XDP, XDP_STATISTICS, &xs, &len))
+			q.fill_empty = xs.rx_fill_ring_empty_descs;
+		queues.push_back({{"queue", q.id}, {"fill_ring_empty", q.fill_empty}});
+	}
+	uint64_t spare = 0;
 	for (uint32_t f = 0; f < nframes_; f++) {
-		if (state_[f] == FREE)
+		if (owner_[f] == kNoOwner)
+			spare++;
+		if (state_[f] == FREE) {
 			free_n++;
-		else if (!seen[f])
+		} else if (!seen[f]) {
 			leaked++;
+			fa[owner_[f]].leaked++;
+		}
 	}
 	json parts = json::array();
 	SteerStats st;
@@ -863,7 +1122,7 @@ json Supervisor::status()
 	} catch (const std::exception &) {
 	}
 	for (const Part &p : parts_) {
-		json j = part_json(p, in_flight);
+		json j = part_json(p, fa);
 		if (p.index < st.partitions.size()) {
 			const auto &s = st.partitions[p.index];
 			j["steering"] = {{"packets", s.packets},
@@ -873,20 +1132,35 @@ json Supervisor::status()
 		}
 		parts.push_back(j);
 	}
+	json regions = json::array();
+	for (size_t r = 0; r < extra_.size(); r++) {
+		json who = json::array();
+		for (const Part &p : parts_)
+			if (std::find(p.regions.begin(), p.regions.end(), r) != p.regions.end())
+				who.push_back(p.spec.name);
+		regions.push_back({{"name", extra_names_[r]},
+				   {"size", extra_[r].area("data").size()},
+				   {"backing", extra_[r].hugetlb() ? "hugetlbfs" : "memfd"},
+				   {"shared_with", who}});
+	}
 	return {{"ok", true},
 		{"supervisor_pid", getpid()},
 		{"interface", topo_.interface},
 		{"netns", topo_.netns},
 		{"topology", topo_.source},
 		{"partitions", parts},
+		{"queues", queues},
+		{"regions", regions},
 		{"region",
 		 {{"frames", nframes_},
 		  {"frame_size", frame_size_},
 		  {"backing", region_.hugetlb() ? "hugetlbfs" : "memfd"},
-		  {"free", free_n},
+		  {"spare", spare},
+		  {"free", free_n - spare},
 		  {"fill", fill},
 		  {"in_flight", nframes_ - free_n - fill - leaked},
 		  {"leaked", leaked},
+		  {"seen_twice", twice},
 		  {"refused_returns", refused_}}}};
 }
 
@@ -1050,6 +1324,10 @@ void Supervisor::teardown() noexcept
 		p.ctl_fd = -1;
 	}
 	region_ = Region();
+	extra_.clear();
+	for (const auto &[ring, fd] : doorbell_fds_)
+		close(fd);
+	doorbell_fds_.clear();
 	for (Client &c : clients_)
 		close(c.fd);
 	clients_.clear();
@@ -1069,6 +1347,7 @@ void Supervisor::loop()
 	uint32_t idle = 0;
 	while (!quit_) {
 		uint32_t work = drain_returns() + refill();
+		enforce_quotas();
 		reap();
 		check_transitions();
 		// Busy: look at the control socket without waiting. Idle: sleep a
@@ -1127,6 +1406,12 @@ int supervisor_up(const Topology &t, const SupervisorOptions &o)
 		throw_errno("fork");
 	if (pid == 0) {
 		close(pfd[0]);
+		// The daemon outlives this command: it must not keep what the
+		// caller had open (a `flock` lock fd would stay held until down).
+		if (dup2(pfd[1], 3) < 0)
+			_exit(1);
+		pfd[1] = 3;
+		syscall(SYS_close_range, 4U, ~0U, 0U);
 		setsid();
 		int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
 		int log = ::open(o.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -1187,13 +1472,10 @@ std::string supervisor_down()
 			} else if (!ifname.empty()) {
 				// The namespace went, and the program with its
 				// interface: only the pins are left.
-				std::error_code ec;
-				std::filesystem::remove_all(Steering::pin_dir(ifname), ec);
-				rmdir(std::filesystem::path(Steering::pin_dir(ifname)).parent_path().c_str());
+				Steering::remove_stale(ns, ifname);
 			}
 			for (const auto &cg : st.value("cgroups", json::array()))
-				rmdir(cg.get<std::string>().c_str());
-			rmdir("/sys/fs/cgroup/mkdp");
+				remove_cgroup_dir(cg.get<std::string>());
 		} catch (const std::exception &) {
 		}
 		what = "cleaned up after a supervisor that died";

@@ -3,6 +3,7 @@
 // client side): started by `mkdp up`, stopped by `mkdp down`.
 #pragma once
 
+#include <mkdp/privileges.h>
 #include <mkdp/topology.h>
 
 #include <cstdint>
@@ -14,6 +15,7 @@ struct SupervisorOptions {
 	uint32_t forward_every = 0;	// each partition forwards every Nth frame to the next one (0 = none)
 	std::string exe = "/proc/self/exe"; // what partitions exec (`partition-run`)
 	std::string log = "/dev/null";	// the daemon's stderr
+	RunAs run_as;			// partitions' uid/gid after set-up (nobody/nogroup)
 };
 
 // Forks the supervisor for `t` and returns its pid once every partition is

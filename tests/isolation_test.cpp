@@ -2,17 +2,23 @@
 // Fault isolation: SIGKILL one partition while traffic flows. The other
 // keeps receiving every frame steered to it; the dead one's traffic takes
 // the default action (no_socket) until `restart`; its frames come back.
+// Three ways: `mkdp part kill` (the supervisor clears the victim's XSKMAP
+// slots before the signal), `kill -9` from outside (the supervisor learns
+// of it from SIGCHLD, with frames in flight towards the victim), and the
+// latter with survivor and victim on the same queue (one fill ring).
 #include "partition_harness.h"
 
 #include <signal.h>
 
-#include <atomic>
+#include <cerrno>
 #include <thread>
 
 namespace mkdp::test {
 namespace {
 
-TEST(IsolationTest, KillOnePartitionUnderTrafficThenRestart)
+enum class Kill { cli, external };
+
+void kill_one_under_traffic(Kill how, bool shared_queue)
 {
 	if (!have_root())
 		GTEST_SKIP() << "needs root (BPF, AF_XDP, network namespaces)";
@@ -22,10 +28,9 @@ TEST(IsolationTest, KillOnePartitionUnderTrafficThenRestart)
 	ASSERT_EQ(bed.rule("exact udp 10.77.0.2:5001 10.77.0.1:7001 part 0").status, 0);
 	ASSERT_EQ(bed.rule("exact udp 10.77.0.2:5002 10.77.0.1:7002 part 1").status, 0);
 	VethSender tx(bed.netns(), 2);
-	// Survivor flow on both queues, victim flow on both queues, paced.
 	std::vector<VethSender::Flow> flows{
 		{tx.udp(5001, 7001), 0, 1, 0},
-		{tx.udp(5002, 7002), 1, 1ULL << 40, 0},
+		{tx.udp(5002, 7002), shared_queue ? 0u : 1u, 1ULL << 40, 0},
 	};
 	constexpr uint64_t per_flow = 60'000;
 	constexpr uint64_t pps = 40'000;	// both flows: ~3 s of traffic
@@ -33,11 +38,18 @@ TEST(IsolationTest, KillOnePartitionUnderTrafficThenRestart)
 
 	usleep(700'000);
 	int victim = part(status(), "p1")["pid"];
-	ProgramResult k = mkdp_cli({"part", "kill", "p1"});
-	EXPECT_EQ(k.status, 0) << k.err;
-	EXPECT_NE(waitpid(victim, nullptr, WNOHANG), 0);	// not our child: -1; never 0 for a live one
-	EXPECT_EQ(kill(victim, 0), -1) << "the killed partition is gone";
-	json dead = status();
+	ASSERT_GT(victim, 0);
+	if (how == Kill::cli) {
+		ProgramResult k = mkdp_cli({"part", "kill", "p1"});
+		EXPECT_EQ(k.status, 0) << k.err;
+	} else {
+		ASSERT_EQ(kill(victim, SIGKILL), 0);
+	}
+	json dead = wait_for([](const json &s) { return part(s, "p1")["state"] == "stopped"; }, 5000);
+	// The supervisor reaped it: no such process any more (not even a zombie).
+	errno = 0;
+	EXPECT_EQ(kill(victim, 0), -1);
+	EXPECT_EQ(errno, ESRCH) << "the killed partition is gone";
 	EXPECT_EQ(part(dead, "p1")["state"], "stopped");
 	EXPECT_EQ(part(dead, "p1")["last_exit"], 128 + SIGKILL);
 	EXPECT_EQ(part(dead, "p1")["frames"]["in_flight"], 0u) << "its frames were reclaimed";
@@ -57,19 +69,47 @@ TEST(IsolationTest, KillOnePartitionUnderTrafficThenRestart)
 		return part(s, "p0")["tag_sum"] == tag_sum(1, per_flow) && s["region"]["in_flight"] == 0;
 	});
 	json p0 = part(st, "p0"), p1 = part(st, "p1");
-	std::printf("survivor received %llu/%llu, victim %llu (no_socket while dead %llu), recovery %.1f ms\n",
-		    (unsigned long long)p0["rx"], (unsigned long long)per_flow, (unsigned long long)p1["rx"],
-		    (unsigned long long)p1["steering"]["no_socket"], recovery_ms);
+	std::printf("survivor received %llu/%llu (its RX rings overflowed %llu times, no fill frame %llu times), "
+		    "victim %llu (no_socket while dead %llu), recovery %.1f ms\n",
+		    (unsigned long long)p0["rx"], (unsigned long long)per_flow,
+		    (unsigned long long)p0["xsk"]["rx_ring_full"], (unsigned long long)p0["xsk"]["rx_dropped"],
+		    (unsigned long long)p1["rx"], (unsigned long long)p1["steering"]["no_socket"], recovery_ms);
 	// Zero loss for the survivor: every tag of its flow arrived, once.
+	EXPECT_EQ(p0["rx"], per_flow);
 	EXPECT_EQ(p0["tag_sum"], tag_sum(1, per_flow));
 	EXPECT_EQ(p0["steering"]["redirect_errors"], 0u);
 	// The victim's frames while it was dead took the default action.
 	EXPECT_GT(p1["steering"]["no_socket"].get<uint64_t>(), 0u);
 	EXPECT_LT(p1["rx"].get<uint64_t>(), per_flow);
 	EXPECT_EQ(st["region"]["leaked"], 0u);
+	EXPECT_EQ(st["region"]["seen_twice"], 0u);
 	EXPECT_EQ(st["region"]["refused_returns"], 0u);
+	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_TRUE(nothing_left(bed.netns()));
+}
 
-	// stop/start round trip, then down leaves nothing.
+TEST(IsolationTest, PartKillUnderTrafficThenRestart)
+{
+	kill_one_under_traffic(Kill::cli, false);
+}
+
+TEST(IsolationTest, KillDashNineFromOutsideThenRestart)
+{
+	kill_one_under_traffic(Kill::external, false);
+}
+
+TEST(IsolationTest, KillDashNineWithSurvivorOnTheSameQueue)
+{
+	kill_one_under_traffic(Kill::external, true);
+}
+
+TEST(IsolationTest, StopStartAndBadNames)
+{
+	if (!have_root())
+		GTEST_SKIP() << "needs root (BPF, AF_XDP, network namespaces)";
+	ASSERT_TRUE(nothing_left());
+	PartitionBed bed;
+	ASSERT_EQ(bed.up().status, 0);
 	EXPECT_EQ(mkdp_cli({"part", "stop", "p0"}).status, 0);
 	EXPECT_EQ(part(status(), "p0")["state"], "stopped");
 	EXPECT_NE(mkdp_cli({"part", "stop", "p0"}).status, 0);
@@ -77,7 +117,7 @@ TEST(IsolationTest, KillOnePartitionUnderTrafficThenRestart)
 	EXPECT_EQ(part(status(), "p0")["state"], "running");
 	EXPECT_NE(mkdp_cli({"part", "kill", "nosuch"}).status, 0);
 	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
-	EXPECT_TRUE(nothing_left());
+	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 
 } // namespace

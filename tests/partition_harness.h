@@ -56,17 +56,50 @@ inline std::vector<int> mkdp_processes()
 	return out;
 }
 
-// What an mkdp up left behind ("" = nothing). Waits up to 2 s for processes
-// that are still exiting.
-inline std::string leftovers()
+// An XDP program on a device of namespace `netns` ("" when none).
+inline std::string xdp_on(const std::string &netns)
+{
+	if (netns.empty() || !std::filesystem::exists("/run/netns/" + netns))
+		return {};
+	ProgramResult r = run_program({"ip", "-n", netns, "-j", "-d", "link", "show"});
+	std::string out;
+	if (r.status)
+		return "(ip link show failed) ";
+	for (const auto &l : json::parse(r.out))
+		if (l.contains("xdp"))
+			out += "xdp on " + l.value("ifname", "?") + " ";
+	return out;
+}
+
+// Steering pins for a testbed device, wherever the pin layout puts them.
+inline std::string pins_left()
+{
+	std::string out;
+	std::error_code ec;
+	for (auto it = std::filesystem::recursive_directory_iterator("/sys/fs/bpf/mkdp", ec);
+	     !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec))
+		if (it->path().string().find("mkdp0") != std::string::npos) {
+			out += it->path().string() + " ";
+			break;
+		}
+	return out;
+}
+
+// What an mkdp up left behind ("" = nothing): the supervisor's files, its
+// processes, steering pins, an XDP program on the testbed's devices, cpuset
+// cgroups. Waits up to 2 s for processes that are still exiting.
+inline std::string leftovers(const std::string &netns = {})
 {
 	std::string out;
 	for (int i = 0; i < 200; i++) {
 		out.clear();
 		if (std::filesystem::exists(kRunDir))
 			out += std::string(kRunDir) + " ";
-		if (std::filesystem::exists("/sys/fs/bpf/mkdp/mkdp0"))
-			out += "/sys/fs/bpf/mkdp/mkdp0 ";
+		out += pins_left();
+		out += xdp_on(netns);
+		for (const char *cg : {"/sys/fs/cgroup/mkdp", "/sys/fs/cgroup/cpuset/mkdp"})
+			if (std::filesystem::exists(cg))
+				out += std::string(cg) + " ";
 		for (int pid : mkdp_processes())
 			out += "pid " + std::to_string(pid) + " ";
 		if (out.empty())
@@ -76,9 +109,9 @@ inline std::string leftovers()
 	return out;
 }
 
-inline bool nothing_left()
+inline bool nothing_left(const std::string &netns = {})
 {
-	std::string l = leftovers();
+	std::string l = leftovers(netns);
 	if (!l.empty())
 		std::fprintf(stderr, "left behind: %s\n", l.c_str());
 	return l.empty();

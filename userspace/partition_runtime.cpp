@@ -4,6 +4,7 @@
 // holds only what it was handed: one region, its control memfd and its
 // AF_XDP sockets. See docs/partitions.md for the frame ownership protocol.
 #include <mkdp/cpu.h>
+#include <mkdp/doorbell.h>
 #include <mkdp/error.h>
 #include <mkdp/fd_passing.h>
 #include <mkdp/netns.h>
@@ -11,18 +12,23 @@
 #include <mkdp/privileges.h>
 #include <mkdp/region.h>
 #include <mkdp/xsk_ring_map.h>
+#include <mkdp/xsk_wakeup.h>
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +40,11 @@ std::string PartitionPlan::to_json() const
 			      {"cpus", cpus},	       {"netns", netns},
 			      {"frame_size", frame_size}, {"forward_every", forward_every},
 			      {"forward_to", forward_to}, {"rx_entries", rx_entries},
-			      {"queues", queues}}
+			      {"queues", queues},	       {"frames", frames},
+			      {"umem", umem},	       {"regions", regions},
+			      {"uid", uid},		       {"gid", gid},
+			      {"wakeup", wakeup},	       {"forward_wakeup", forward_wakeup},
+			      {"doorbells", doorbells}}
 		.dump();
 }
 
@@ -52,6 +62,14 @@ PartitionPlan PartitionPlan::from_json(const std::string &s)
 		p.forward_to = j.at("forward_to");
 		p.rx_entries = j.at("rx_entries");
 		p.queues = j.at("queues").get<std::vector<uint32_t>>();
+		p.frames = j.at("frames");
+		p.umem = j.at("umem");
+		p.regions = j.at("regions").get<std::vector<std::string>>();
+		p.uid = j.at("uid");
+		p.gid = j.at("gid");
+		p.wakeup = j.at("wakeup");
+		p.forward_wakeup = j.at("forward_wakeup");
+		p.doorbells = j.at("doorbells").get<std::vector<std::string>>();
 		return p;
 	} catch (const nlohmann::json::exception &e) {
 		throw Error(std::string("partition plan: ") + e.what());
@@ -65,8 +83,12 @@ volatile sig_atomic_t g_stop = 0;
 void on_term(int) { g_stop = 1; }
 
 constexpr uint32_t kBatch = 64;
-constexpr uint32_t kIdleSpins = 2048;	// empty loops before sleeping in poll()
-constexpr int kIdlePollMs = 1;		// bounds forward-ring latency while idle
+constexpr uint64_t kPollBudgetNs = 20000; // adaptive: spin this long on empty rings before sleeping
+// A sleeping runtime wakes at least this often to look at g_stop (a
+// SIGTERM just before poll() does not interrupt it) and beat its
+// heartbeat. Frames and forwarded descriptors wake it at once.
+constexpr int kSleepWatchdogMs = 100;
+constexpr int kIdlePollMs = 1;		// run_idle's heartbeat period
 
 // One AF_XDP RX ring, consumed by this process only.
 struct RxRing {
@@ -77,19 +99,44 @@ struct RxRing {
 
 class Runtime {
 public:
-	Runtime(const PartitionPlan &plan, Region region, PartitionCtl *ctl, std::vector<RxRing> rx)
-		: plan_(plan), region_(std::move(region)), ctl_(ctl), rx_(std::move(rx))
+	Runtime(const PartitionPlan &plan, Region region, PartitionCtl *ctl, std::vector<RxRing> rx,
+		const std::map<std::string, int> &doorbell_fds)
+		: plan_(plan), region_(std::move(region)), ctl_(ctl), rx_(std::move(rx)),
+		  mode_(parse_xsk_wake_mode(plan.wakeup)), strategy_(parse_doorbell_strategy(plan.wakeup))
 	{
 		frames_ = region_.area("frames");
 		ret_ = region_.producer<FrameAddr>("ret" + std::to_string(plan.index));
+		// The supervisor drains return rings in its service loop: a
+		// polled consumer (it records that in the ring).
+		ret_db_ = Doorbell(ret_, {.strategy = DoorbellStrategy::polled});
 		forwarding_ = plan.forward_to >= 0 && plan.forward_every;
-		if (forwarding_)
-			fwd_out_ = region_.producer<mkdp_frame_desc>(fwd_name(plan.index, plan.forward_to));
+		if (const char *f = std::getenv("MKDP_PARTITION_FAULT")) {
+			std::string spec = f, want = plan.name + ":kill-after-return:";
+			uint64_t n = spec.rfind(want, 0) == 0 ? std::strtoull(spec.c_str() + want.size(), nullptr, 10) : 0;
+			if (ctl_->c.returned < n)	// first incarnation only
+				fault_after_ = n;
+		}
+		// The forward ring's consumer waits with the peer's strategy,
+		// so its producer (here) must kick the same way.
+		auto doorbell = [&](const std::string &ring, const std::string &strategy) {
+			auto fd = doorbell_fds.find(ring);
+			return DoorbellOptions{.strategy = parse_doorbell_strategy(strategy),
+					       .mechanism = WakeMechanism::eventfd,
+					       .poll_budget_ns = kPollBudgetNs,
+					       .eventfd = fd == doorbell_fds.end() ? -1 : fd->second};
+		};
+		if (forwarding_) {
+			std::string name = fwd_name(plan.index, plan.forward_to);
+			fwd_out_ = region_.producer<mkdp_frame_desc>(name);
+			fwd_db_ = Doorbell(fwd_out_, doorbell(name, plan.forward_wakeup));
+		}
 		for (const mkdp_region_entry &e : region_.entries()) {
 			unsigned from, to;
 			if (e.kind == MKDP_ENTRY_RING && std::sscanf(e.name, "fwd%u-%u", &from, &to) == 2 &&
-			    to == plan.index)
+			    to == plan.index) {
 				fwd_in_.push_back(region_.consumer<mkdp_frame_desc>(e.name));
+				fwd_in_db_.emplace_back(fwd_in_.back(), doorbell(e.name, plan.wakeup));
+			}
 		}
 	}
 
@@ -98,12 +145,21 @@ public:
 		return "fwd" + std::to_string(from) + "-" + std::to_string(to);
 	}
 
+	// The wait loop, per wake-up mode (docs/doorbells.md, "In the
+	// partition runtime"): after an empty pass over every source, kick the
+	// AF_XDP sockets if the mode says so; polled spins on, adaptive spins
+	// for its budget, then (and interrupt at once) arms the doorbells of its
+	// incoming forward rings and sleeps in poll() on its sockets and their
+	// eventfds, so a frame or a forwarded descriptor wakes it.
 	void run()
 	{
-		uint32_t idle = 0;
 		std::vector<pollfd> pfds;
 		for (RxRing &r : rx_)
 			pfds.push_back({r.fd, POLLIN, 0});
+		for (Doorbell &d : fwd_in_db_)
+			if (d.wake_fd() >= 0)
+				pfds.push_back({d.wake_fd(), POLLIN, 0});
+		uint64_t idle_since = 0;
 		while (!g_stop) {
 			uint32_t work = 0;
 			for (RxRing &r : rx_)
@@ -112,24 +168,67 @@ public:
 				work += poll_forwarded(f);
 			bump(ctl_->c.heartbeat, 1);
 			if (work) {
-				idle = 0;
+				idle_since = 0;
 				continue;
 			}
-			if (++idle < kIdleSpins) {
+			kick_rx();
+			if (strategy_ == DoorbellStrategy::adaptive) {
+				uint64_t now = now_ns();
+				if (!idle_since)
+					idle_since = now;
+				if (now - idle_since < kPollBudgetNs) {
+					cpu_relax();
+					continue;
+				}
+			}
+			if (strategy_ == DoorbellStrategy::polled) {
 				cpu_relax();
 				continue;
 			}
-			// Nothing for a while: sleep until an RX ring has frames.
-			::poll(pfds.data(), pfds.size(), kIdlePollMs);
+			sleep(pfds);
+			idle_since = 0;
 		}
 	}
 
 private:
 	static void bump(uint64_t &c, uint64_t n) { __atomic_store_n(&c, c + n, __ATOMIC_RELAXED); }
 
-	// The held bit is set before the slot a frame came from is released and
-	// cleared only after the frame is on the return or forward ring, so a
-	// frame is always visible to the supervisor somewhere if we die.
+	// The AF_XDP doorbell (xsk_wakeup.h): always (interrupt), on every
+	// empty pass (polled: the syscall runs the busy-poll NAPI), or when
+	// the kernel flagged the ring (adaptive). On RX the kernel raises
+	// need_wakeup on the fill ring, which the supervisor owns and kicks;
+	// the RX ring's own flag stays down, so an adaptive partition does
+	// not kick its RX sockets.
+	void kick_rx() noexcept
+	{
+		for (RxRing &r : rx_)
+			if (xsk_should_kick(mode_, r.map.need_wakeup())) {
+				xsk_kick_rx(r.fd);
+				bump(ctl_->c.kicks, 1);
+			}
+	}
+
+	// Arms every incoming forward ring (a ring that already holds work
+	// means no sleep), sleeps until a socket or a doorbell is readable,
+	// and disarms what it armed.
+	void sleep(std::vector<pollfd> &pfds)
+	{
+		size_t armed = 0;
+		while (armed < fwd_in_.size() && fwd_in_db_[armed].arm(fwd_in_[armed]))
+			armed++;
+		if (armed == fwd_in_.size()) {
+			bump(ctl_->c.sleeps, 1);
+			::poll(pfds.data(), pfds.size(), kSleepWatchdogMs);
+		}
+		for (size_t i = 0; i < armed; i++)
+			fwd_in_db_[i].disarm(fwd_in_[i]);
+	}
+
+	// The held bit is set before the slot a frame came from is released. We
+	// clear it only after a frame is on a forward ring (the receiver holds
+	// it from then on); a returned frame's bit is cleared by the
+	// supervisor when it takes the frame back. So a frame is always
+	// visible to the supervisor somewhere if we die.
 	void hold(uint64_t addr) noexcept
 	{
 		uint64_t f = addr / plan_.frame_size;
@@ -190,6 +289,10 @@ private:
 	void forward(uint32_t nfwd, uint32_t &nret)
 	{
 		uint32_t sent = fwd_out_.produce(fwd_batch_, nfwd);
+		if (sent) {
+			fwd_db_.notify_after_submit(fwd_out_);
+			__atomic_store_n(&ctl_->c.doorbell_kicks, fwd_db_.stats().kicks, __ATOMIC_RELAXED);
+		}
 		uint64_t sum = 0;
 		for (uint32_t i = 0; i < sent; i++) {
 			sum += fwd_batch_[i].addr;
@@ -231,7 +334,10 @@ private:
 	}
 
 	// The return ring has a slot for every frame of the area, so it is
-	// never full for long: spin until the supervisor makes room.
+	// never full for long: spin until the supervisor makes room. Returned
+	// frames stay held: the supervisor clears the bit when it takes the
+	// frame back, so a set bit always means "not yet back in the pool"
+	// and a return is accepted only for a frame this partition holds.
 	void give_back(uint32_t n)
 	{
 		uint32_t done = 0;
@@ -241,9 +347,11 @@ private:
 				cpu_relax();
 			done += k;
 		}
-		for (uint32_t i = 0; i < done; i++)
-			unhold(ret_batch_[i].addr);
+		if (done)
+			ret_db_.notify_after_submit(ret_);
 		bump(ctl_->c.returned, done);
+		if (fault_after_ && ctl_->c.returned >= fault_after_) [[unlikely]]
+			raise(SIGKILL);	// test hook, see fault_after_
 	}
 
 	PartitionPlan plan_;
@@ -251,11 +359,20 @@ private:
 	PartitionCtl *ctl_;
 	std::vector<RxRing> rx_;
 	std::span<uint8_t> frames_;
+	XskWakeMode mode_;
+	DoorbellStrategy strategy_;
 	Producer<FrameAddr> ret_;
+	Doorbell ret_db_;
 	Producer<mkdp_frame_desc> fwd_out_;
+	Doorbell fwd_db_;
 	std::vector<Consumer<mkdp_frame_desc>> fwd_in_;
+	std::vector<Doorbell> fwd_in_db_;	// one per fwd_in_, same order
 	bool forwarding_ = false;
 	uint32_t since_fwd_ = 0;
+	// MKDP_PARTITION_FAULT=NAME:kill-after-return:N (tests only): SIGKILL
+	// itself right after its return count reaches N, frames on the return
+	// ring and still held: the window reclaim must get right.
+	uint64_t fault_after_ = 0;
 	FrameAddr ret_batch_[2 * kBatch];
 	mkdp_frame_desc fwd_batch_[kBatch];
 };
@@ -284,7 +401,19 @@ void join_netns(const std::string &name)
 
 } // namespace
 
-int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, Region region, PartitionCtl *ctl);
+// A partition that does not share the UMEM region has nothing to receive
+// (check() makes every receiving partition share it): it only keeps its
+// regions mapped and its heartbeat going.
+void run_idle(PartitionCtl *ctl)
+{
+	while (!g_stop) {
+		__atomic_store_n(&ctl->c.heartbeat, ctl->c.heartbeat + 1, __ATOMIC_RELAXED);
+		::poll(nullptr, 0, kIdlePollMs);
+	}
+}
+
+int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std::optional<Region> umem,
+	       PartitionCtl *ctl);
 
 int partition_run(int sock)
 {
@@ -292,49 +421,78 @@ int partition_run(int sock)
 	std::signal(SIGINT, on_term);
 	ReceivedFds got = recv_fds(sock);
 	PartitionPlan plan = PartitionPlan::from_json(got.payload);
-	if (got.fds.size() != 2 + plan.queues.size())
-		throw Error("partition " + plan.name + ": expected " + std::to_string(2 + plan.queues.size()) +
-			    " fds, got " + std::to_string(got.fds.size()));
+	size_t want = 1 + (plan.umem ? 1 : 0) + plan.queues.size() + plan.regions.size() + plan.doorbells.size();
+	if (got.fds.size() != want || (!plan.umem && !plan.queues.empty()))
+		throw Error("partition " + plan.name + ": expected " + std::to_string(want) + " fds, got " +
+			    std::to_string(got.fds.size()));
 
-	Region region = Region::open(got.fds[0]);
+	size_t ctl_size = partition_ctl_size(plan.frames);
+	void *m = mmap(nullptr, ctl_size, PROT_READ | PROT_WRITE, MAP_SHARED, got.fds[0], 0);
 	close(got.fds[0]);
-	const mkdp_region_entry &area = region.entry("frames");
-	uint32_t frames = uint32_t(area.size / plan.frame_size);
-	size_t ctl_size = partition_ctl_size(frames);
-	void *m = mmap(nullptr, ctl_size, PROT_READ | PROT_WRITE, MAP_SHARED, got.fds[1], 0);
-	close(got.fds[1]);
 	if (m == MAP_FAILED)
 		throw_errno("map the control memfd");
 	auto *ctl = static_cast<PartitionCtl *>(m);
-	if (ctl->magic != kPartitionCtlMagic || ctl->frames != frames)
-		throw Error("partition " + plan.name + ": control memfd does not match the region");
+	if (ctl->magic != kPartitionCtlMagic || ctl->frames != plan.frames)
+		throw Error("partition " + plan.name + ": control memfd does not match the plan");
 
 	// From here a failure is worth telling the supervisor about.
 	try {
-		return run_mapped(sock, plan, got, std::move(region), ctl);
+		std::optional<Region> umem;
+		if (plan.umem) {
+			umem.emplace(Region::open(got.fds[1]));
+			close(got.fds[1]);
+			if (umem->entry("frames").size / plan.frame_size != plan.frames)
+				throw Error("the UMEM region does not match the plan");
+		}
+		return run_mapped(sock, plan, got, std::move(umem), ctl);
 	} catch (const std::exception &e) {
 		std::snprintf(ctl->error, sizeof(ctl->error), "%s", e.what());
 		throw;
 	}
 }
 
-int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, Region region, PartitionCtl *ctl)
+int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std::optional<Region> umem,
+	       PartitionCtl *ctl)
 {
+	size_t next = plan.umem ? 2 : 1;
 	std::vector<RxRing> rx;
 	for (size_t i = 0; i < plan.queues.size(); i++) {
 		RxRing r;
-		r.fd = got.fds[2 + i];
+		r.fd = got.fds[next++];
 		r.map = XskRingMap(r.fd, XskRingKind::rx, plan.rx_entries);
 		r.cons = r.map.load_consumer();
 		rx.push_back(std::move(r));
 	}
+	// The other regions named for it: mapped for its lifetime (a ring_abi
+	// image each, area "data"); nothing else of the runtime uses them yet.
+	std::vector<Region> regions;
+	for (size_t i = 0; i < plan.regions.size(); i++) {
+		int fd = got.fds[next++];
+		regions.push_back(Region::open(fd));
+		close(fd);
+	}
+	// The eventfds of the doorbells of its forward rings (kept open).
+	std::map<std::string, int> doorbell_fds;
+	for (const std::string &ring : plan.doorbells)
+		doorbell_fds[ring] = got.fds[next++];
 
 	set_affinity(plan.cpus);
 	if (!plan.netns.empty())
 		join_netns(plan.netns);
-	drop_all_privileges();
+	pid_t supervisor = getppid();
+	drop_privileges(RunAs{plan.uid, plan.gid});
+	// The credential change cleared the parent-death signal: a partition
+	// must still not outlive its supervisor.
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != supervisor)
+		throw Error("the supervisor went away during set-up");
 
-	Runtime rt(plan, std::move(region), ctl, std::move(rx));
+	if (!umem) {
+		__atomic_store_n(&ctl->ready, 1, __ATOMIC_RELEASE);
+		close(sock);
+		run_idle(ctl);
+		return 0;
+	}
+	Runtime rt(plan, std::move(*umem), ctl, std::move(rx), doorbell_fds);
 	__atomic_store_n(&ctl->ready, 1, __ATOMIC_RELEASE);
 	close(sock);
 	rt.run();

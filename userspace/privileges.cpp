@@ -2,29 +2,100 @@
 #include <mkdp/error.h>
 #include <mkdp/privileges.h>
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 namespace mkdp {
 
-void drop_all_privileges()
+namespace {
+
+std::optional<uint32_t> number(std::string_view s)
 {
+	uint32_t v = 0;
+	auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+	if (ec != std::errc() || p != s.data() + s.size() || s.empty())
+		return std::nullopt;
+	return v;
+}
+
+} // namespace
+
+RunAs resolve_run_as(const std::string &spec)
+{
+	RunAs r;
+	if (spec.empty()) {
+		if (const passwd *pw = getpwnam("nobody"))
+			r.uid = pw->pw_uid;
+		if (const group *gr = getgrnam("nogroup"))
+			r.gid = gr->gr_gid;
+		return r;
+	}
+	std::string user = spec, grp;
+	if (auto c = spec.find(':'); c != std::string::npos) {
+		user = spec.substr(0, c);
+		grp = spec.substr(c + 1);
+	}
+	if (auto n = number(user)) {
+		r.uid = *n;
+		r.gid = *n;
+	} else if (const passwd *pw = getpwnam(user.c_str())) {
+		r.uid = pw->pw_uid;
+		r.gid = pw->pw_gid;
+	} else {
+		throw Error("unknown user '" + user + "'");
+	}
+	if (!grp.empty()) {
+		if (auto n = number(grp))
+			r.gid = *n;
+		else if (const group *gr = getgrnam(grp.c_str()))
+			r.gid = gr->gr_gid;
+		else
+			throw Error("unknown group '" + grp + "'");
+	}
+	if (r.uid == 0 || r.gid == 0)
+		throw Error("a partition never runs as root (uid/gid 0): give an unprivileged user");
+	return r;
+}
+
+void drop_privileges(const RunAs &who)
+{
+	if (who.uid == 0 || who.gid == 0)
+		throw Error("refusing to run a partition as uid/gid 0");
 	// Ambient capabilities survive exec for unprivileged programs: clear
 	// them first, while we may still change them.
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
 		throw_errno("clear ambient capabilities");
-	cap_t caps = cap_init();	// every set empty
+	// Groups first (setgroups needs CAP_SETGID), then gid, then uid: the
+	// uid change drops the permitted and effective sets (no KEEP_CAPS).
+	if (setgroups(0, nullptr))
+		throw_errno("clear supplementary groups");
+	if (setresgid(who.gid, who.gid, who.gid))
+		throw_errno("setresgid " + std::to_string(who.gid));
+	if (setresuid(who.uid, who.uid, who.uid))
+		throw_errno("setresuid " + std::to_string(who.uid));
+	uid_t r, e, s;
+	if (getresuid(&r, &e, &s) || r != who.uid || e != who.uid || s != who.uid)
+		throw Error("the uid change did not take");
+	cap_t caps = cap_init();	// every set empty, inheritable included
 	if (!caps)
 		throw_errno("cap_init");
 	int rc = cap_set_proc(caps);
-	int e = errno;
+	int err = errno;
 	cap_free(caps);
 	if (rc)
-		throw_errno("drop capabilities", e);
+		throw_errno("drop capabilities", err);
+	// Peers run as the same user: non-dumpable keeps them from ptracing
+	// us or reading our /proc/PID/mem.
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		throw_errno("clear the dumpable flag");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		throw_errno("set no_new_privs");
 }
@@ -32,7 +103,7 @@ void drop_all_privileges()
 namespace {
 
 constexpr const char *kCgroupRoot = "/sys/fs/cgroup";
-constexpr const char *kCgroupMkdp = "/sys/fs/cgroup/mkdp";
+constexpr const char *kCgroupV1Cpuset = "/sys/fs/cgroup/cpuset";
 
 bool write_file(const std::string &path, const std::string &text)
 {
@@ -40,6 +111,14 @@ bool write_file(const std::string &path, const std::string &text)
 	f << text;
 	f.flush();
 	return bool(f);
+}
+
+std::string read_word(const std::string &path)
+{
+	std::ifstream f(path);
+	std::string w;
+	f >> w;
+	return w;
 }
 
 bool has_word(const std::string &path, const std::string &word)
@@ -52,50 +131,102 @@ bool has_word(const std::string &path, const std::string &word)
 	return false;
 }
 
+// cgroup v2 mounted at the root with the cpuset controller: enable it down
+// to mkdp/; the directory mkdp/ is returned, "" when v2 cannot do it.
+std::string v2_parent()
+{
+	std::string root = kCgroupRoot, mkdp = root + "/mkdp";
+	if (!has_word(root + "/cgroup.controllers", "cpuset"))
+		return {};
+	if (!has_word(root + "/cgroup.subtree_control", "cpuset") &&
+	    !write_file(root + "/cgroup.subtree_control", "+cpuset"))
+		return {};
+	std::error_code ec;
+	std::filesystem::create_directory(mkdp, ec);
+	if (ec)
+		return {};
+	if (!has_word(mkdp + "/cgroup.subtree_control", "cpuset") &&
+	    !write_file(mkdp + "/cgroup.subtree_control", "+cpuset"))
+		return {};
+	return mkdp;
+}
+
+// A v1 cpuset hierarchy (this machine's hybrid layout): a new cpuset is
+// empty, and a task cannot join one without CPUs and memory nodes, so
+// mkdp/ gets its parent's.
+std::string v1_parent()
+{
+	std::string root = kCgroupV1Cpuset, mkdp = root + "/mkdp";
+	if (!std::filesystem::exists(root + "/cpuset.cpus"))
+		return {};
+	std::error_code ec;
+	std::filesystem::create_directory(mkdp, ec);
+	if (ec)
+		return {};
+	if (read_word(mkdp + "/cpuset.cpus").empty() &&
+	    !write_file(mkdp + "/cpuset.cpus", read_word(root + "/cpuset.cpus")))
+		return {};
+	if (read_word(mkdp + "/cpuset.mems").empty() &&
+	    !write_file(mkdp + "/cpuset.mems", read_word(root + "/cpuset.mems")))
+		return {};
+	return mkdp;
+}
+
 } // namespace
+
+std::string CpuPlacement::mode() const
+{
+	switch (kind) {
+	case v2: return "cpuset cgroup v2 " + path;
+	case v1: return "cpuset cgroup v1 " + path;
+	default: return "affinity only";
+	}
+}
 
 CpuPlacement place_in_cpuset(const std::string &name, const std::string &cpus, int pid)
 {
-	namespace fs = std::filesystem;
 	CpuPlacement p;
-	// cgroup v2 mounted at the root, with cpuset among its controllers;
-	// a v1 or hybrid hierarchy gets affinity only.
-	if (!has_word(std::string(kCgroupRoot) + "/cgroup.controllers", "cpuset"))
-		return p;
-	if (!has_word(std::string(kCgroupRoot) + "/cgroup.subtree_control", "cpuset") &&
-	    !write_file(std::string(kCgroupRoot) + "/cgroup.subtree_control", "+cpuset"))
-		return p;
+	std::string parent = v2_parent();
+	p.kind = CpuPlacement::v2;
+	if (parent.empty()) {
+		parent = v1_parent();
+		p.kind = CpuPlacement::v1;
+	}
+	if (parent.empty())
+		return {};
+	std::string dir = parent + "/" + name;
 	std::error_code ec;
-	fs::create_directory(kCgroupMkdp, ec);
-	if (ec)
-		return p;
-	if (!has_word(std::string(kCgroupMkdp) + "/cgroup.subtree_control", "cpuset") &&
-	    !write_file(std::string(kCgroupMkdp) + "/cgroup.subtree_control", "+cpuset"))
-		return p;
-	std::string dir = std::string(kCgroupMkdp) + "/" + name;
-	fs::create_directory(dir, ec);
-	if (ec)
-		return p;
-	if (!write_file(dir + "/cpuset.cpus", cpus)) {
-		fs::remove(dir, ec);
-		return p;
+	std::filesystem::create_directory(dir, ec);
+	bool ok = !ec && write_file(dir + "/cpuset.cpus", cpus);
+	if (ok && p.kind == CpuPlacement::v1)
+		ok = write_file(dir + "/cpuset.mems", read_word(parent + "/cpuset.mems"));
+	if (!ok) {
+		remove_cgroup_dir(dir);
+		return {};
 	}
 	if (!write_file(dir + "/cgroup.procs", std::to_string(pid))) {
-		fs::remove(dir, ec);
+		remove_cgroup_dir(dir);
 		throw Error("cannot move partition " + name + " into cgroup " + dir);
 	}
-	p.cgroup = true;
 	p.path = dir;
 	return p;
 }
 
-void remove_cpuset(const CpuPlacement &p) noexcept
+void remove_cgroup_dir(const std::string &path) noexcept
 {
-	if (!p.cgroup)
+	if (path.empty())
 		return;
 	// rmdir, not remove_all: a cgroup directory's files are not removable.
-	::rmdir(p.path.c_str());
-	::rmdir(kCgroupMkdp);
+	::rmdir(path.c_str());
+	std::filesystem::path parent = std::filesystem::path(path).parent_path();
+	if (parent.filename() == "mkdp")
+		::rmdir(parent.c_str());	// fails while a sibling remains: fine
+}
+
+void remove_cpuset(const CpuPlacement &p) noexcept
+{
+	if (p.cgroup())
+		remove_cgroup_dir(p.path);
 }
 
 } // namespace mkdp

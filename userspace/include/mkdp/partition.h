@@ -33,7 +33,10 @@ struct PartitionCounters {
 	uint64_t fwd_rx_addr_sum; // sum of the UMEM addresses forwarded to it
 	uint64_t bad_desc;	// forward descriptors refused by validation
 	uint64_t heartbeat;	// loop iterations, to tell a live partition from a stuck one
-	uint64_t pad[5];
+	uint64_t kicks;		// AF_XDP kicks (recvfrom) its wake-up mode asked for
+	uint64_t sleeps;	// times it slept in poll() (never with wakeup = polled)
+	uint64_t doorbell_kicks; // wake-ups it sent to its forward peer's doorbell
+	uint64_t pad[2];
 };
 static_assert(sizeof(PartitionCounters) == 128);
 
@@ -67,7 +70,18 @@ struct PartitionPlan {
 	int32_t forward_to = -1;	// peer partition index, -1 = none
 	uint32_t rx_entries = 0;	// size of each AF_XDP RX ring
 	std::vector<uint32_t> queues;	// one AF_XDP socket per queue, same order as the fds
-	// fd order: region, ctl, then one xsk per queue
+	uint32_t frames = 0;		// frames in the UMEM area (bits of the held bitmap)
+	bool umem = true;		// it shares the UMEM region (false: no region fd, no queues)
+	std::vector<std::string> regions; // other regions named for it, in fd order
+	uint32_t uid = 65534, gid = 65534; // what it runs as after set-up (never 0)
+	// How it waits (topology `wakeup`: polled | interrupt | adaptive) and
+	// how the consumer of its forward ring waits (its peer's `wakeup`):
+	// both sides of a ring must use the same doorbell strategy.
+	std::string wakeup = "adaptive";
+	std::string forward_wakeup = "adaptive";
+	std::vector<std::string> doorbells; // rings whose eventfd it gets, in fd order
+	// fd order: ctl, the UMEM region (if umem), one xsk per queue, one fd
+	// per entry of `regions`, then one eventfd per entry of `doorbells`
 	std::string to_json() const;
 	static PartitionPlan from_json(const std::string &s);
 };
