@@ -141,11 +141,27 @@ private:
 	Fd fd_;
 };
 
+// A mount namespace of our own that our parent does not share: what
+// `ip netns exec` makes (it remounts /sys, hiding the bpffs).
+bool private_mount_ns()
+{
+	struct stat me {}, parent {};
+	std::string pp = "/proc/" + std::to_string(::getppid()) + "/ns/mnt";
+	return ::stat("/proc/self/ns/mnt", &me) == 0 && ::stat(pp.c_str(), &parent) == 0 &&
+	       me.st_ino != parent.st_ino;
+}
+
 void ensure_bpffs()
 {
 	struct statfs st {};
 	if (::statfs(kBpffs, &st) == 0 && st.f_type == BPF_FS_MAGIC)
 		return;
+	// A bpffs mounted here would be a new, empty instance that disappears
+	// with this mount namespace: the program would stay attached with no
+	// pins left to find it by.
+	if (private_mount_ns())
+		throw Error(std::string("no bpffs at ") + kBpffs + " in this mount namespace (ip netns exec remounts /sys); "
+			    "run mkdp with --netns NAME instead of under ip netns exec");
 	if (::mount("bpf", kBpffs, "bpf", 0, "mode=0700"))
 		throw_errno(std::string("mount bpffs on ") + kBpffs);
 }
@@ -880,6 +896,7 @@ std::string Steering::pin_dir(const std::string &ifname) { return pin_dir(netns_
 
 std::vector<SteerPins> Steering::list_pins()
 {
+	ensure_bpffs();
 	std::vector<SteerPins> out;
 	std::error_code ec;
 	for (auto &ns : std::filesystem::directory_iterator(kPinRoot, ec)) {
