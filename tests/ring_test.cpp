@@ -735,7 +735,7 @@ TEST_F(Ring, FetchBatchDeliversExactlyWhatCheckAccepts)
 				want.push_back(in[i]);
 			else
 				want_rejected++;
-		uint32_t idx;
+		uint32_t idx = 0;
 		ASSERT_EQ(c.peek(8, &idx), n);
 		mkdp_frame_desc out[8];
 		uint32_t got = c.fetch_batch(idx, n, out);
