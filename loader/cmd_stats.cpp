@@ -34,8 +34,8 @@ double rate(uint64_t now, uint64_t before, double secs)
 	return secs > 0 ? double(now - before) / secs : 0;
 }
 
-nlohmann::json sample_json(const StatsCmd &o, const SteerStats &now, const SteerStats &before, double secs,
-			   uint32_t parts)
+nlohmann::json sample_json(const StatsCmd &o, const std::string &netns, const SteerStats &now,
+			   const SteerStats &before, double secs, uint32_t parts)
 {
 	nlohmann::json p = nlohmann::json::array();
 	for (uint32_t i = 0; i < parts && i < now.partitions.size(); i++) {
@@ -53,7 +53,7 @@ nlohmann::json sample_json(const StatsCmd &o, const SteerStats &now, const Steer
 	timespec ts{};
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return {{"interface", o.ifname},
-		{"netns", o.netns},
+		{"netns", netns},
 		{"time", double(ts.tv_sec) + double(ts.tv_nsec) / 1e9},	// CLOCK_REALTIME seconds
 		{"interval_s", secs},
 		{"partitions", p},
@@ -85,6 +85,7 @@ void run_stats(const StatsCmd &o)
 {
 	InNetns in(o.netns);
 	Steering s = Steering::open(o.ifname);
+	const std::string netns = Steering::netns_label();
 	uint32_t parts = s.config().partitions;
 	std::signal(SIGINT, [](int) { g_stop = 1; });
 	std::signal(SIGTERM, [](int) { g_stop = 1; });
@@ -98,7 +99,7 @@ void run_stats(const StatsCmd &o)
 			std::this_thread::sleep_for(std::chrono::milliseconds(20));
 		SteerStats now = s.read_stats();
 		uint64_t t1 = now_ns();
-		nlohmann::json j = sample_json(o, now, before, double(t1 - t0) / 1e9, parts);
+		nlohmann::json j = sample_json(o, netns, now, before, double(t1 - t0) / 1e9, parts);
 		if (o.json)
 			std::cout << j.dump() << std::endl; // one JSON object per line
 		else

@@ -610,6 +610,7 @@ TEST_F(SteerCli, ReattachChangesOnlyWhatIsGiven)
 	ASSERT_EQ(r.status, 0) << r.err;
 	json sample = json::parse(r.out);
 	EXPECT_EQ(sample["interface"], kTestbedRxDev);
+	EXPECT_EQ(sample["netns"], t.name());
 	EXPECT_GT(sample["time"].get<double>(), 1.6e9);
 }
 
