@@ -167,9 +167,14 @@ Dist dist(std::vector<double> &v)
 
 // --- the floor: one cache line bounced between the two CPUs ---------------
 
+// One store each way: the sender's stamp is itself the signal, the
+// receiver's ack (the same value, in the same line) the answer. Writing a
+// stamp and then a separate sequence word would take the line away from
+// the spinning receiver twice per message and put the floor above a ring
+// message, which moves only one store on the line its consumer spins on.
 struct alignas(64) Line {
-	uint64_t seq;
 	uint64_t stamp;
+	uint64_t ack;
 };
 
 struct PingPong {
@@ -178,31 +183,32 @@ struct PingPong {
 
 PingPong floor_pingpong(const Params &p)
 {
-	Line line{};
+	Line line{UINT64_MAX, UINT64_MAX}; // "nothing sent yet"; kStopStamp is 0
 	std::vector<double> oneway, rtt;
-	oneway.reserve(p.pingpong_samples);
+	oneway.reserve(p.pingpong_samples + 1);
 	rtt.reserve(p.pingpong_samples);
-	std::atomic<uint64_t> rounds{0};
 	PinnedThread b(kConsumerCpu, [&] {
-		for (uint64_t i = 1;; i += 2) {
-			while (__atomic_load_n(&line.seq, __ATOMIC_ACQUIRE) != i)
+		for (uint64_t prev = UINT64_MAX;;) {
+			uint64_t stamp;
+			while ((stamp = __atomic_load_n(&line.stamp, __ATOMIC_ACQUIRE)) == prev)
 				cpu_relax();
-			uint64_t stamp = line.stamp;
-			oneway.push_back(double(now_ns() - stamp));
-			bool last = stamp == kStopStamp;
-			__atomic_store_n(&line.seq, i + 1, __ATOMIC_RELEASE);
-			if (last)
+			uint64_t t = now_ns();
+			prev = stamp;
+			__atomic_store_n(&line.ack, stamp, __ATOMIC_RELEASE);
+			if (stamp == kStopStamp)
 				break;
+			oneway.push_back(double(t - stamp));
 		}
 	});
 	PinnedThread a(kProducerCpu, [&] {
 		uint64_t end = now_ns() + p.pingpong_ns;
-		for (uint64_t i = 1;; i += 2) {
+		for (;;) {
 			bool last = rtt.size() >= p.pingpong_samples || now_ns() >= end;
-			uint64_t t0 = now_ns();
-			line.stamp = last ? kStopStamp : t0;
-			__atomic_store_n(&line.seq, i, __ATOMIC_RELEASE);
-			while (__atomic_load_n(&line.seq, __ATOMIC_ACQUIRE) != i + 1)
+			// now_ns() moves on between rounds (a round trip takes
+			// far longer than a nanosecond), so each stamp is new.
+			uint64_t t0 = now_ns(), v = last ? kStopStamp : t0;
+			__atomic_store_n(&line.stamp, v, __ATOMIC_RELEASE);
+			while (__atomic_load_n(&line.ack, __ATOMIC_ACQUIRE) != v)
 				cpu_relax();
 			if (last)
 				break;
@@ -211,7 +217,6 @@ PingPong floor_pingpong(const Params &p)
 	});
 	a.join();
 	b.join();
-	oneway.pop_back(); // the stop round
 	return {dist(oneway), dist(rtt)};
 }
 
