@@ -652,6 +652,22 @@ TEST_F(SteerCli, TestbedDownDetachesAndStalePinsHaveAWayOut)
 	EXPECT_TRUE(prog_freed(id));
 }
 
+// The interface was renamed after attach: detach by the pinned name still
+// finds the program (by the ifindex it was attached with) and removes it.
+TEST_F(SteerCli, DetachFindsARenamedInterface)
+{
+	CliTestbed t("n");
+	ASSERT_EQ(t.run({"attach", kTestbedRxDev}).status, 0);
+	uint32_t id = t.status()["prog_id"].get<uint32_t>();
+	run_checked({"ip", "-n", t.name(), "link", "set", kTestbedRxDev, "name", "mkdpren0"}, "rename");
+	ProgramResult r = t.run({"detach", kTestbedRxDev, "--json"});
+	run_program({"ip", "-n", t.name(), "link", "set", "mkdpren0", "name", kTestbedRxDev});
+	ASSERT_EQ(r.status, 0) << r.err;
+	EXPECT_EQ(json::parse(r.out)["detached_from"], "mkdpren0");
+	EXPECT_FALSE(std::filesystem::exists(Steering::pin_dir(t.name(), kTestbedRxDev)));
+	EXPECT_TRUE(prog_freed(id)) << "the program is still attached somewhere";
+}
+
 TEST(SteerCliErrors, ParseErrorsAreOneClearLine)
 {
 	ProgramResult r = cli({"frobnicate"});
