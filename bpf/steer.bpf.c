@@ -5,7 +5,8 @@
  * Decision, for an IPv4/IPv6 frame (docs/steering.md):
  *   1. rules (policy RULES): exact 5-tuple, else the longest destination
  *      prefix, else the longest source prefix; a rule steers, drops or
- *      passes to the host;
+ *      passes to the host (prefixes by hash per length in use, or by
+ *      LPM trie when a table uses many lengths: see steer.h);
  *   2. flow hash (policy HASH): flow_indir[hash(5-tuple) % 128];
  *   3. queue map (policy QUEUE): queue_to_part[rx queue];
  * the first that names a partition wins. The frame then goes to the socket
@@ -51,9 +52,34 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MKDP_STEER_MAX_EXACT_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory follows the rules loaded */
-	__type(key, struct mkdp_steer_flow_key);
+	__type(key, struct mkdp_steer_v4_flow);
 	__type(value, struct mkdp_steer_rule);
-} rules_exact SEC(".maps");
+} rules_exact_v4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MKDP_STEER_MAX_EXACT_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mkdp_steer_v6_flow);
+	__type(value, struct mkdp_steer_rule);
+} rules_exact_v6 SEC(".maps");
+
+/* The prefix rules again, for tables with few distinct lengths (steer.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * MKDP_STEER_MAX_PREFIX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mkdp_steer_v4_by_len);
+	__type(value, struct mkdp_steer_rule);
+} rules_v4_by_len SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * MKDP_STEER_MAX_PREFIX_RULES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct mkdp_steer_v6_by_len);
+	__type(value, struct mkdp_steer_rule);
+} rules_v6_by_len SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -123,40 +149,119 @@ static __always_inline int count_verdict(struct mkdp_steer_totals *tot, int verd
 	return verdict;
 }
 
-/* Exact 5-tuple, then destination prefix, then source prefix. */
-static __always_inline struct mkdp_steer_rule *match_rule(const struct mkdp_steer_flow_key *key)
+/* The longest IPv4 prefix of one side matching addr, by the table's index. */
+static __always_inline struct mkdp_steer_rule *match_v4_prefix(const struct mkdp_steer_prefix_index *ix,
+								__u8 side, const __u8 *addr)
 {
-	struct mkdp_steer_rule *rule = bpf_map_lookup_elem(&rules_exact, key);
+	__u32 a = *(const __u32 *)addr;
 
-	if (rule)
-		return rule;
-	if (key->family == 4) {
-		struct mkdp_steer_v4_prefix p = {
-			.prefixlen = MKDP_STEER_SIDE_BITS + 32,
-			.side = MKDP_STEER_SIDE_DST,
-		};
+	if (!ix->nr_lens)
+		return NULL;
+	if (ix->nr_lens > MKDP_STEER_HASHED_LENS) {
+		struct mkdp_steer_v4_prefix p = {.prefixlen = MKDP_STEER_SIDE_BITS + 32, .side = side};
 
-		__builtin_memcpy(p.addr, key->daddr, 4);
-		rule = bpf_map_lookup_elem(&rules_v4_prefix, &p);
-		if (rule)
-			return rule;
-		p.side = MKDP_STEER_SIDE_SRC;
-		__builtin_memcpy(p.addr, key->saddr, 4);
+		__builtin_memcpy(p.addr, &a, 4);
 		return bpf_map_lookup_elem(&rules_v4_prefix, &p);
-	} else {
-		struct mkdp_steer_v6_prefix p = {
-			.prefixlen = MKDP_STEER_SIDE_BITS + 128,
-			.side = MKDP_STEER_SIDE_DST,
-		};
+	}
+#pragma unroll
+	for (int i = 0; i < MKDP_STEER_HASHED_LENS; i++) {
+		struct mkdp_steer_v4_by_len k = {.side = side};
+		struct mkdp_steer_rule *rule;
+		__u32 len, masked;
 
-		__builtin_memcpy(p.addr, key->daddr, 16);
-		rule = bpf_map_lookup_elem(&rules_v6_prefix, &p);
+		if (i >= ix->nr_lens)
+			break;
+		len = ix->lens[i];
+		masked = len >= 32 ? a : len ? a & bpf_htonl(~0U << (32 - len)) : 0;
+		k.len = len;
+		__builtin_memcpy(k.addr, &masked, 4);
+		rule = bpf_map_lookup_elem(&rules_v4_by_len, &k);
 		if (rule)
 			return rule;
-		p.side = MKDP_STEER_SIDE_SRC;
-		__builtin_memcpy(p.addr, key->saddr, 16);
+	}
+	return NULL;
+}
+
+static __always_inline struct mkdp_steer_rule *match_v6_prefix(const struct mkdp_steer_prefix_index *ix,
+								__u8 side, const __u8 *addr)
+{
+	const __u32 *a = (const __u32 *)addr;
+
+	if (!ix->nr_lens)
+		return NULL;
+	if (ix->nr_lens > MKDP_STEER_HASHED_LENS) {
+		struct mkdp_steer_v6_prefix p = {.prefixlen = MKDP_STEER_SIDE_BITS + 128, .side = side};
+
+		__builtin_memcpy(p.addr, addr, 16);
 		return bpf_map_lookup_elem(&rules_v6_prefix, &p);
 	}
+#pragma unroll
+	for (int i = 0; i < MKDP_STEER_HASHED_LENS; i++) {
+		struct mkdp_steer_v6_by_len k __attribute__((aligned(4))) = {.side = side};
+		struct mkdp_steer_rule *rule;
+		__u32 *w = (__u32 *)k.addr;
+		__u32 len;
+
+		if (i >= ix->nr_lens)
+			break;
+		len = ix->lens[i];
+		k.len = len;
+#pragma unroll
+		for (int j = 0; j < 4; j++) {
+			__u32 bits = len > 32 * j ? len - 32 * j : 0;
+
+			w[j] = bits >= 32 ? a[j] : bits ? a[j] & bpf_htonl(~0U << (32 - bits)) : 0;
+		}
+		rule = bpf_map_lookup_elem(&rules_v6_by_len, &k);
+		if (rule)
+			return rule;
+	}
+	return NULL;
+}
+
+/* Exact 5-tuple, then destination prefix, then source prefix; lookups in
+ * tables the index says are empty are skipped. */
+static __always_inline struct mkdp_steer_rule *match_rule(const struct mkdp_steer_rule_index *ix,
+							  const struct mkdp_steer_flow_key *key)
+{
+	struct mkdp_steer_rule *rule;
+
+	if (key->family == 4) {
+		if (ix->nr_exact_v4) {
+			struct mkdp_steer_v4_flow k = {
+				.sport = key->sport,
+				.dport = key->dport,
+				.proto = key->proto,
+			};
+
+			__builtin_memcpy(&k.saddr, key->saddr, 4);
+			__builtin_memcpy(&k.daddr, key->daddr, 4);
+			rule = bpf_map_lookup_elem(&rules_exact_v4, &k);
+			if (rule)
+				return rule;
+		}
+		rule = match_v4_prefix(&ix->prefix[MKDP_STEER_V4_DST], MKDP_STEER_SIDE_DST, key->daddr);
+		if (rule)
+			return rule;
+		return match_v4_prefix(&ix->prefix[MKDP_STEER_V4_SRC], MKDP_STEER_SIDE_SRC, key->saddr);
+	}
+	if (ix->nr_exact_v6) {
+		struct mkdp_steer_v6_flow k = {
+			.sport = key->sport,
+			.dport = key->dport,
+			.proto = key->proto,
+		};
+
+		__builtin_memcpy(k.saddr, key->saddr, 16);
+		__builtin_memcpy(k.daddr, key->daddr, 16);
+		rule = bpf_map_lookup_elem(&rules_exact_v6, &k);
+		if (rule)
+			return rule;
+	}
+	rule = match_v6_prefix(&ix->prefix[MKDP_STEER_V6_DST], MKDP_STEER_SIDE_DST, key->daddr);
+	if (rule)
+		return rule;
+	return match_v6_prefix(&ix->prefix[MKDP_STEER_V6_SRC], MKDP_STEER_SIDE_SRC, key->saddr);
 }
 
 static __always_inline __u32 lookup_part(void *map, __u32 index)
@@ -202,7 +307,7 @@ int mkdp_steer(struct xdp_md *ctx)
 	}
 
 	if (cfg->policy & MKDP_STEER_POLICY_RULES) {
-		struct mkdp_steer_rule *rule = match_rule(&key);
+		struct mkdp_steer_rule *rule = match_rule(&cfg->rules, &key);
 
 		if (rule) {
 			struct mkdp_steer_rule_stats *rs;

@@ -49,8 +49,9 @@ constexpr const char *kLinkPin = "redirect_err_link";
 constexpr const char *kHostLabel = "host";	// the initial network namespace
 
 const char *const kMapNames[Steering::nr_maps] = {
-	"steer_config", "steer_info", "queue_to_part", "flow_indir", "rules_exact",
-	"rules_v4_prefix", "rules_v6_prefix", "part_stats", "rule_stats", "steer_stats",
+	"steer_config", "steer_info", "queue_to_part", "flow_indir", "rules_exact_v4",
+	"rules_exact_v6", "rules_v4_prefix", "rules_v6_prefix", "rules_v4_by_len",
+	"rules_v6_by_len", "part_stats", "rule_stats", "steer_stats",
 	"xsks_by_queue_part", "xsk_slots",
 };
 
@@ -470,17 +471,25 @@ mkdp_steer_config to_abi(const SteerConfig &c, uint32_t xsk_map_id)
 
 // ---- rules <-> map entries -------------------------------------------------
 
-int addr_bytes(uint8_t family) { return family == 4 ? 4 : 16; }
-
-mkdp_steer_flow_key exact_key(const SteerRule &r)
+mkdp_steer_v4_flow v4_flow(const SteerRule &r)
 {
-	mkdp_steer_flow_key k{};
-	k.family = r.family;
-	k.proto = r.proto;
+	mkdp_steer_v4_flow k{};
+	std::memcpy(&k.saddr, r.saddr.data(), 4);
+	std::memcpy(&k.daddr, r.daddr.data(), 4);
 	k.sport = htons(r.sport);
 	k.dport = htons(r.dport);
-	std::memcpy(k.saddr, r.saddr.data(), addr_bytes(r.family));
-	std::memcpy(k.daddr, r.daddr.data(), addr_bytes(r.family));
+	k.proto = r.proto;
+	return k;
+}
+
+mkdp_steer_v6_flow v6_flow(const SteerRule &r)
+{
+	mkdp_steer_v6_flow k{};
+	std::memcpy(k.saddr, r.saddr.data(), 16);
+	std::memcpy(k.daddr, r.daddr.data(), 16);
+	k.sport = htons(r.sport);
+	k.dport = htons(r.dport);
+	k.proto = r.proto;
 	return k;
 }
 
@@ -507,6 +516,15 @@ mkdp_steer_v6_prefix v6_key(const SteerRule &r)
 	return k;
 }
 
+template <class K> K by_len_key(const SteerRule &r)
+{
+	K k{};
+	k.side = side_of(r);
+	k.len = r.prefix_len;
+	std::memcpy(k.addr, r.saddr.data(), sizeof(k.addr));
+	return k;
+}
+
 void set_action(SteerRule &r, const mkdp_steer_rule &v)
 {
 	r.action = SteerAction(v.action);
@@ -514,16 +532,17 @@ void set_action(SteerRule &r, const mkdp_steer_rule &v)
 	r.id = v.id;
 }
 
-SteerRule from_exact(const mkdp_steer_flow_key &k, const mkdp_steer_rule &v)
+template <class K>
+SteerRule from_exact(const K &k, uint8_t family, const mkdp_steer_rule &v)
 {
 	SteerRule r;
 	r.match = SteerRule::Match::exact;
-	r.family = k.family;
+	r.family = family;
 	r.proto = k.proto;
 	r.sport = ntohs(k.sport);
 	r.dport = ntohs(k.dport);
-	std::memcpy(r.saddr.data(), k.saddr, 16);
-	std::memcpy(r.daddr.data(), k.daddr, 16);
+	std::memcpy(r.saddr.data(), &k.saddr, sizeof(k.saddr));
+	std::memcpy(r.daddr.data(), &k.daddr, sizeof(k.daddr));
 	set_action(r, v);
 	return r;
 }
@@ -1272,6 +1291,10 @@ void Steering::configure(const SteerConfig &c)
 					    " partitions; delete it first");
 	auto k = to_abi(c, map_id_of(maps_[xsks_by_queue_part]));
 	uint32_t zero = 0;
+	mkdp_steer_config cur{};
+	if (bpf_map_lookup_elem(maps_[steer_config], &zero, &cur))
+		throw_errno("read steer_config");
+	k.rules = cur.rules;	// the rule maps' index is theirs to write
 	if (bpf_map_update_elem(maps_[steer_config], &zero, &k, BPF_ANY))
 		throw_errno("write steer_config");
 	if (c.partitions != old.partitions)
@@ -1355,8 +1378,10 @@ std::vector<uint32_t> Steering::indirection() const
 std::vector<SteerRule> Steering::list_rules() const
 {
 	std::vector<SteerRule> out;
-	for_each_entry<mkdp_steer_flow_key, mkdp_steer_rule>(
-		maps_[rules_exact], [&](auto &k, auto &v) { out.push_back(from_exact(k, v)); });
+	for_each_entry<mkdp_steer_v4_flow, mkdp_steer_rule>(
+		maps_[rules_exact_v4], [&](auto &k, auto &v) { out.push_back(from_exact(k, 4, v)); });
+	for_each_entry<mkdp_steer_v6_flow, mkdp_steer_rule>(
+		maps_[rules_exact_v6], [&](auto &k, auto &v) { out.push_back(from_exact(k, 6, v)); });
 	for_each_entry<mkdp_steer_v4_prefix, mkdp_steer_rule>(
 		maps_[rules_v4_prefix], [&](auto &k, auto &v) { out.push_back(from_prefix(k, 4, v)); });
 	for_each_entry<mkdp_steer_v6_prefix, mkdp_steer_rule>(
@@ -1415,17 +1440,7 @@ void Steering::add_rules(std::span<SteerRule> rules)
 			r.id = next++;
 			mkdp_steer_rule v{uint32_t(r.action), r.partition, r.id, 0};
 			zero_percpu<mkdp_steer_rule_stats>(maps_[rule_stats], r.id, ncpus);
-			int err;
-			if (r.match == SteerRule::Match::exact) {
-				auto k = exact_key(r);
-				err = bpf_map_update_elem(maps_[rules_exact], &k, &v, BPF_NOEXIST);
-			} else if (r.family == 4) {
-				auto k = v4_key(r);
-				err = bpf_map_update_elem(maps_[rules_v4_prefix], &k, &v, BPF_NOEXIST);
-			} else {
-				auto k = v6_key(r);
-				err = bpf_map_update_elem(maps_[rules_v6_prefix], &k, &v, BPF_NOEXIST);
-			}
+			int err = write_rule(r, v);
 			if (err) {
 				int e = errno;
 				if (e == EEXIST) {
@@ -1443,7 +1458,10 @@ void Steering::add_rules(std::span<SteerRule> rules)
 				throw_errno("add rule " + r.to_string(), e);
 			}
 			added++;
+			existing.push_back(r);
 		}
+		// After the entries: a frame that races sees the old rule set.
+		write_rule_index(existing);
 	} catch (...) {
 		for (size_t i = 0; i < added; i++)
 			try {
@@ -1454,24 +1472,112 @@ void Steering::add_rules(std::span<SteerRule> rules)
 	}
 }
 
+// The entry (exact) or entries (trie and by-length hash, prefix) of a rule.
+int Steering::write_rule(const SteerRule &r, const mkdp_steer_rule &v)
+{
+	if (r.match == SteerRule::Match::exact) {
+		if (r.family == 4) {
+			auto k = v4_flow(r);
+			return bpf_map_update_elem(maps_[rules_exact_v4], &k, &v, BPF_NOEXIST);
+		}
+		auto k = v6_flow(r);
+		return bpf_map_update_elem(maps_[rules_exact_v6], &k, &v, BPF_NOEXIST);
+	}
+	int trie = r.family == 4 ? rules_v4_prefix : rules_v6_prefix;
+	int hash = r.family == 4 ? rules_v4_by_len : rules_v6_by_len;
+	auto tk4 = v4_key(r);
+	auto tk6 = v6_key(r);
+	auto hk4 = by_len_key<mkdp_steer_v4_by_len>(r);
+	auto hk6 = by_len_key<mkdp_steer_v6_by_len>(r);
+	const void *tk = r.family == 4 ? static_cast<const void *>(&tk4) : &tk6;
+	const void *hk = r.family == 4 ? static_cast<const void *>(&hk4) : &hk6;
+	if (bpf_map_update_elem(maps_[trie], tk, &v, BPF_NOEXIST))
+		return -1;
+	if (bpf_map_update_elem(maps_[hash], hk, &v, BPF_NOEXIST)) {
+		int e = errno;
+		bpf_map_delete_elem(maps_[trie], tk);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+int Steering::erase_rule(const SteerRule &r)
+{
+	if (r.match == SteerRule::Match::exact) {
+		if (r.family == 4) {
+			auto k = v4_flow(r);
+			return bpf_map_delete_elem(maps_[rules_exact_v4], &k);
+		}
+		auto k = v6_flow(r);
+		return bpf_map_delete_elem(maps_[rules_exact_v6], &k);
+	}
+	// The hash first: the trie is what list_rules reads, the record of the rule.
+	int err;
+	if (r.family == 4) {
+		auto hk = by_len_key<mkdp_steer_v4_by_len>(r);
+		auto tk = v4_key(r);
+		err = bpf_map_delete_elem(maps_[rules_v4_by_len], &hk);
+		if (!err || errno == ENOENT)
+			err = bpf_map_delete_elem(maps_[rules_v4_prefix], &tk);
+	} else {
+		auto hk = by_len_key<mkdp_steer_v6_by_len>(r);
+		auto tk = v6_key(r);
+		err = bpf_map_delete_elem(maps_[rules_v6_by_len], &hk);
+		if (!err || errno == ENOENT)
+			err = bpf_map_delete_elem(maps_[rules_v6_prefix], &tk);
+	}
+	return err;
+}
+
+// Recomputes steer_config.rules from the rule set, so the program skips
+// empty tables and probes the by-length hash when few lengths are in use.
+void Steering::write_rule_index(const std::vector<SteerRule> &rules)
+{
+	mkdp_steer_rule_index ix{};
+	std::array<uint64_t, MKDP_STEER_NR_PREFIX_TABLES * 3> lens{};	// 129 bits per table
+	auto set_len = [&](int t, unsigned len) { lens[t * 3 + len / 64] |= 1ULL << (len % 64); };
+	for (const SteerRule &r : rules) {
+		if (r.match == SteerRule::Match::exact) {
+			(r.family == 4 ? ix.nr_exact_v4 : ix.nr_exact_v6)++;
+			continue;
+		}
+		bool dst = r.match == SteerRule::Match::dst_prefix;
+		int t = r.family == 4 ? (dst ? MKDP_STEER_V4_DST : MKDP_STEER_V4_SRC)
+				      : (dst ? MKDP_STEER_V6_DST : MKDP_STEER_V6_SRC);
+		set_len(t, r.prefix_len);
+	}
+	for (int t = 0; t < MKDP_STEER_NR_PREFIX_TABLES; t++) {
+		mkdp_steer_prefix_index &p = ix.prefix[t];
+		for (int len = 128; len >= 0; len--) {
+			if (!(lens[t * 3 + len / 64] & (1ULL << (len % 64))))
+				continue;
+			if (p.nr_lens < MKDP_STEER_HASHED_LENS)
+				p.lens[p.nr_lens] = uint8_t(len);
+			p.nr_lens++;
+		}
+		if (p.nr_lens > MKDP_STEER_HASHED_LENS)	// the trie: lens unused
+			std::memset(p.lens, 0, sizeof(p.lens));
+	}
+	uint32_t zero = 0;
+	mkdp_steer_config k{};
+	if (bpf_map_lookup_elem(maps_[steer_config], &zero, &k))
+		throw_errno("read steer_config");
+	k.rules = ix;
+	if (bpf_map_update_elem(maps_[steer_config], &zero, &k, BPF_ANY))
+		throw_errno("write steer_config");
+}
+
 void Steering::del_rule(uint32_t id)
 {
 	for (const SteerRule &r : list_rules()) {
 		if (r.id != id)
 			continue;
-		int err;
-		if (r.match == SteerRule::Match::exact) {
-			auto k = exact_key(r);
-			err = bpf_map_delete_elem(maps_[rules_exact], &k);
-		} else if (r.family == 4) {
-			auto k = v4_key(r);
-			err = bpf_map_delete_elem(maps_[rules_v4_prefix], &k);
-		} else {
-			auto k = v6_key(r);
-			err = bpf_map_delete_elem(maps_[rules_v6_prefix], &k);
-		}
-		if (err)
+		if (erase_rule(r))
 			throw_errno("delete rule " + r.to_string());
+		// After the entries: a deleted length left in the index only misses.
+		std::vector<SteerRule> rest = list_rules();
+		write_rule_index(rest);
 		return;
 	}
 	throw Error("no rule #" + std::to_string(id), ENOENT);

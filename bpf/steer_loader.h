@@ -5,7 +5,7 @@
 //
 // One interface, one steering program, one pin directory
 // /sys/fs/bpf/mkdp/<netns>/<ifname>/ holding its maps (named as in
-// steer.bpf.c, so `bpftool map dump pinned /sys/fs/bpf/mkdp/host/eth1/rules_exact`
+// steer.bpf.c, so `bpftool map dump pinned /sys/fs/bpf/mkdp/host/eth1/rules_exact_v4`
 // works), the program (mkdp_steer) and the redirect-error tracepoint link.
 // <netns> is "host" for the initial network namespace, the iproute2 name of
 // a named one (/run/netns/NAME), else "netns-<inode>": bpffs is shared by
@@ -209,8 +209,9 @@ public:
 
 	// The maps, in pin/name order (steer.bpf.c).
 	enum MapId {
-		steer_config, steer_info, queue_to_part, flow_indir, rules_exact,
-		rules_v4_prefix, rules_v6_prefix, part_stats, rule_stats, steer_stats,
+		steer_config, steer_info, queue_to_part, flow_indir, rules_exact_v4,
+		rules_exact_v6, rules_v4_prefix, rules_v6_prefix, rules_v4_by_len,
+		rules_v6_by_len, part_stats, rule_stats, steer_stats,
 		xsks_by_queue_part, xsk_slots, nr_maps
 	};
 	static const char *map_name(MapId m) noexcept;
@@ -224,6 +225,9 @@ private:
 	void check_queue(uint32_t queue) const;
 	void apply_tables(const AttachOptions &o);
 	void write_defaults(uint32_t partitions);
+	int write_rule(const SteerRule &r, const mkdp_steer_rule &v);
+	int erase_rule(const SteerRule &r);
+	void write_rule_index(const std::vector<SteerRule> &rules);
 	mkdp_steer_info info() const;
 
 	std::string ifname_;	// "" when only loaded

@@ -22,6 +22,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -461,6 +462,133 @@ TEST(SteerProg, RulesExactThenDestinationThenSourcePrefix)
 	EXPECT_EQ(run(s, other).part, 1);
 }
 
+// A prefix table (family x side) is probed by hash once per length while it
+// uses at most MKDP_STEER_HASHED_LENS lengths, through the LPM trie beyond;
+// both must find the longest match, the index must follow adds and deletes
+// in both directions, and configure() must leave it alone.
+TEST(SteerProg, PrefixLookupsFindTheLongestMatchInHashAndTrieModes)
+{
+	using Addr = std::array<uint8_t, 16>;
+	for (uint8_t family : {4, 6}) {
+		SCOPED_TRACE("IPv" + std::to_string(family));
+		const unsigned bits = family == 4 ? 32 : 128;
+		Steering s = Steering::load(cfg(MKDP_STEER_POLICY_RULES, 16));
+		std::mt19937 rng(family);
+		auto masked = [&](Addr a, unsigned len) {
+			for (unsigned b = len; b < bits; b++)
+				a[b / 8] &= uint8_t(~(0x80 >> (b % 8)));
+			return a;
+		};
+		auto random_addr = [&] {	// all under one /8, so prefixes nest
+			Addr a{};
+			a[0] = family == 4 ? 10 : 0xfd;
+			for (unsigned i = 1; i < bits / 8; i++)
+				a[i] = uint8_t(rng() % 4);	// few values: many frames hit some prefix
+			return a;
+		};
+		auto text = [&](const Addr &a) {
+			char buf[INET6_ADDRSTRLEN];
+			inet_ntop(family == 4 ? AF_INET : AF_INET6, a.data(), buf, sizeof(buf));
+			return std::string(buf);
+		};
+		std::vector<SteerRule> rules;	// what is loaded, with ids
+		auto expected = [&](const Addr &src, const Addr &dst) {
+			for (auto side : {SteerRule::Match::dst_prefix, SteerRule::Match::src_prefix}) {
+				int best = -1, best_len = -1;
+				for (const SteerRule &r : rules)
+					if (r.match == side && int(r.prefix_len) > best_len &&
+					    masked(side == SteerRule::Match::dst_prefix ? dst : src, r.prefix_len) == r.saddr) {
+						best = int(r.partition);
+						best_len = r.prefix_len;
+					}
+				if (best >= 0)
+					return best;
+			}
+			return -1;
+		};
+		auto index = [&] {
+			mkdp_steer_config c{};
+			uint32_t zero = 0;
+			EXPECT_EQ(bpf_map_lookup_elem(s.map_fd(Steering::steer_config), &zero, &c), 0);
+			return c.rules;
+		};
+		auto check_frames = [&](bool expect_hits) {
+			int hits = 0;
+			for (int i = 0; i < 24; i++) {
+				Addr src = random_addr(), dst = random_addr();
+				int want = expected(src, dst);
+				hits += want >= 0;
+				Frame f = build(udp_spec(text(src).c_str(), text(dst).c_str(), 1000, 2000));
+				ASSERT_EQ(run(s, f).part, want) << text(src) << " -> " << text(dst);
+			}
+			if (expect_hits) {
+				EXPECT_GT(hits, 0) << "the frames should hit some prefixes";
+			}
+		};
+		// Destination lengths: one more each round, past the hashed limit;
+		// source lengths stay within it.
+		const std::vector<unsigned> dst_lens = family == 4 ? std::vector<unsigned>{8, 24, 16, 32, 12, 20}
+								   : std::vector<unsigned>{8, 64, 48, 128, 16, 96};
+		const unsigned src_len = family == 4 ? 28 : 112;
+		int t_dst = family == 4 ? MKDP_STEER_V4_DST : MKDP_STEER_V6_DST;
+		int t_src = family == 4 ? MKDP_STEER_V4_SRC : MKDP_STEER_V6_SRC;
+		uint32_t part = 0;
+		for (size_t n = 0; n < dst_lens.size(); n++) {
+			for (int k = 0; k < 3; k++) {
+				SteerRule r;
+				r.match = SteerRule::Match::dst_prefix;
+				r.family = family;
+				r.prefix_len = uint8_t(dst_lens[n]);
+				r.saddr = masked(random_addr(), r.prefix_len);
+				r.partition = part++ % 16;
+				try {
+					r.id = s.add_rule(r);
+				} catch (const Error &) {
+					continue;	// the same random prefix twice
+				}
+				rules.push_back(r);
+			}
+			SteerRule r;
+			r.match = SteerRule::Match::src_prefix;
+			r.family = family;
+			r.prefix_len = uint8_t(src_len);
+			r.saddr = masked(random_addr(), src_len);
+			r.partition = part++ % 16;
+			try {
+				r.id = s.add_rule(r);
+				rules.push_back(r);
+			} catch (const Error &) {
+			}
+			mkdp_steer_rule_index ix = index();
+			EXPECT_EQ(ix.prefix[t_dst].nr_lens, n + 1);
+			EXPECT_EQ(ix.prefix[t_src].nr_lens, 1);
+			if (n + 1 <= MKDP_STEER_HASHED_LENS) {	// longest first
+				for (size_t i = 1; i <= n; i++)
+					EXPECT_GT(ix.prefix[t_dst].lens[i - 1], ix.prefix[t_dst].lens[i]);
+			}
+			check_frames(true);
+		}
+		// configure() rewrites the policy fields, not the rule index
+		mkdp_steer_rule_index before = index();
+		SteerConfig c = cfg(MKDP_STEER_POLICY_RULES, 16);
+		c.symmetric = true;
+		s.configure(c);
+		mkdp_steer_rule_index after = index();
+		EXPECT_EQ(std::memcmp(&before, &after, sizeof(before)), 0);
+		check_frames(true);
+		// Deletes in random order: back through hash mode to empty tables.
+		std::shuffle(rules.begin(), rules.end(), rng);
+		while (!rules.empty()) {
+			s.del_rule(rules.back().id);
+			rules.pop_back();
+			if (rules.size() % 3 == 0)
+				check_frames(false);
+		}
+		EXPECT_EQ(index().prefix[t_dst].nr_lens, 0);
+		EXPECT_EQ(index().prefix[t_src].nr_lens, 0);
+	}
+}
+
 TEST(SteerProg, RuleActionsDropAndPassAreCounted)
 {
 	Steering s = Steering::load(cfg(MKDP_STEER_POLICY_RULES | MKDP_STEER_POLICY_HASH, 2));
@@ -694,7 +822,7 @@ TEST(SteerAttach, AttachStatusReopenIdempotentDetach)
 			    st.multiprog ? "multiprog" : "single");
 		s.add_rule(SteerRule::parse("dst 10.0.0.0/8 part 2"));
 	}
-	for (const char *m : {"steer_config", "rules_exact", "rules_v4_prefix", "part_stats", "xsks_by_queue_part",
+	for (const char *m : {"steer_config", "rules_exact_v4", "rules_v4_prefix", "part_stats", "xsks_by_queue_part",
 			      "mkdp_steer", "redirect_err_link"})
 		EXPECT_TRUE(std::filesystem::exists(dir + "/" + m)) << m;
 
