@@ -134,6 +134,8 @@ MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, table, 64);
 
 /* mkdp_ring.flags, written by the consumer */
 #define MKDP_RING_NEED_WAKEUP	(1U << 0)	/* consumer is (about to be) asleep: ring the doorbell */
+#define MKDP_RING_WAKE_SHIFT	8		/* bits 8-15: the consumer's doorbell strategy and */
+#define MKDP_RING_WAKE_MASK	(0xffU << MKDP_RING_WAKE_SHIFT)	/* mechanism, 0 = none yet (doorbells.md) */
 
 struct mkdp_ring {
 	__u32	producer;	/* next slot the producer fills; store-release by producer */

@@ -68,11 +68,10 @@ DoorbellStrategy parse_doorbell_strategy(std::string_view name);
 // Whether a strategy can run on this CPU (only monitor may not).
 bool doorbell_available(DoorbellStrategy s) noexcept;
 
-// The consumer's strategy as recorded in its ring: bits 8-15 of
-// mkdp_ring.flags (the consumer owns the word; the ABI defines only bit 0,
-// MKDP_RING_NEED_WAKEUP). 0 = no consumer has attached yet.
-inline constexpr uint32_t kDoorbellRecordShift = 8;
-inline constexpr uint32_t kDoorbellRecordMask = 0xffu << kDoorbellRecordShift;
+// The consumer's strategy as recorded in its ring: MKDP_RING_WAKE_MASK of
+// mkdp_ring.flags (the consumer owns the word). 0 = no consumer attached yet.
+inline constexpr uint32_t kDoorbellRecordShift = MKDP_RING_WAKE_SHIFT;
+inline constexpr uint32_t kDoorbellRecordMask = MKDP_RING_WAKE_MASK;
 
 struct DoorbellOptions {
 	DoorbellStrategy strategy = DoorbellStrategy::adaptive;
