@@ -587,7 +587,10 @@ void Supervisor::spawn(Part &p)
 	p.pid = pid;
 	p.started_ns = now_ns();
 	try {
-		p.placement = place_in_cpuset(p.spec.name, cpu_list(p.spec.cpus), pid);
+		CpuPlacement np = place_in_cpuset(p.spec.name, cpu_list(p.spec.cpus), pid);
+		if (p.placement.cgroup() && p.placement.path != np.path)
+			remove_cpuset(p.placement);
+		p.placement = np;
 		write_state_file();
 		PartitionPlan plan;
 		plan.name = p.spec.name;
@@ -651,8 +654,9 @@ void Supervisor::on_exit(Part &p, int status)
 	p.pid = 0;
 	p.died_starting = p.state == PState::starting;
 	clear_slots(p);
-	remove_cpuset(p.placement);
-	p.placement = {};
+	// Its cpuset cgroup stays for a restart: removing one (a v1 cpuset
+	// waits for an RCU grace period, ~50 ms here) would stall this loop
+	// and the survivors' fill rings with it. teardown() removes it.
 	// Let redirects already in flight on other CPUs land before the RX
 	// rings are read for the last time.
 	p.state = PState::reclaiming;

@@ -200,6 +200,24 @@ TEST_F(PartitionTest, ForwardBetweenPartitionsIsZeroCopy)
 	EXPECT_EQ(st["region"]["leaked"], 0u);
 }
 
+// Frames the testbed's veth pair dropped (the sender's end on transmit, the
+// receiving end on receive): losses before XDP.
+uint64_t veth_drops(const std::string &netns)
+{
+	ProgramResult r = run_program({"ip", "-n", netns, "-j", "-s", "link", "show"});
+	uint64_t n = 0;
+	if (r.status)
+		return 0;
+	for (const auto &l : json::parse(r.out)) {
+		const json &st = l.value("stats64", json::object());
+		if (l.value("ifname", "") == kTestbedRxDev)
+			n += st.value("rx", json::object()).value("dropped", 0ULL);
+		if (l.value("ifname", "") == kTestbedTxDev)
+			n += st.value("tx", json::object()).value("dropped", 0ULL);
+	}
+	return n;
+}
+
 // MKDP_PART_FRAMES overrides the frame count (default one million),
 // MKDP_PART_PPS the send rate (default 200 000 frames/s: paced so that
 // the partitions, sharing two CPUs with the sender and the supervisor,
@@ -224,7 +242,7 @@ TEST_F(PartitionTest, FrameAccountingHasNoLeaksAfterAMillionFrames)
 	json st = wait_for([&](const json &s) {
 		return total_rx(s) >= sent && s["region"]["in_flight"] == 0 && s["region"]["leaked"] == 0;
 	}, 5000);
-	uint64_t rx = total_rx(st), counted = 0, fill_empty = 0;
+	uint64_t rx = total_rx(st), counted = 0, fill_empty = 0, veth = veth_drops(bed.netns());
 	for (const auto &p : st["partitions"])
 		counted += p["xsk"]["rx_dropped"].get<uint64_t>() + p["xsk"]["rx_ring_full"].get<uint64_t>();
 	for (const auto &q : st["queues"])
@@ -237,11 +255,17 @@ TEST_F(PartitionTest, FrameAccountingHasNoLeaksAfterAMillionFrames)
 	uint64_t lost = sent > rx ? sent - rx : 0;
 	std::printf("sent %llu frames in %.2f s; partitions received %llu (%.3f%%); lost %llu: "
 		    "%llu counted by AF_XDP (RX ring full or no fill frame; fill ring empty %llu times), "
-		    "%llu before XDP\n",
+		    "%llu dropped by the veth pair\n",
 		    (unsigned long long)sent, secs, (unsigned long long)rx, 100.0 * double(rx) / double(sent),
 		    (unsigned long long)lost, (unsigned long long)counted, (unsigned long long)fill_empty,
-		    (unsigned long long)(lost > counted ? lost - counted : 0));
-	EXPECT_GE(rx * 1000, sent * 999) << "more than 0.1% lost";
+		    (unsigned long long)veth);
+	// Nothing vanished: every frame not received is one the kernel
+	// counted. How many that is depends on the machine's load (none on a
+	// quiet machine; 0.7-2% with builds running on this 2-CPU VM, nearly
+	// all fill_ring_empty: the supervisor was not scheduled in time), so
+	// the bound on the rate is loose and the test asserts the explanation.
+	EXPECT_LE(lost, counted + veth) << "frames lost that no counter explains";
+	EXPECT_GE(rx * 10, sent * 9) << "more than 10% lost";
 	const json &r = st["region"];
 	EXPECT_EQ(r["leaked"], 0u);
 	EXPECT_EQ(r["seen_twice"], 0u);
@@ -351,6 +375,18 @@ TEST_F(PartitionTest, CheckAndUpRefuseAnInterfaceOutsideATestbed)
 		EXPECT_TRUE(nothing_left(bed.netns()));
 		EXPECT_EQ(supervisor_pid(), 0);
 	}
+	// The queue count is read inside the testbed's namespace when the
+	// file does not pin it: a queue beyond the device is a conflict there.
+	std::ofstream(file) << "[machine]\ninterface = \"mkdp0\"\nnetns = \"" << bed.netns()
+			    << "\"\n\n[[partition]]\nname = \"p0\"\ncpus = [0]\nqueues = [0, 3]\n\n"
+			       "[[region]]\nname = \"r\"\nsize = \"4MiB\"\nshared_with = [\"p0\"]\n";
+	ProgramResult c = mkdp_cli({"topology", "check", file});
+	EXPECT_NE(c.status, 0);
+	EXPECT_NE(c.err.find("partition 'p0': queue 3 is beyond the device (2 queues)"), std::string::npos) << c.err;
+	ProgramResult u = mkdp_cli({"up", file});
+	EXPECT_NE(u.status, 0);
+	EXPECT_NE(u.err.find("queue 3 is beyond the device"), std::string::npos) << u.err;
+	EXPECT_TRUE(nothing_left(bed.netns()));
 	std::remove(file.c_str());
 }
 
