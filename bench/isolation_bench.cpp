@@ -9,7 +9,9 @@
 // negative value would be frames received twice, reported separately as
 // survivor_duplicates; goal 0 for both), recovery_ms (from `restart` until
 // p1 receives again), leaked (frames unaccounted for once traffic stops;
-// goal 0). Baseline: the same traffic with no kill, in the same run (its
+// goal 0), and what the kernel counted meanwhile (survivor_kernel_drops:
+// p0's RX ring full or no buffer; fill_ring_empty), which explains a
+// survivor loss. Baseline: the same traffic with no kill, in the same run (its
 // loss is the noise floor), and the control-path time of the restart
 // command alone.
 #include "bench.h"
@@ -98,14 +100,31 @@ private:
 
 struct Run {
 	double survivor_loss = 0, survivor_duplicates = 0, recovery_ms = 0, restart_cmd_ms = 0, leaked = 0;
+	// What the kernel counted while the run lasted: p0's sockets found
+	// its RX ring full or had no buffer, and the fill rings ran empty
+	// (any partition's frames): where a survivor loss comes from.
+	double survivor_kernel_drops = 0, fill_ring_empty = 0;
 };
+
+// p0's AF_XDP drops (its sockets persist across p1's restarts) and the
+// fill rings' empty count, summed.
+std::pair<uint64_t, uint64_t> kernel_drops(const json &st)
+{
+	json x = part(st, "p0")["xsk"];
+	uint64_t fill = 0;
+	for (const auto &q : st["queues"])
+		fill += q["fill_ring_empty"].get<uint64_t>();
+	return {x["rx_dropped"].get<uint64_t>() + x["rx_ring_full"].get<uint64_t>(), fill};
+}
 
 enum class Kill { none, supervisor, external };
 
 Run one_run(VethSender &tx, const IsolationOptions &o, Kill how)
 {
 	std::vector<VethSender::Flow> flows{{tx.udp(5001, 7001), 0, 1, 0}, {tx.udp(5002, 7002), 1, 1, 0}};
-	uint64_t p0_before = rx("p0");
+	json st0 = supervisor_request({{"cmd", "status"}});
+	uint64_t p0_before = part(st0, "p0")["rx"];
+	auto [drops_before, fill_before] = kernel_drops(st0);
 	std::thread sender([&] { tx.send_flows(flows, o.frames, o.pps); });
 	Run r;
 	// The run lasts frames * 2 / pps seconds: kill at 30%, restart at 50%.
@@ -145,6 +164,9 @@ Run one_run(VethSender &tx, const IsolationOptions &o, Kill how)
 	r.survivor_loss = double(std::max<int64_t>(0, int64_t(o.frames) - got));
 	r.survivor_duplicates = double(std::max<int64_t>(0, got - int64_t(o.frames)));
 	r.leaked = double(st["region"]["leaked"].get<uint64_t>());
+	auto [drops_after, fill_after] = kernel_drops(st);
+	r.survivor_kernel_drops = double(drops_after - drops_before);
+	r.fill_ring_empty = double(fill_after - fill_before);
 	return r;
 }
 
@@ -157,9 +179,11 @@ void run(const IsolationOptions &o)
 	Bed bed;
 	VethSender tx(bed.ns(), 2);
 	struct Series {
-		std::vector<double> loss, dup, rec, cmd, leaked;
+		std::vector<double> loss, dup, rec, cmd, leaked, kdrops, fempty;
 		void add(const Run &r)
 		{
+			kdrops.push_back(r.survivor_kernel_drops);
+			fempty.push_back(r.fill_ring_empty);
 			loss.push_back(r.survivor_loss);
 			dup.push_back(r.survivor_duplicates);
 			rec.push_back(r.recovery_ms);
@@ -179,7 +203,9 @@ void run(const IsolationOptions &o)
 			    {"survivor_duplicates", to_json(summarize(s.dup))},
 			    {"recovery_ms", to_json(summarize(s.rec))},
 			    {"restart_command_ms", to_json(summarize(s.cmd))},
-			    {"leaked", to_json(summarize(s.leaked))}};
+			    {"leaked", to_json(summarize(s.leaked))},
+			    {"survivor_kernel_drops", to_json(summarize(s.kdrops))},
+			    {"fill_ring_empty", to_json(summarize(s.fempty))}};
 	};
 	auto ratios = [&](const Series &s) {
 		Summary l = summarize(s.loss), r = summarize(s.rec), c = summarize(s.cmd);
@@ -207,8 +233,10 @@ void run(const IsolationOptions &o)
 			sc = summarize(s->cmd), lk = summarize(s->leaked);
 		std::snprintf(line, sizeof(line),
 			      "  %-9s survivor loss median %.0f max %.0f (no-kill baseline %.0f), duplicates max %.0f; "
-			      "recovery median %.1f ms (restart command alone %.1f ms); leaked max %.0f\n",
-			      name, sl.median, sl.max, sb.median, sd.max, sr.median, sc.median, lk.max);
+			      "recovery median %.1f ms (restart command alone %.1f ms); leaked max %.0f; "
+			      "kernel-counted survivor drops max %.0f, fill ring empty max %.0f\n",
+			      name, sl.median, sl.max, sb.median, sd.max, sr.median, sc.median, lk.max,
+			      summarize(s->kdrops).max, summarize(s->fempty).max);
 		text << line;
 	}
 	emit(o.common, doc, text.str());
