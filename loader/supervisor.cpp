@@ -486,6 +486,9 @@ void Supervisor::attach_steering()
 	o.config.policy = MKDP_STEER_POLICY_RULES | MKDP_STEER_POLICY_HASH | MKDP_STEER_POLICY_QUEUE;
 	o.config.default_action = SteerAction::pass;
 	o.config.partitions = uint32_t(parts_.size());
+	// Over a program the user attached already, keep what up has no say in
+	// (hash seed, symmetry).
+	o.fields = SteerConfig::f_policy | SteerConfig::f_default | SteerConfig::f_partitions;
 	in_ns(topo_.netns, [&] { steer_.emplace(Steering::attach(topo_.interface, o)); });
 	attached_ = true;
 	write_state_file();
