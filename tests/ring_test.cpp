@@ -11,6 +11,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <random>
 #include <vector>
 
 namespace {
@@ -612,16 +613,6 @@ TEST_F(Ring, StorageLimitsComeFromTheCallerAndFailClosed)
 // random ones, under several bounds.
 namespace {
 
-struct Xorshift {
-	uint64_t s;
-	uint64_t next()
-	{
-		s ^= s << 13;
-		s ^= s >> 7;
-		s ^= s << 17;
-		return s;
-	}
-};
 
 // Values a hostile or buggy producer would try around `bound`.
 void edges(std::vector<uint64_t> &v, uint64_t bound)
@@ -645,7 +636,7 @@ TEST(FrameBatchCheck, InvalidAgreesWithCheck)
 		{0, 0},
 		{0, 2048},
 	};
-	Xorshift rng{0x9e3779b97f4a7c15ull};
+	std::mt19937_64 rng{0x9e3779b97f4a7c15ull};
 	uint64_t cases = 0, refused = 0;
 	for (const mkdp::DescBounds &b : all) {
 		const auto f = T::flat(b);
@@ -678,15 +669,15 @@ TEST(FrameBatchCheck, InvalidAgreesWithCheck)
 					ASSERT_TRUE(agree({a, uint32_t(l), o}));
 		// ... then random ones, half of them near the edges.
 		for (int i = 0; i < 200000; i++) {
-			uint64_t a = rng.next(), l = rng.next();
+			uint64_t a = rng(), l = rng();
 			if (i & 1) {
-				a = addrs[a % addrs.size()] + (int64_t(rng.next() % 129) - 64);
-				l = lens[l % lens.size()] + (int64_t(rng.next() % 129) - 64);
+				a = addrs[a % addrs.size()] + (int64_t(rng() % 129) - 64);
+				l = lens[l % lens.size()] + (int64_t(rng() % 129) - 64);
 			} else if (i & 2) {
 				a %= b.area_size + 1 ? b.area_size + 1 : UINT64_MAX;
 				l %= uint64_t(b.frame_size) + 2;
 			}
-			uint32_t o = (rng.next() & 7) ? 0 : uint32_t(rng.next());
+			uint32_t o = (rng() & 7) ? 0 : uint32_t(rng());
 			ASSERT_TRUE(agree({a, uint32_t(l), o}));
 		}
 	}
@@ -705,27 +696,27 @@ TEST_F(Ring, FetchBatchDeliversExactlyWhatCheckAccepts)
 	auto c = r.consumer<mkdp_frame_desc>("rx");
 	const mkdp::DescBounds b = c.bounds();
 	const uint64_t area = kFrame * kFrames;
-	Xorshift rng{42};
+	std::mt19937_64 rng{42};
 	uint64_t want_rejected = 0, delivered = 0;
 	for (int round = 0; round < 20000; round++) {
 		mkdp_frame_desc in[8];
-		uint32_t n = 1 + uint32_t(rng.next() % 8);
+		uint32_t n = 1 + uint32_t(rng() % 8);
 		for (uint32_t i = 0; i < n; i++) {
-			uint64_t x = rng.next();
+			uint64_t x = rng();
 			switch (x % 6) {
 			case 0: // hostile: anything at all
-				in[i] = {rng.next(), uint32_t(rng.next()), uint32_t(rng.next() & 3)};
+				in[i] = {rng(), uint32_t(rng()), uint32_t(rng() & 3)};
 				break;
 			case 1: // near the end of the area, maybe past it
-				in[i] = {area - rng.next() % 256, uint32_t(1 + rng.next() % 256), 0};
+				in[i] = {area - rng() % 256, uint32_t(1 + rng() % 256), 0};
 				break;
 			case 2: // near a frame end, maybe across it
-				in[i] = {(rng.next() % kFrames) * kFrame + kFrame - rng.next() % 128,
-					 uint32_t(rng.next() % 256), 0};
+				in[i] = {(rng() % kFrames) * kFrame + kFrame - rng() % 128,
+					 uint32_t(rng() % 256), 0};
 				break;
 			default: // valid
-				in[i] = {(rng.next() % kFrames) * kFrame, uint32_t(1 + rng.next() % kFrame),
-					 uint32_t(rng.next() & MKDP_FRAME_OPT_CONTD)};
+				in[i] = {(rng() % kFrames) * kFrame, uint32_t(1 + rng() % kFrame),
+					 uint32_t(rng() & MKDP_FRAME_OPT_CONTD)};
 			}
 		}
 		ASSERT_EQ(p.produce(in, n), n);

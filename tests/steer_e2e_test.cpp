@@ -192,6 +192,22 @@ protected:
 // Untagged UDP/IPv4, 802.1Q-tagged UDP/IPv6 and tagged TCP/IPv4: every
 // frame arrives once, intact, in its queue's partition, and the counters
 // match exactly (the testbed sends nothing of its own: no IPv6 autoconf).
+
+// Whether the kernel has freed a BPF object: get(), an fd-by-id call, fails
+// with ENOENT within 2 s (release is deferred past an RCU grace period).
+template <class Get> bool freed_eventually(Get get)
+{
+	for (int i = 0; i < 200; i++) {
+		int fd = get();
+		if (fd < 0 && errno == ENOENT)
+			return true;
+		if (fd >= 0)
+			close(fd);
+		std::this_thread::sleep_for(std::chrono::milliseconds(10));
+	}
+	return false;
+}
+
 TEST_F(SteerE2E, QueuePolicyDeliversEachFrameToItsQueuesPartition)
 {
 	struct Flavour {
@@ -357,20 +373,9 @@ TEST(SteerDetach, LeavesNoProgramPinOrMapBehind)
 		EXPECT_EQ(target.find("bpf"), std::string::npos) << "fd " << e.path().filename() << " -> " << target;
 	}
 	// Freed maps and programs go away after an RCU grace period: poll.
-	auto gone = [](auto get) {
-		for (int i = 0; i < 200; i++) {
-			int fd = get();
-			if (fd < 0 && errno == ENOENT)
-				return true;
-			if (fd >= 0)
-				close(fd);
-			std::this_thread::sleep_for(std::chrono::milliseconds(10));
-		}
-		return false;
-	};
-	EXPECT_TRUE(gone([&] { return bpf_prog_get_fd_by_id(prog_id); })) << "program " << prog_id;
+	EXPECT_TRUE(freed_eventually([&] { return bpf_prog_get_fd_by_id(prog_id); })) << "program " << prog_id;
 	for (uint32_t id : map_ids)
-		EXPECT_TRUE(gone([&] { return bpf_map_get_fd_by_id(id); })) << "map " << id;
+		EXPECT_TRUE(freed_eventually([&] { return bpf_map_get_fd_by_id(id); })) << "map " << id;
 }
 
 // ---- the CLI, as a user drives it ------------------------------------------------
@@ -395,15 +400,7 @@ size_t lines(const std::string &s) { return size_t(std::count(s.begin(), s.end()
 
 bool prog_freed(uint32_t id)
 {
-	for (int i = 0; i < 200; i++) {
-		int fd = bpf_prog_get_fd_by_id(id);
-		if (fd < 0 && errno == ENOENT)
-			return true;
-		if (fd >= 0)
-			close(fd);
-		std::this_thread::sleep_for(std::chrono::milliseconds(10));
-	}
-	return false;
+	return freed_eventually([&] { return bpf_prog_get_fd_by_id(id); });
 }
 
 // A testbed brought up and taken down with the CLI, whatever the test does.

@@ -13,12 +13,7 @@
 #include <filesystem>
 #include <fstream>
 
-#ifndef SO_BUSY_POLL
-#define SO_BUSY_POLL 46
-#endif
-#ifndef SO_PREFER_BUSY_POLL
-#define SO_PREFER_BUSY_POLL 69
-#endif
+#include <mkdp/xsk_wakeup.h>
 
 namespace mkdp::test {
 namespace {

@@ -6,16 +6,6 @@
 #include <string>
 #include <sys/socket.h>
 
-#ifndef SO_BUSY_POLL
-#define SO_BUSY_POLL 46
-#endif
-#ifndef SO_PREFER_BUSY_POLL
-#define SO_PREFER_BUSY_POLL 69
-#endif
-#ifndef SO_BUSY_POLL_BUDGET
-#define SO_BUSY_POLL_BUDGET 70
-#endif
-
 namespace mkdp {
 
 namespace {

@@ -24,6 +24,20 @@
 #include <cstdint>
 #include <string_view>
 
+#include <sys/socket.h>
+
+// Busy-poll socket options, for C libraries older than the kernel (values
+// from include/uapi/asm-generic/socket.h).
+#ifndef SO_BUSY_POLL
+#define SO_BUSY_POLL 46
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_BUSY_POLL_BUDGET
+#define SO_BUSY_POLL_BUDGET 70
+#endif
+
 namespace mkdp {
 
 enum class XskWakeMode : uint8_t { interrupt, adaptive, polled };
