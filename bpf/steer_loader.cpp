@@ -1419,11 +1419,12 @@ void Steering::add_rules(std::span<SteerRule> rules)
 		}
 	}
 
-	// Ids are unique across the three maps; take the lowest free ones.
+	// Ids are unique across the rule maps; take the lowest free ones.
 	std::optional<PinLock> lock;
 	if (!ifname_.empty())
 		lock.emplace();
 	std::vector<SteerRule> existing = list_rules();
+	const size_t before = existing.size();
 	std::vector<bool> used(MKDP_STEER_MAX_RULES);
 	for (const SteerRule &e : existing)
 		if (e.id < used.size())
@@ -1463,11 +1464,15 @@ void Steering::add_rules(std::span<SteerRule> rules)
 		// After the entries: a frame that races sees the old rule set.
 		write_rule_index(existing);
 	} catch (...) {
+		// Undo the entries, then the index as it was: one pass, whatever
+		// the batch size.
 		for (size_t i = 0; i < added; i++)
-			try {
-				del_rule(rules[i].id);
-			} catch (...) {
-			}
+			erase_rule(rules[i]);
+		existing.resize(before);
+		try {
+			write_rule_index(existing);
+		} catch (...) {
+		}
 		throw;
 	}
 }
@@ -1570,17 +1575,15 @@ void Steering::write_rule_index(const std::vector<SteerRule> &rules)
 
 void Steering::del_rule(uint32_t id)
 {
-	for (const SteerRule &r : list_rules()) {
-		if (r.id != id)
-			continue;
-		if (erase_rule(r))
-			throw_errno("delete rule " + r.to_string());
-		// After the entries: a deleted length left in the index only misses.
-		std::vector<SteerRule> rest = list_rules();
-		write_rule_index(rest);
-		return;
-	}
-	throw Error("no rule #" + std::to_string(id), ENOENT);
+	std::vector<SteerRule> rules = list_rules();
+	auto r = std::find_if(rules.begin(), rules.end(), [&](const SteerRule &x) { return x.id == id; });
+	if (r == rules.end())
+		throw Error("no rule #" + std::to_string(id), ENOENT);
+	if (erase_rule(*r))
+		throw_errno("delete rule " + r->to_string());
+	// After the entries: a deleted length left in the index only misses.
+	rules.erase(r);
+	write_rule_index(rules);
 }
 
 // ---- sockets ------------------------------------------------------------------

@@ -638,6 +638,14 @@ TEST(SteerProg, RuleErrors)
 					SteerRule::parse("dst 10.0.0.0/8 part 0")};
 	EXPECT_THROW(s.add_rules(batch), Error);
 	EXPECT_EQ(s.list_rules().size(), 1u);
+	// ...in the by-length hash too, which list_rules() does not read
+	int by_len = 0;
+	mkdp_steer_v4_by_len k{}, next{};
+	for (void *prev = nullptr; !bpf_map_get_next_key(s.map_fd(Steering::rules_v4_by_len), prev, &next); prev = &k) {
+		k = next;
+		by_len++;
+	}
+	EXPECT_EQ(by_len, 1);
 
 	// text round trip
 	for (const char *t : {"exact tcp [fd00::1]:80 [fd00::2]:9000 part 1", "src 10.1.0.0/16 pass",
