@@ -154,6 +154,13 @@ public:
 		}
 		return mkdp_cli(a);
 	}
+	// The two flows most tests send: UDP 5001->7001 ruled to p0, 5002->7002
+	// to p1. True when both rules were added.
+	bool rule_one_flow_per_partition()
+	{
+		return rule("exact udp 10.77.0.2:5001 10.77.0.1:7001 part 0").status == 0 &&
+		       rule("exact udp 10.77.0.2:5002 10.77.0.1:7002 part 1").status == 0;
+	}
 	const std::string &netns() const { return name_; }
 	const std::string &file() const { return file_; }
 
@@ -207,5 +214,16 @@ inline bool have_root()
 {
 	return geteuid() == 0;
 }
+
+// Tests that bring partitions up: root, and no earlier `mkdp up` around.
+class PartitionFixture : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		if (!have_root())
+			GTEST_SKIP() << "needs root (BPF, AF_XDP, network namespaces)";
+		ASSERT_TRUE(nothing_left()) << "an earlier mkdp up is still around";
+	}
+};
 
 } // namespace mkdp::test

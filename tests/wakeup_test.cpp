@@ -61,15 +61,8 @@ SockOpts xsk_options(int pid)
 	return o;
 }
 
-class WakeupTest : public ::testing::Test {
+class WakeupTest : public PartitionFixture {
 protected:
-	void SetUp() override
-	{
-		if (!have_root())
-			GTEST_SKIP() << "needs root (BPF, AF_XDP, network namespaces)";
-		ASSERT_TRUE(nothing_left()) << "an earlier mkdp up is still around";
-	}
-
 	// Brings up the testbed topology with p0's and p1's `wakeup` lines
 	// (extra keys included) put in, forwarding every 4th frame; sends two
 	// flows, one ruled to each partition, and waits until every frame is
@@ -88,8 +81,7 @@ protected:
 		EXPECT_EQ(r.status, 0) << r.err;
 		if (r.status)
 			return json::object();
-		EXPECT_EQ(bed.rule("exact udp 10.77.0.2:5001 10.77.0.1:7001 part 0").status, 0);
-		EXPECT_EQ(bed.rule("exact udp 10.77.0.2:5002 10.77.0.1:7002 part 1").status, 0);
+		EXPECT_TRUE(bed.rule_one_flow_per_partition());
 		VethSender tx(bed.netns(), 2);
 		std::vector<VethSender::Flow> flows{
 			{tx.udp(5001, 7001), 0, 1'000'000, 0},
