@@ -1009,6 +1009,8 @@ json Supervisor::part_json(const Part &p, const std::vector<FrameTally> &fa) con
 	       {"drops", c.drops},
 	       {"returned", c.returned},
 	       {"tag_sum", c.tag_sum},
+	       {"tag_order_errors", c.tag_order_errors},
+	       {"rx_flows", c.rx_flows},
 	       {"fwd_addr_sum", c.fwd_addr_sum},
 	       {"fwd_rx_addr_sum", c.fwd_rx_addr_sum},
 	       {"bad_desc", c.bad_desc},
@@ -1016,7 +1018,8 @@ json Supervisor::part_json(const Part &p, const std::vector<FrameTally> &fa) con
 	       {"wakeup", p.spec.wakeup},
 	       {"kicks", c.kicks},
 	       {"sleeps", c.sleeps},
-	       {"doorbell_kicks", c.doorbell_kicks}};
+	       {"doorbell_kicks", c.doorbell_kicks},
+	       {"doorbell_suppressed", c.doorbell_suppressed}};
 	json fr{{"quota", p.quota},
 		{"range", {p.base, p.base + p.quota}},
 		{"free", p.free.size()},

@@ -83,6 +83,7 @@ volatile sig_atomic_t g_stop = 0;
 void on_term(int) { g_stop = 1; }
 
 constexpr uint32_t kBatch = 64;
+constexpr uint32_t kTagFlows = 64;	// flow slots of the tag order check
 constexpr uint64_t kPollBudgetNs = 20000; // adaptive: spin this long on empty rings before sleeping
 // A sleeping runtime wakes at least this often to look at g_stop (a
 // SIGTERM just before poll() does not interrupt it) and beat its
@@ -251,6 +252,32 @@ private:
 		return t;
 	}
 
+	// Per-flow order of the tags read from RX or from forward rings (see
+	// tag_order_errors). `last` holds the last sequence + 1 seen for each
+	// flow slot, 0 = none yet.
+	uint64_t check_tag(uint64_t tag, uint64_t (&last)[kTagFlows]) noexcept
+	{
+		if (!tag)
+			return 0;
+		uint32_t flow = uint32_t(tag >> 32) % kTagFlows;
+		uint64_t seq = (tag & 0xffffffffU) + 1;
+		if (seq <= last[flow]) [[unlikely]]
+			bump(ctl_->c.tag_order_errors, 1);
+		else
+			last[flow] = seq;
+		return tag;
+	}
+
+	uint64_t check_rx_tag(uint64_t tag) noexcept
+	{
+		uint64_t bit = 1ULL << (uint32_t(tag >> 32) % kTagFlows);
+		if (tag && !(flows_seen_ & bit)) [[unlikely]] {
+			flows_seen_ |= bit;
+			__atomic_store_n(&ctl_->c.rx_flows, flows_seen_, __ATOMIC_RELAXED);
+		}
+		return check_tag(tag, rx_seq_);
+	}
+
 	uint32_t poll_rx(RxRing &r)
 	{
 		uint32_t prod = r.map.load_producer();
@@ -267,7 +294,7 @@ private:
 				continue;	// the kernel wrote it: cannot happen
 			hold(d.addr);
 			bytes += d.len;
-			tags += tag_of(frames_.data() + d.addr, d.len);
+			tags += check_rx_tag(tag_of(frames_.data() + d.addr, d.len));
 			if (forwarding_ && ++since_fwd_ == plan_.forward_every) {
 				since_fwd_ = 0;
 				fwd_batch_[nfwd++] = {d.addr, d.len, 0};
@@ -292,6 +319,7 @@ private:
 		if (sent) {
 			fwd_db_.notify_after_submit(fwd_out_);
 			__atomic_store_n(&ctl_->c.doorbell_kicks, fwd_db_.stats().kicks, __ATOMIC_RELAXED);
+			__atomic_store_n(&ctl_->c.doorbell_suppressed, fwd_db_.stats().suppressed, __ATOMIC_RELAXED);
 		}
 		uint64_t sum = 0;
 		for (uint32_t i = 0; i < sent; i++) {
@@ -314,7 +342,7 @@ private:
 		if (!n)
 			return 0;
 		uint32_t nret = 0;
-		uint64_t sum = 0, tags = 0;
+		uint64_t sum = 0;
 		for (uint32_t i = 0; i < n; i++) {
 			mkdp_frame_desc d;
 			if (f.fetch(idx + i, &d) != DescError::ok) {
@@ -323,7 +351,7 @@ private:
 			}
 			hold(d.addr);
 			sum += d.addr;
-			tags += tag_of(frames_.data() + d.addr, d.len);
+			check_tag(tag_of(frames_.data() + d.addr, d.len), fwd_seq_);
 			ret_batch_[nret++] = {d.addr};
 		}
 		f.release(n);
@@ -373,6 +401,9 @@ private:
 	// itself right after its return count reaches N, frames on the return
 	// ring and still held: the window reclaim must get right.
 	uint64_t fault_after_ = 0;
+	uint64_t rx_seq_[kTagFlows] = {};
+	uint64_t fwd_seq_[kTagFlows] = {};
+	uint64_t flows_seen_ = 0;
 	FrameAddr ret_batch_[2 * kBatch];
 	mkdp_frame_desc fwd_batch_[kBatch];
 };

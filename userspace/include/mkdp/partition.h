@@ -36,9 +36,16 @@ struct PartitionCounters {
 	uint64_t kicks;		// AF_XDP kicks (recvfrom) its wake-up mode asked for
 	uint64_t sleeps;	// times it slept in poll() (never with wakeup = polled)
 	uint64_t doorbell_kicks; // wake-ups it sent to its forward peer's doorbell
-	uint64_t pad[2];
+	// Tags read from its RX rings whose sequence (low 32 bits) did not
+	// grow within their flow (high 32 bits): a flow arrives on one queue in
+	// order, so a repeat means a frame was read twice (lent twice). Frames
+	// forwarded to it are checked the same way, per flow, on their own.
+	uint64_t tag_order_errors;
+	uint64_t rx_flows;	// bit (flow % 64) for every flow a tag arrived from on RX
+	uint64_t doorbell_suppressed; // submits whose consumer did not ask for a wake-up (adaptive)
+	uint64_t reserved[7];
 };
-static_assert(sizeof(PartitionCounters) == 128);
+static_assert(sizeof(PartitionCounters) == 192);
 
 // The control memfd: header, counters, then `frames` bits of held bitmap.
 struct PartitionCtl {
@@ -50,7 +57,7 @@ struct PartitionCtl {
 	PartitionCounters c;
 	uint64_t held[];	// bit f: frame f is held by this partition (see below)
 };
-static_assert(sizeof(PartitionCtl) == 256);
+static_assert(sizeof(PartitionCtl) == 320);
 
 inline size_t partition_ctl_size(uint32_t frames)
 {
