@@ -3,6 +3,7 @@
 // interface, in the manner of `xdp-loader load/unload/status`; the queue
 // map, indirection table and hash seed in the manner of `ethtool -X`.
 #include "commands.h"
+#include "device_option.h"
 #include "netns_option.h"
 
 #include <mkdp/error.h>
@@ -89,7 +90,7 @@ struct AttachCmd {
 	std::string ifname, netns, mode = "native", policy = "queue", dflt = "pass";
 	std::string queue_map, indir_table, indir_weights;
 	uint32_t partitions = 2, seed = 0;
-	bool symmetric = false, force = false, json = false;
+	bool symmetric = false, force = false, json = false, allow_host = false;
 	CLI::Option *o_policy, *o_default, *o_partitions, *o_symmetric, *o_seed;
 };
 
@@ -198,6 +199,7 @@ void run_attach(const AttachCmd &a)
 	if (!a.indir_weights.empty())
 		o.indirection = indirection_from_weights(parse_list("--indir-weights", a.indir_weights, false));
 
+	guard_interface(a.netns, a.ifname, a.allow_host);	// before anything changes
 	InNetns in(a.netns);
 	bool had = false;
 	try {
@@ -307,6 +309,8 @@ void register_attach(CLI::App &app)
 			  "for a first attach); rules and sockets stay.\n"
 			  "The queue map and the indirection table start spread as i % partitions\n"
 			  "(a new partition count spreads them again).\n"
+			  "Only testbed devices (mkdp0/mkdp1 of an mkdp testbed namespace) unless\n"
+			  "--allow-host-device.\n"
 			  "Examples:\n"
 			  "  mkdp attach mkdp0 --netns mkdp-tb --policy rules,hash --partitions 2\n"
 			  "  mkdp attach mkdp0 --netns mkdp-tb --queue-map 0=1,1=0 --indir-weights 1,3 --seed 7");
@@ -336,6 +340,7 @@ void register_attach(CLI::App &app)
 				    "quarter of the hash space to partition 0 and the rest to 1");
 	tbl->excludes(wts);
 	att->add_flag("--force", a.force, "replace an XDP program mkdp did not attach");
+	add_allow_host_device_option(att, a.allow_host);
 	att->add_flag("--json", a.json, "print the resulting status as JSON");
 	add_netns_option(att, a.netns);
 	att->callback([] { run_attach(a); });
@@ -344,11 +349,14 @@ void register_attach(CLI::App &app)
 	static bool det_json = false;
 	CLI::App *det = app.add_subcommand(
 		"detach", "Remove mkdp's steering program from an interface, with its pins and maps.\n"
-			  "With --netns of a namespace that is gone, removes the pins left behind.");
+			  "With --netns of a namespace that is gone, removes the pins left behind.\n"
+			  "Refused while 'mkdp up' runs partitions on the interface: 'mkdp down' stops\n"
+			  "them and detaches.");
 	det->add_option("IFACE", det_if, "interface to detach from")->required();
 	det->add_flag("--json", det_json, "print what was removed as JSON");
 	add_netns_option(det, det_ns);
 	det->callback([] {
+		refuse_while_held(det_ns, det_if, "detach from " + det_if);
 		DetachResult r;
 		bool stale = !det_ns.empty() && !netns_exists(det_ns);
 		if (stale) {

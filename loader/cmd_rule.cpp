@@ -2,6 +2,7 @@
 // `mkdp rule add|del|list`: exact 5-tuple and prefix rules of the steering
 // program on an interface.
 #include "commands.h"
+#include "device_option.h"
 #include "netns_option.h"
 
 #include <steer_loader.h>
@@ -24,7 +25,7 @@ struct RuleCmd {
 	std::string ifname, netns;
 	std::vector<std::string> words;
 	uint32_t id = 0;
-	bool json = false;
+	bool json = false, allow_host = false;
 };
 
 std::string join(const std::vector<std::string> &w)
@@ -75,7 +76,8 @@ void register_rule(CLI::App &app)
 	CLI::App *rule = app.add_subcommand(
 		"rule", "Steering rules on an interface: exact 5-tuples and source/destination\n"
 			"prefixes, each steering to a partition, dropping, or passing to the host.\n"
-			"Rules win over the flow hash and the queue map when the rules policy is on.");
+			"Rules win over the flow hash and the queue map when the rules policy is on.\n"
+			"Only on testbed devices unless --allow-host-device.");
 	rule->require_subcommand(1);
 
 	CLI::App *a = rule->add_subcommand(
@@ -96,8 +98,10 @@ void register_rule(CLI::App &app)
 	a->add_option("RULE", add.words, "the rule, as above")->required();
 	a->add_flag("--json", add.json, "print the rule added as JSON");
 	add_netns_option(a, add.netns);
+	add_allow_host_device_option(a, add.allow_host);
 	a->callback([] {
 		SteerRule r = SteerRule::parse(join(add.words));
+		guard_interface(add.netns, add.ifname, add.allow_host);
 		InNetns in(add.netns);
 		Steering s = Steering::open(add.ifname);
 		r.id = s.add_rule(r);
@@ -112,7 +116,9 @@ void register_rule(CLI::App &app)
 	d->add_option("ID", del.id, "rule id")->required();
 	d->add_flag("--json", del.json, "print the rule deleted as JSON");
 	add_netns_option(d, del.netns);
+	add_allow_host_device_option(d, del.allow_host);
 	d->callback([] {
+		guard_interface(del.netns, del.ifname, del.allow_host);
 		InNetns in(del.netns);
 		Steering s = Steering::open(del.ifname);
 		std::vector<SteerRule> rules = s.list_rules();
@@ -128,7 +134,9 @@ void register_rule(CLI::App &app)
 	l->add_option("IFACE", list.ifname, "interface with mkdp steering")->required();
 	l->add_flag("--json", list.json, "print JSON");
 	add_netns_option(l, list.netns);
+	add_allow_host_device_option(l, list.allow_host);
 	l->callback([] {
+		guard_interface(list.netns, list.ifname, list.allow_host);
 		InNetns in(list.netns);
 		Steering s = Steering::open(list.ifname);
 		SteerStats st = s.read_stats();

@@ -2,6 +2,7 @@
 // `mkdp stats IFACE`: live per-partition rates from the steering program's
 // per-CPU counters, in the manner of xdp-bench's periodic output.
 #include "commands.h"
+#include "device_option.h"
 #include "netns_option.h"
 
 #include <mkdp/cpu.h>
@@ -24,7 +25,7 @@ struct StatsCmd {
 	std::string ifname, netns;
 	double interval = 1.0;
 	uint32_t count = 0;
-	bool json = false;
+	bool json = false, allow_host = false;
 };
 
 volatile sig_atomic_t g_stop = 0;
@@ -83,6 +84,7 @@ void print_sample(const nlohmann::json &s)
 
 void run_stats(const StatsCmd &o)
 {
+	guard_interface(o.netns, o.ifname, o.allow_host);
 	InNetns in(o.netns);
 	Steering s = Steering::open(o.ifname);
 	const std::string netns = Steering::netns_label();
@@ -126,6 +128,7 @@ void register_stats(CLI::App &app)
 	cmd->add_option("--count,-c", o.count, "samples to print (0: until interrupted)")->capture_default_str();
 	cmd->add_flag("--json", o.json, "print JSON lines");
 	add_netns_option(cmd, o.netns);
+	add_allow_host_device_option(cmd, o.allow_host);
 	cmd->callback([] { run_stats(o); });
 }
 

@@ -3,6 +3,7 @@
 // (userspace/include/mkdp/testbed.h, docs/testbed.md).
 #include "commands.h"
 
+#include <mkdp/device_safety.h>
 #include <mkdp/error.h>
 #include <mkdp/netns.h>
 #include <mkdp/testbed.h>
@@ -92,10 +93,12 @@ void register_testbed(CLI::App &app)
 
 	CLI::App *down = tb->add_subcommand(
 		"down", "Remove the testbed namespace and all in it, mkdp steering (program, maps,\n"
-			"pins) on its devices included.");
+			"pins) on its devices included. Refused while 'mkdp up' runs partitions on\n"
+			"it: 'mkdp down' first.");
 	name_opt(down);
 	down->callback([] {
 		check_testbed_name(o.tb.name);
+		refuse_while_held(o.tb.name, "", "remove testbed " + o.tb.name);
 		std::vector<std::string> detached = detach_steering(o.tb.name);
 		bool removed = testbed_down(o.tb.name);
 		if (o.json) {
