@@ -3,6 +3,7 @@
 #include "commands.h"
 
 #include <mkdp/error.h>
+#include <mkdp/testbed.h>
 #include <mkdp/topology.h>
 
 #include <cstdio>
@@ -81,9 +82,25 @@ void register_topology(CLI::App &app)
 	chk->add_flag("--json", o.json, "print the verdict and the parsed topology as JSON");
 	chk->callback([] { run_check(o); });
 
+	static std::string def_netns = kTestbedDefaultName;
+	static bool def_json = false;
 	CLI::App *def = topo->add_subcommand(
-		"default", "Print the built-in topology (two partitions on the testbed veth) as JSON.");
-	def->callback([] { std::cout << to_json(Topology::builtin()).dump(2) << std::endl; });
+		"default", "Print the built-in topology (two partitions on the testbed veth) as a TOML\n"
+			   "file that 'mkdp up FILE' accepts: a starting point to edit.\n"
+			   "Example: mkdp topology default > my.toml && mkdp topology check my.toml && mkdp up my.toml");
+	def->add_option("--netns", def_netns, "the testbed namespace it names (mkdp testbed up --name)")
+		->capture_default_str();
+	def->add_flag("--json", def_json, "print the parsed topology as JSON instead");
+	def->callback([] {
+		check_testbed_name(def_netns);
+		std::string toml = Topology::testbed_toml(def_netns);
+		if (def_json)
+			std::cout << to_json(Topology::parse(toml, "<built-in>")).dump(2) << std::endl;
+		else
+			std::cout << "# mkdp's built-in topology for testbed " << def_netns
+				  << " (docs/topology.md explains every key)\n"
+				  << toml;
+	});
 }
 
 } // namespace mkdp::cli

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 
 using namespace mkdp;
 using ::testing::HasSubstr;
@@ -182,6 +183,77 @@ TEST(Topology, OnlyTestbedDevicesMayCarryTraffic)
 	EXPECT_THAT(probe_machine(t).device_refused, HasSubstr("network namespace " + t.netns + " does not exist"));
 	t.netns = "not-mkdp";
 	EXPECT_THAT(probe_machine(t).device_refused, ::testing::Not(::testing::IsEmpty()));
+}
+
+// `up` gives the UMEM a return ring with a slot for every frame, and the
+// ring ABI's rings hold at most MKDP_RING_MAX slots: check refuses a region
+// beyond that with its line, as `up` would (it used to pass check and fail
+// in up on an internal ring 'ret0').
+TEST(Topology, RegionBeyondTheRingAbi)
+{
+	std::string t = kGood;
+	t.replace(t.find("\"4MiB\""), 6, "\"1024GiB\"");
+	auto c = conflicts(t);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "16: region 'umem': 1 TiB holds 536870912 frames of 2048 B, more than a ring can return "
+			"(16777216, the ring ABI's MKDP_RING_MAX): at most 32 GiB with this frame size");
+	Topology big = Topology::parse(t, "t.toml");
+	EXPECT_EQ(frames_per_partition(big.regions[0]), 0u) << "a share that does not fit a ring";
+	EXPECT_THROW(region_layout(big, big.regions[0]), Error);
+
+	// Exactly MKDP_RING_MAX frames fits, and is the layout up creates.
+	t.replace(t.find("\"1024GiB\""), 9, "\"32GiB\"");
+	EXPECT_THAT(conflicts(t), ::testing::IsEmpty());
+	Topology top = Topology::parse(t, "t.toml");
+	std::vector<mkdp_region_entry> table = region_layout(top, top.regions[0]).table();
+	std::map<std::string, uint32_t> rings;
+	for (const mkdp_region_entry &e : table)
+		rings[e.name] = e.entries;
+	EXPECT_EQ(rings, (std::map<std::string, uint32_t>{
+				 {"frames", 0}, {"ret0", MKDP_RING_MAX}, {"ret1", MKDP_RING_MAX},
+				 {"fwd0-1", kForwardRingEntries}, {"fwd1-0", kForwardRingEntries}}));
+}
+
+// A region is populated when up creates it: more than the machine's memory
+// cannot be, alone or together with the others.
+TEST(Topology, RegionsBeyondTheMachinesMemory)
+{
+	MachineFacts m = two_cpus();
+	m.mem_total = 64ull << 20;
+	EXPECT_THAT(conflicts(kGood, m), ::testing::IsEmpty());
+	std::string t = kGood;
+	t.replace(t.find("\"4MiB\""), 6, "\"128MiB\"");
+	auto c = conflicts(t, m);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], ::testing::StartsWith("16: region 'umem' needs 129."));
+	EXPECT_THAT(c[0], ::testing::EndsWith(" MiB, more than the machine's memory (64 MiB, MemTotal)"));
+
+	// Each fits, not both.
+	t = with("[[region]]\nname = \"r2\"\nsize = \"62MiB\"\nshared_with = [\"a\"]\n");
+	c = conflicts(t, m);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("0: the regions need 66."));
+	EXPECT_THAT(c[0], HasSubstr("MiB together, more than the machine's memory (64 MiB, MemTotal)"));
+}
+
+// Huge-page regions against the free huge pages, alone and together.
+TEST(Topology, HugePageRegionsBeyondTheFreePages)
+{
+	MachineFacts m = two_cpus();
+	m.hugetlbfs = true;
+	m.huge_page_size = 2u << 20;
+	m.huge_pages_free = 2;
+	std::string t = kGood;
+	t.replace(t.find("frame_size = 2048"), 0, "hugepages = true\n");
+	auto c = conflicts(t, m);	// 4 MiB of frames and the rings: 3 pages
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "16: region 'umem' needs 3 huge pages of 2 MiB, but 2 are free");
+	m.huge_pages_free = 3;
+	EXPECT_THAT(conflicts(t, m), ::testing::IsEmpty());
+	t += "[[region]]\nname = \"r2\"\nsize = \"1MiB\"\nhugepages = true\nshared_with = [\"a\"]\n";
+	c = conflicts(t, m);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "0: the huge-page regions need 4 huge pages together, but 3 are free");
 }
 
 TEST(Topology, RegionFrameSizeMustSuitAfXdp)

@@ -6,6 +6,8 @@
 // volumes. check() names every conflict, not just the first.
 #pragma once
 
+#include <mkdp/region.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -78,14 +80,33 @@ const RegionSpec *umem_region(const Topology &t);
 
 // The frames each partition sharing `r` owns: frames_per_partition, or an
 // equal share of the region. 0 when the region cannot give every partition
-// kMinFramesPerPartition (check() says why).
+// kMinFramesPerPartition, or holds more frames than a ring can name
+// (MKDP_RING_MAX; check() says why).
 uint32_t frames_per_partition(const RegionSpec &r);
+
+// Slots of each forward ring between two partitions sharing the UMEM.
+inline constexpr uint32_t kForwardRingEntries = 1024;
+
+// The layout `mkdp up` creates for region r of t, so that check() refuses
+// what the ring ABI would refuse at up. The UMEM (umem_region(t)): the area
+// "frames" (every whole frame of r.size), a return ring "ret<i>" with a slot
+// per frame for each sharing partition (i: its index in t.partitions), and
+// a forward ring "fwd<i>-<j>" of kForwardRingEntries for every ordered pair
+// of sharers. Any other region: one area "data" of r.size. Throws a
+// one-line mkdp::Error "region 'NAME': ..." when the ABI cannot hold it.
+RegionLayout region_layout(const Topology &t, const RegionSpec &r);
 
 // What check() compares the file against; probe() reads the real machine.
 struct MachineFacts {
 	int cpus = 0;				// CPUs online
 	std::optional<uint32_t> device_queues;	// RX queues of the interface, if found
 	bool hugetlbfs = false;			// a hugetlbfs is mounted with free pages
+	// What the regions must fit in; unset: not checked. Memory is
+	// MemTotal (a region is populated when it is created: more than that
+	// cannot be); huge pages are HugePages_Free less HugePages_Rsvd.
+	std::optional<uint64_t> mem_total;	// bytes
+	std::optional<uint64_t> huge_pages_free;
+	uint64_t huge_page_size = 0;		// bytes (Hugepagesize)
 	// Network safety: why [machine] interface may not carry mkdp traffic
 	// ("" = it may: a veth end of a testbed namespace mkdp made).
 	std::string device_refused;
