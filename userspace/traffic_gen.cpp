@@ -13,7 +13,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 namespace mkdp {
@@ -23,7 +26,6 @@ namespace {
 constexpr uint32_t kRingFrameSize = 2048;	// one frame slot: header + up to 1518 bytes
 constexpr uint32_t kRingBlockSize = 1 << 16;
 constexpr uint32_t kRingBlocks = 8;		// 256 slots per TX queue
-constexpr uint32_t kFlowsPerAddr = 50000;
 constexpr uint32_t kEthHeader = 14, kVlanTag = 4;
 
 // One TPACKET_V2 TX ring on one socket, pinned to one TX queue.
@@ -122,10 +124,13 @@ private:
 class TokenBucket {
 public:
 	TokenBucket(uint64_t rate, uint32_t depth) : rate_(rate), depth_(depth), last_(now_ns()) {}
-	void take(uint32_t n)
+	// Waits for n tokens; false when stopping() turned true meanwhile.
+	// Sleeps in slices of at most 10 ms so that a stop is seen at once
+	// even at --rate 1.
+	template <class Stop> bool take(uint32_t n, Stop stopping)
 	{
 		if (!rate_)
-			return;
+			return true;
 		for (;;) {
 			uint64_t now = now_ns();
 			tokens_ += double(now - last_) * double(rate_) / 1e9;
@@ -134,11 +139,14 @@ public:
 				tokens_ = depth_;
 			if (tokens_ >= n) {
 				tokens_ -= n;
-				return;
+				return true;
 			}
+			if (stopping())
+				return false;
 			double wait_ns = (n - tokens_) * 1e9 / double(rate_);
 			if (wait_ns > 50'000)
-				std::this_thread::sleep_for(std::chrono::nanoseconds(uint64_t(wait_ns) - 20'000));
+				std::this_thread::sleep_for(
+					std::chrono::nanoseconds(std::min<uint64_t>(uint64_t(wait_ns) - 20'000, 10'000'000)));
 			else
 				cpu_relax();
 		}
@@ -148,6 +156,40 @@ private:
 	uint64_t rate_;
 	double depth_, tokens_ = 0;
 	uint64_t last_;
+};
+
+// Raises `flag` once `seconds` have passed, from a thread of its own: the
+// send loop then pays a flag load per batch for --duration, not a clock read.
+class Deadline {
+public:
+	Deadline(double seconds, std::atomic<bool> &flag)
+	{
+		if (seconds <= 0)
+			return;
+		thread_ = std::thread([this, seconds, &flag] {
+			std::unique_lock lock(mutex_);
+			if (!cv_.wait_for(lock, std::chrono::duration<double>(seconds), [this] { return done_; }))
+				flag.store(true, std::memory_order_relaxed);
+		});
+	}
+	~Deadline()
+	{
+		{
+			std::lock_guard lock(mutex_);
+			done_ = true;
+		}
+		cv_.notify_all();
+		if (thread_.joinable())
+			thread_.join();
+	}
+	Deadline(const Deadline &) = delete;
+	Deadline &operator=(const Deadline &) = delete;
+
+private:
+	std::mutex mutex_;
+	std::condition_variable cv_;
+	bool done_ = false;
+	std::thread thread_;
 };
 
 uint32_t min_frame(const GenOptions &o)
@@ -170,10 +212,10 @@ FrameSpec gen_frame_spec(const GenOptions &o, const MacAddr &src_mac, const MacA
 	s.src_mac = src_mac;
 	s.dst_mac = dst_mac;
 	s.vlan = o.vlan;
-	s.src_ip = src_ip.plus(flow / kFlowsPerAddr);
+	s.src_ip = src_ip.plus(flow / kGenFlowsPerAddr);
 	s.dst_ip = dst_ip;
 	s.proto = o.proto;
-	s.src_port = uint16_t(o.src_port + flow % kFlowsPerAddr);
+	s.src_port = uint16_t(o.src_port + flow % kGenFlowsPerAddr);
 	s.dst_port = o.dst_port;
 	// Size the payload from the real header length: the 60-byte padding
 	// is not payload.
@@ -182,6 +224,15 @@ FrameSpec gen_frame_spec(const GenOptions &o, const MacAddr &src_mac, const MacA
 	s.payload_len = uint16_t(size > hdrs ? size - hdrs : 0);
 	s.tag = o.first_tag + i;
 	return s;
+}
+
+const char *to_string(GenStop s) noexcept
+{
+	switch (s) {
+	case GenStop::count: return "count";
+	case GenStop::duration: return "duration";
+	default: return "signal";
+	}
 }
 
 uint32_t gen_frame_queue(const GenOptions &o, uint32_t queues, uint64_t i) noexcept
@@ -196,13 +247,26 @@ GenReport generate(const GenOptions &opts)
 	GenOptions o = opts;
 	if (!o.size)
 		o.size = std::max<uint32_t>(64, min_frame(o));
+	if (o.flows < 1 || o.flows > kGenMaxFlows)
+		throw Error("gen: --flows must be 1.." + std::to_string(kGenMaxFlows));
+	// Flow f takes source port sport + f % 50000: the ports must not wrap
+	// past 65535 into ports that belong to other flows (or to port 0).
+	uint32_t last_port = uint32_t(o.src_port) + std::min(o.flows, kGenFlowsPerAddr) - 1;
+	if (last_port > 65535)
+		throw Error("gen: --sport " + std::to_string(o.src_port) + " with --flows " + std::to_string(o.flows) +
+			    " needs source ports up to " + std::to_string(last_port) + ", past 65535 (at most --sport " +
+			    std::to_string(65536 - std::min(o.flows, kGenFlowsPerAddr)) + " for these flows)");
+	// NaN fails every comparison: written so that it is refused too.
+	if (!(o.duration_s >= 0 && o.duration_s <= kGenMaxDuration))
+		throw Error("gen: --duration must be 0.." + std::to_string(uint64_t(kGenMaxDuration)) + " seconds");
+	if (o.count > kGenMaxCount || (o.count < 1 && o.duration_s <= 0))
+		throw Error("gen: --count must be 1.." + std::to_string(kGenMaxCount) +
+			    " (no limit only with --duration)");
+	if (o.rate_pps > kGenMaxRate)
+		throw Error("gen: --rate must be 0.." + std::to_string(kGenMaxRate) + " frames per second");
 	TestbedInfo tb = require_testbed_device(o.netns, o.ifname);
 	const bool on_tx = o.ifname == tb.tx.ifname;
 	const TestbedEnd &me = on_tx ? tb.tx : tb.rx, &peer = on_tx ? tb.rx : tb.tx;
-	if (o.flows < 1 || o.flows > 1'000'000)
-		throw Error("gen: --flows must be 1..1000000");
-	if (o.count < 1)
-		throw Error("gen: --count must be at least 1");
 	if (o.queue >= int(me.tx_queues))
 		throw Error("gen: --queue " + std::to_string(o.queue) + " but " + o.ifname + " has " +
 			    std::to_string(me.tx_queues) + " queues");
@@ -229,12 +293,13 @@ GenReport generate(const GenOptions &opts)
 	r.queues = me.tx_queues;
 	r.per_queue.assign(me.tx_queues, 0);
 
+	const uint64_t limit = o.count ? o.count : UINT64_MAX;
 	run_in_netns(o.netns, [&] {
 		int ifindex = int(if_nametoindex(o.ifname.c_str()));
 		if (!ifindex)
 			throw_errno("gen: device " + o.ifname);
 		std::vector<std::unique_ptr<TxRing>> rings(me.tx_queues);
-		for (uint64_t i = 0; i < std::min<uint64_t>(o.count, o.flows); i++) {
+		for (uint64_t i = 0; i < std::min<uint64_t>(limit, o.flows); i++) {
 			uint32_t q = gen_frame_queue(o, me.tx_queues, i);
 			if (!rings[q])
 				rings[q] = std::make_unique<TxRing>(ifindex, q);
@@ -248,10 +313,18 @@ GenReport generate(const GenOptions &opts)
 		if (o.rate_pps)
 			batch = uint32_t(std::clamp<uint64_t>(o.rate_pps / 1000, 1, o.batch));
 		TokenBucket bucket(o.rate_pps, uint32_t(std::max<uint64_t>(2 * batch, o.rate_pps / 50)));
+		std::atomic<bool> expired{false};
+		auto stopping = [&] {
+			return expired.load(std::memory_order_relaxed) ||
+			       (o.stop && o.stop->load(std::memory_order_relaxed));
+		};
+		Deadline deadline(o.duration_s, expired);
 		uint64_t t0 = now_ns();
-		for (uint64_t i = 0; i < o.count;) {
-			uint32_t n = uint32_t(std::min<uint64_t>(batch, o.count - i));
-			bucket.take(n);
+		uint64_t i = 0;
+		while (i < limit && !stopping()) {
+			uint32_t n = uint32_t(std::min<uint64_t>(batch, limit - i));
+			if (!bucket.take(n, stopping))
+				break;
 			for (uint32_t k = 0; k < n; k++, i++) {
 				uint32_t q = gen_frame_queue(o, me.tx_queues, i);
 				TxRing &ring = *rings[q];
@@ -267,8 +340,10 @@ GenReport generate(const GenOptions &opts)
 					ring->flush();
 		}
 		r.duration_ns = now_ns() - t0;
+		r.frames = i;
+		if (i < limit)	// the stop flag wins: the user asked, whatever else happened
+			r.stopped_by = o.stop && o.stop->load() ? GenStop::stop_flag : GenStop::duration;
 	});
-	r.frames = o.count;
 	return r;
 }
 
