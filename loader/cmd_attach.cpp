@@ -199,7 +199,7 @@ void run_attach(const AttachCmd &a)
 	if (!a.indir_weights.empty())
 		o.indirection = indirection_from_weights(parse_list("--indir-weights", a.indir_weights, false));
 
-	guard_interface(a.netns, a.ifname, a.allow_host);	// before anything changes
+	guard_interface_cli(a.netns, a.ifname, a.allow_host);	// before anything changes
 	InNetns in(a.netns);
 	bool had = false;
 	try {

@@ -101,7 +101,7 @@ void register_rule(CLI::App &app)
 	add_allow_host_device_option(a, add.allow_host);
 	a->callback([] {
 		SteerRule r = SteerRule::parse(join(add.words));
-		guard_interface(add.netns, add.ifname, add.allow_host);
+		guard_interface_cli(add.netns, add.ifname, add.allow_host);
 		InNetns in(add.netns);
 		Steering s = Steering::open(add.ifname);
 		r.id = s.add_rule(r);
@@ -118,7 +118,7 @@ void register_rule(CLI::App &app)
 	add_netns_option(d, del.netns);
 	add_allow_host_device_option(d, del.allow_host);
 	d->callback([] {
-		guard_interface(del.netns, del.ifname, del.allow_host);
+		guard_interface_cli(del.netns, del.ifname, del.allow_host);
 		InNetns in(del.netns);
 		Steering s = Steering::open(del.ifname);
 		std::vector<SteerRule> rules = s.list_rules();
@@ -136,7 +136,7 @@ void register_rule(CLI::App &app)
 	add_netns_option(l, list.netns);
 	add_allow_host_device_option(l, list.allow_host);
 	l->callback([] {
-		guard_interface(list.netns, list.ifname, list.allow_host);
+		guard_interface_cli(list.netns, list.ifname, list.allow_host);
 		InNetns in(list.netns);
 		Steering s = Steering::open(list.ifname);
 		SteerStats st = s.read_stats();

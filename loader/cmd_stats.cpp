@@ -84,7 +84,7 @@ void print_sample(const nlohmann::json &s)
 
 void run_stats(const StatsCmd &o)
 {
-	guard_interface(o.netns, o.ifname, o.allow_host);
+	guard_interface_cli(o.netns, o.ifname, o.allow_host);
 	InNetns in(o.netns);
 	Steering s = Steering::open(o.ifname);
 	const std::string netns = Steering::netns_label();

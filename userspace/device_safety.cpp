@@ -22,7 +22,7 @@ TestbedDeviceCheck check_testbed_device(const std::string &netns, const std::str
 		// the host's traffic, SSH included, to mkdp).
 		if (ns.empty())
 			throw Error("refusing to use " + ifname + ": mkdp attaches only to a testbed device; " +
-				    how_to_name + " (mkdp testbed up)");
+				    how_to_name);
 		if (!netns_exists(ns))
 			throw Error("refusing to use " + ifname + ": network namespace " + ns +
 				    " does not exist (run 'mkdp testbed up" +
@@ -36,11 +36,15 @@ TestbedDeviceCheck check_testbed_device(const std::string &netns, const std::str
 	return c;
 }
 
-void guard_interface(const std::string &netns, const std::string &ifname, bool allow_host)
+void guard_interface(const std::string &netns, const std::string &ifname, bool allow_host,
+		     const std::string &steered_in)
 {
 	if (allow_host)
 		return;
-	TestbedDeviceCheck c = check_testbed_device(netns, ifname, "give the testbed's namespace with --netns");
+	TestbedDeviceCheck c = check_testbed_device(
+		netns, ifname,
+		"give the testbed's namespace with --netns " +
+			(steered_in.empty() ? "(mkdp testbed up)" : "(" + ifname + " has mkdp steering in " + steered_in + ")"));
 	if (!c.refused.empty())
 		throw Error(c.refused + "; pass " + kAllowHostDeviceOption +
 			    " to use a device of this machine anyway");

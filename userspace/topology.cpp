@@ -481,7 +481,8 @@ MachineFacts probe_machine(const Topology &t)
 	// itself a testbed namespace (`ip netns exec mkdp-tb mkdp up`).
 	if (!t.interface.empty()) {
 		TestbedDeviceCheck c =
-			check_testbed_device(t.netns, t.interface, "set [machine] netns to the testbed's namespace");
+			check_testbed_device(t.netns, t.interface,
+					     "set [machine] netns to the testbed's namespace (mkdp testbed up)");
 		m.device_refused = c.refused;
 		if (c.testbed)
 			m.device_queues = (t.interface == kTestbedRxDev ? c.testbed->rx : c.testbed->tx).rx_queues;

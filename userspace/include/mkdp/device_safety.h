@@ -30,7 +30,8 @@ struct TestbedDeviceCheck {
 // "" for netns means the calling thread's namespace, which must then itself
 // be a named testbed namespace (ip netns exec mkdp-tb ...). `how_to_name`
 // ends the refusal given when there is no namespace at all: how this
-// caller names one ("set [machine] netns ...", "give --netns ...").
+// caller names one ("set [machine] netns to the testbed's namespace (mkdp
+// testbed up)").
 TestbedDeviceCheck check_testbed_device(const std::string &netns, const std::string &ifname,
 					const std::string &how_to_name);
 
@@ -40,7 +41,11 @@ inline constexpr const char *kAllowHostDeviceOption = "--allow-host-device";
 // For interface commands (attach, rule, stats): returns when ifname is a
 // testbed device or allow_host is set; otherwise throws mkdp::Error with one
 // line naming the device and kAllowHostDeviceOption. Changes nothing.
-void guard_interface(const std::string &netns, const std::string &ifname, bool allow_host);
+// `steered_in` ("--netns mkdp-tb"), when the caller knows it, says where an
+// interface of that name has mkdp steering: a forgotten --netns is the
+// usual reason for the refusal.
+void guard_interface(const std::string &netns, const std::string &ifname, bool allow_host,
+		     const std::string &steered_in = {});
 
 // A live supervisor (`mkdp up`) and what it holds, from its state file.
 struct SupervisorHold {
