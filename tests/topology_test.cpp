@@ -214,6 +214,15 @@ TEST(Topology, RegionBeyondTheRingAbi)
 				 {"fwd0-1", kForwardRingEntries}, {"fwd1-0", kForwardRingEntries}}));
 }
 
+// Any other refusal of the ring ABI comes from check too: a data region
+// that is not a whole number of frames.
+TEST(Topology, RegionLayoutTheAbiRefuses)
+{
+	auto c = conflicts(with("[[region]]\nname = \"r2\"\nsize = 1049576\nshared_with = [\"a\"]\n"));
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "27: region 'r2': area 'data': frame size 2048 must be a power of two dividing the area size");
+}
+
 // A region is populated when up creates it: more than the machine's memory
 // cannot be, alone or together with the others.
 TEST(Topology, RegionsBeyondTheMachinesMemory)
