@@ -74,7 +74,18 @@ void run_gen(GenCli &c)
 		c.g.count = 0;
 	catch_stop_signals();
 	c.g.stop = &g_stop;
-	GenReport r = generate(c.g);
+	GenReport r;
+	try {
+		r = generate(c.g);
+	} catch (const Error &) {
+		// Ctrl-C in a terminal reaches the whole process group: an `ip`
+		// the set-up was running dies of it and fails the set-up. Say
+		// the signal, not that failure.
+		if (!g_stop.load())
+			throw;
+		std::fprintf(stderr, "mkdp: gen: interrupted by SIG%s before sending\n", sigabbrev_np(int(g_signal)));
+		std::exit(128 + int(g_signal));
+	}
 	const bool interrupted = r.stopped_by == GenStop::stop_flag;
 	const int sig = g_signal ? int(g_signal) : SIGINT;
 	double secs = double(r.duration_ns) / 1e9;
