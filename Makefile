@@ -19,7 +19,7 @@ PACKAGES := \
 	libcli11-dev nlohmann-json3-dev libtomlplusplus-dev \
 	libgtest-dev libgmock-dev libbenchmark-dev \
 	liburing-dev libfuse3-dev fuse3 libcap-dev \
-	iproute2 iputils-ping ethtool fio \
+	iproute2 iputils-ping ethtool fio stress-ng \
 	python3 python3-matplotlib
 
 .PHONY: all build deps demo test bench clean

@@ -18,11 +18,10 @@ namespace {
 
 enum class Kill { cli, external };
 
+using IsolationTest = PartitionFixture;
+
 void kill_one_under_traffic(Kill how, bool shared_queue)
 {
-	if (!have_root())
-		GTEST_SKIP() << "needs root (BPF, AF_XDP, network namespaces)";
-	ASSERT_TRUE(nothing_left());
 	PartitionBed bed;
 	ASSERT_EQ(bed.up().status, 0);
 	ASSERT_TRUE(bed.rule_one_flow_per_partition());
@@ -35,8 +34,10 @@ void kill_one_under_traffic(Kill how, bool shared_queue)
 	constexpr uint64_t pps = 40'000;	// both flows: ~3 s of traffic
 	std::thread sender([&] { tx.send_flows(flows, per_flow, pps); });
 
-	usleep(700'000);
-	int victim = part(status(), "p1")["pid"];
+	// Kill it in the middle of its flow, once it has received some.
+	json before = wait_for([](const json &st) { return part(st, "p1")["rx"].get<uint64_t>() >= 5000; }, 10000);
+	ASSERT_GE(part(before, "p1")["rx"].get<uint64_t>(), 5000u) << "no traffic reached p1";
+	int victim = part(before, "p1")["pid"];
 	ASSERT_GT(victim, 0);
 	if (how == Kill::cli) {
 		ProgramResult k = mkdp_cli({"part", "kill", "p1"});
@@ -53,8 +54,10 @@ void kill_one_under_traffic(Kill how, bool shared_queue)
 	EXPECT_EQ(part(dead, "p1")["last_exit"], 128 + SIGKILL);
 	EXPECT_EQ(part(dead, "p1")["frames"]["in_flight"], 0u) << "its frames were reclaimed";
 
-	usleep(500'000);
-	uint64_t rx_before = part(status(), "p1")["rx"];
+	// Dead, its traffic takes the default action: wait until some has.
+	json gone = wait_for([](const json &st) { return part(st, "p1")["steering"]["no_socket"].get<uint64_t>() >= 100; },
+			     10000);
+	uint64_t rx_before = part(gone, "p1")["rx"];
 	uint64_t t0 = now_ns();
 	ProgramResult rs = mkdp_cli({"part", "restart", "p1"});
 	EXPECT_EQ(rs.status, 0) << rs.err;
@@ -64,19 +67,26 @@ void kill_one_under_traffic(Kill how, bool shared_queue)
 	EXPECT_NE(part(back, "p1")["pid"], victim);
 	sender.join();
 
-	json st = wait_for([&](const json &s) {
-		return part(s, "p0")["tag_sum"] == tag_sum(1, per_flow) && s["region"]["in_flight"] == 0;
-	});
+	// The survivor gets every frame of its flow, or (on a loaded machine)
+	// all but ones the kernel counted as dropped for it: never one lost
+	// to the victim's death without a trace.
+	json st = expect_delivered_or_counted("p0", per_flow, bed.netns());
 	json p0 = part(st, "p0"), p1 = part(st, "p1");
 	std::printf("survivor received %llu/%llu (its RX rings overflowed %llu times, no fill frame %llu times), "
 		    "victim %llu (no_socket while dead %llu), recovery %.1f ms\n",
 		    (unsigned long long)p0["rx"], (unsigned long long)per_flow,
 		    (unsigned long long)p0["xsk"]["rx_ring_full"], (unsigned long long)p0["xsk"]["rx_dropped"],
 		    (unsigned long long)p1["rx"], (unsigned long long)p1["steering"]["no_socket"], recovery_ms);
-	// Zero loss for the survivor: every tag of its flow arrived, once.
-	EXPECT_EQ(p0["rx"], per_flow);
-	EXPECT_EQ(p0["tag_sum"], tag_sum(1, per_flow));
-	EXPECT_EQ(p0["steering"]["redirect_errors"], 0u);
+	// Zero loss for the survivor when nothing was counted: every tag of
+	// its flow arrived, once.
+	if (counted_losses(p0) == 0) {
+		EXPECT_EQ(p0["rx"], per_flow);
+		EXPECT_EQ(p0["tag_sum"], tag_sum(1, per_flow));
+	}
+	// A redirect error for the survivor is only ever its own socket's
+	// counted drop (ring full, no fill frame), never a broken slot.
+	EXPECT_LE(p0["steering"]["redirect_errors"].get<uint64_t>(),
+		  p0["xsk"]["rx_dropped"].get<uint64_t>() + p0["xsk"]["rx_ring_full"].get<uint64_t>());
 	// The victim's frames while it was dead took the default action.
 	EXPECT_GT(p1["steering"]["no_socket"].get<uint64_t>(), 0u);
 	EXPECT_LT(p1["rx"].get<uint64_t>(), per_flow);
@@ -87,26 +97,23 @@ void kill_one_under_traffic(Kill how, bool shared_queue)
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 
-TEST(IsolationTest, PartKillUnderTrafficThenRestart)
+TEST_F(IsolationTest, PartKillUnderTrafficThenRestart)
 {
 	kill_one_under_traffic(Kill::cli, false);
 }
 
-TEST(IsolationTest, KillDashNineFromOutsideThenRestart)
+TEST_F(IsolationTest, KillDashNineFromOutsideThenRestart)
 {
 	kill_one_under_traffic(Kill::external, false);
 }
 
-TEST(IsolationTest, KillDashNineWithSurvivorOnTheSameQueue)
+TEST_F(IsolationTest, KillDashNineWithSurvivorOnTheSameQueue)
 {
 	kill_one_under_traffic(Kill::external, true);
 }
 
-TEST(IsolationTest, StopStartAndBadNames)
+TEST_F(IsolationTest, StopStartAndBadNames)
 {
-	if (!have_root())
-		GTEST_SKIP() << "needs root (BPF, AF_XDP, network namespaces)";
-	ASSERT_TRUE(nothing_left());
 	PartitionBed bed;
 	ASSERT_EQ(bed.up().status, 0);
 	EXPECT_EQ(mkdp_cli({"part", "stop", "p0"}).status, 0);

@@ -143,22 +143,25 @@ TEST_F(PartitionTest, FramesArriveInThePartitionTheRuleChose)
 	ASSERT_EQ(bed.rule("exact udp 10.77.0.2:5001 10.77.0.1:7001 part 1").status, 0);
 	ASSERT_EQ(bed.rule("exact udp 10.77.0.2:5002 10.77.0.1:7002 part 0").status, 0);
 	VethSender tx(bed.netns(), 2);
-	constexpr uint64_t n = 5000;
+	constexpr uint64_t n = 5000, a = (1ULL << 32) + 1, b = (2ULL << 32) + 1;	// tags: flows 1 and 2
 	std::vector<VethSender::Flow> flows{
-		{tx.udp(5001, 7001), 0, 1'000'000, 0},
-		{tx.udp(5002, 7002), 1, 2'000'000, 0},
+		{tx.udp(5001, 7001), 0, a, 0},
+		{tx.udp(5002, 7002), 1, b, 0},
 	};
 	tx.send_flows(flows, n, 100'000);
-	json st = wait_for([&](const json &s) {
-		return part(s, "p1")["tag_sum"] == tag_sum(1'000'000, n) &&
-		       part(s, "p0")["tag_sum"] == tag_sum(2'000'000, n);
-	});
-	// By content: the tags that arrived in each partition are exactly
-	// those of the flow its rule names.
-	EXPECT_EQ(part(st, "p1")["tag_sum"], tag_sum(1'000'000, n));
-	EXPECT_EQ(part(st, "p0")["tag_sum"], tag_sum(2'000'000, n));
-	EXPECT_GE(part(st, "p1")["rx"].get<uint64_t>(), n);
-	EXPECT_GE(part(st, "p0")["rx"].get<uint64_t>(), n);
+	uint64_t lost0 = 0, lost1 = 0;
+	expect_delivered_or_counted("p1", n, bed.netns(), {}, &lost1);
+	json st = expect_delivered_or_counted("p0", n, bed.netns(), {}, &lost0);
+	// By content: the tags that arrived in each partition are those of
+	// the flow its rule names (all of them when nothing was lost).
+	EXPECT_EQ(part(st, "p1")["rx_flows"], flow_bit(a));
+	EXPECT_EQ(part(st, "p0")["rx_flows"], flow_bit(b));
+	if (!lost1) {
+		EXPECT_EQ(part(st, "p1")["tag_sum"], tag_sum(a, n));
+	}
+	if (!lost0) {
+		EXPECT_EQ(part(st, "p0")["tag_sum"], tag_sum(b, n));
+	}
 	EXPECT_EQ(st["region"]["leaked"], 0u);
 	EXPECT_EQ(st["region"]["refused_returns"], 0u);
 }
@@ -172,11 +175,24 @@ TEST_F(PartitionTest, ForwardBetweenPartitionsIsZeroCopy)
 	for (uint16_t i = 0; i < 8; i++)
 		flows.push_back({tx.udp(uint16_t(6000 + i), 9000), i % 2u, uint64_t(i) << 32, 0});
 	tx.send_flows(flows, 2000, 100'000);
+	// Flows alternate between the queues, and hashing spreads them over
+	// the partitions: each partition's share is what its rx_flows says.
+	auto share = [&](const json &st, const std::string &name) {
+		uint64_t n = 0, bits = part(st, name)["rx_flows"];
+		for (const auto &f : flows)
+			n += (bits & flow_bit(f.first_tag + 1)) ? f.sent : 0;
+		return n;
+	};
 	json st = wait_for([&](const json &s) {
-		return total_rx(s) >= 16000 && part(s, "p0")["fwd"] == part(s, "p1")["fwd_rx"] &&
-		       part(s, "p1")["fwd"] == part(s, "p0")["fwd_rx"] && s["region"]["in_flight"] == 0;
+		return total_rx(s) + counted_losses(part(s, "p0")) + counted_losses(part(s, "p1")) >= 16000 &&
+		       s["region"]["in_flight"] == 0;
 	});
+	uint64_t lost0 = 0, lost1 = 0;
+	expect_delivered_or_counted("p0", share(st, "p0"), bed.netns(), {}, &lost0);
+	st = expect_delivered_or_counted("p1", share(st, "p1"), bed.netns(), {}, &lost1);
 	json p0 = part(st, "p0"), p1 = part(st, "p1");
+	EXPECT_EQ(p0["rx_flows"].get<uint64_t>() | p1["rx_flows"].get<uint64_t>(), 0xffu) << "every flow arrived";
+	EXPECT_EQ(p0["rx_flows"].get<uint64_t>() & p1["rx_flows"].get<uint64_t>(), 0u) << "a flow reached both";
 	EXPECT_GT(p0["fwd"].get<uint64_t>(), 0u);
 	EXPECT_GT(p1["fwd"].get<uint64_t>(), 0u);
 	// Same count and the same UMEM addresses: the peer got the very frames.
@@ -184,30 +200,14 @@ TEST_F(PartitionTest, ForwardBetweenPartitionsIsZeroCopy)
 	EXPECT_EQ(p0["fwd_addr_sum"], p1["fwd_rx_addr_sum"]);
 	EXPECT_EQ(p1["fwd"], p0["fwd_rx"]);
 	EXPECT_EQ(p1["fwd_addr_sum"], p0["fwd_rx_addr_sum"]);
-	// Every frame's tag still arrives exactly once over both partitions.
-	uint64_t want = 0;
-	for (const auto &f : flows)
-		want += tag_sum(f.first_tag, f.sent);
-	EXPECT_EQ(p0["tag_sum"].get<uint64_t>() + p1["tag_sum"].get<uint64_t>(), want);
-	EXPECT_EQ(st["region"]["leaked"], 0u);
-}
-
-// Frames the testbed's veth pair dropped (the sender's end on transmit, the
-// receiving end on receive): losses before XDP.
-uint64_t veth_drops(const std::string &netns)
-{
-	ProgramResult r = run_program({"ip", "-n", netns, "-j", "-s", "link", "show"});
-	uint64_t n = 0;
-	if (r.status)
-		return 0;
-	for (const auto &l : json::parse(r.out)) {
-		const json &st = l.value("stats64", json::object());
-		if (l.value("ifname", "") == kTestbedRxDev)
-			n += st.value("rx", json::object()).value("dropped", 0ULL);
-		if (l.value("ifname", "") == kTestbedTxDev)
-			n += st.value("tx", json::object()).value("dropped", 0ULL);
+	// With nothing lost, every frame's tag arrived exactly once over both.
+	if (!lost0 && !lost1) {
+		uint64_t want = 0;
+		for (const auto &f : flows)
+			want += tag_sum(f.first_tag, f.sent);
+		EXPECT_EQ(p0["tag_sum"].get<uint64_t>() + p1["tag_sum"].get<uint64_t>(), want);
 	}
-	return n;
+	EXPECT_EQ(st["region"]["leaked"], 0u);
 }
 
 // MKDP_PART_FRAMES overrides the frame count (default one million),
@@ -232,25 +232,29 @@ TEST_F(PartitionTest, FrameAccountingHasNoLeaksAfterAMillionFrames)
 	uint64_t sent = tx.send_flows(flows, total / flows.size(), pps);
 	double secs = double(now_ns() - t0) / 1e9;
 	json st = wait_for([&](const json &s) {
-		return total_rx(s) >= sent && s["region"]["in_flight"] == 0 && s["region"]["leaked"] == 0;
-	}, 5000);
-	uint64_t rx = total_rx(st), counted = 0, fill_empty = 0, veth = veth_drops(bed.netns());
-	for (const auto &p : st["partitions"])
-		counted += p["xsk"]["rx_dropped"].get<uint64_t>() + p["xsk"]["rx_ring_full"].get<uint64_t>();
+		uint64_t got = total_rx(s) + counted_losses(part(s, "p0")) + counted_losses(part(s, "p1"));
+		return got >= sent && s["region"]["in_flight"] == 0 && s["region"]["leaked"] == 0;
+	});
+	uint64_t rx = total_rx(st), counted = 0, xsk = 0, fill_empty = 0, veth = veth_drops(bed.netns());
+	for (const auto &p : st["partitions"]) {
+		counted += counted_losses(p);
+		xsk += p["xsk"]["rx_dropped"].get<uint64_t>() + p["xsk"]["rx_ring_full"].get<uint64_t>();
+	}
 	for (const auto &q : st["queues"])
 		fill_empty += q["fill_ring_empty"].get<uint64_t>();
 	// Every frame sent reached a partition's RX ring, or the kernel says
-	// why not: an RX ring full (the partition was descheduled), or no
-	// frame in the fill ring (rx_dropped, fill_ring_empty).
+	// why not: an RX ring full (the partition was descheduled), no frame
+	// in the fill ring (rx_dropped, fill_ring_empty), or the partition was
+	// over its frame quota (its frames took the default action).
 	// The wire is the namespace's own: its stack may add a frame or two
 	// (neighbour discovery), which the steering program hands out too.
 	uint64_t lost = sent > rx ? sent - rx : 0;
 	std::printf("sent %llu frames in %.2f s; partitions received %llu (%.3f%%); lost %llu: "
 		    "%llu counted by AF_XDP (RX ring full or no fill frame; fill ring empty %llu times), "
-		    "%llu dropped by the veth pair\n",
+		    "%llu dropped by the veth pair, %llu not given to a socket by steering (over quota)\n",
 		    (unsigned long long)sent, secs, (unsigned long long)rx, 100.0 * double(rx) / double(sent),
-		    (unsigned long long)lost, (unsigned long long)counted, (unsigned long long)fill_empty,
-		    (unsigned long long)veth);
+		    (unsigned long long)lost, (unsigned long long)xsk, (unsigned long long)fill_empty,
+		    (unsigned long long)veth, (unsigned long long)(counted - std::min(counted, xsk)));
 	// Nothing vanished: every frame not received is one the kernel
 	// counted. How many that is depends on the machine's load (none on a
 	// quiet machine; 0.7-2% with builds running on this 2-CPU VM, nearly
@@ -272,15 +276,25 @@ TEST_F(PartitionTest, FrameAccountingHasNoLeaksAfterAMillionFrames)
 		fwd += p["fwd"].get<uint64_t>();
 		fwd_rx += p["fwd_rx"].get<uint64_t>();
 	}
-	// Every forwarded frame arrived, and every tag that was received was
-	// counted once (a frame lent twice would break the sum).
+	// Every forwarded frame arrived.
 	EXPECT_EQ(fwd, fwd_rx);
 	EXPECT_GT(fwd, 0u);
-	if (rx >= sent) {	// (frames of the stack carry no tag)
+	// No frame was lent twice, lost frames or not: a frame read twice
+	// repeats a tag, which shows as a sequence that did not grow within
+	// its flow (one partition) or as a flow seen by both partitions.
+	json p0 = part(st, "p0"), p1 = part(st, "p1");
+	EXPECT_EQ(p0["tag_order_errors"], 0u);
+	EXPECT_EQ(p1["tag_order_errors"], 0u);
+	uint64_t flows0 = p0["rx_flows"], flows1 = p1["rx_flows"];
+	EXPECT_EQ(flows0 & flows1, 0u) << "a flow reached both partitions";
+	EXPECT_EQ(flows0 | flows1, 0xffffu) << "every flow arrived somewhere";
+	// With nothing lost, the tags received are exactly those sent.
+	// (Frames of the namespace's stack carry no tag.)
+	if (lost == 0) {
 		uint64_t want = 0;
 		for (const auto &f : flows)
 			want += tag_sum(f.first_tag, f.sent);
-		EXPECT_EQ(part(st, "p0")["tag_sum"].get<uint64_t>() + part(st, "p1")["tag_sum"].get<uint64_t>(), want);
+		EXPECT_EQ(p0["tag_sum"].get<uint64_t>() + p1["tag_sum"].get<uint64_t>(), want);
 	}
 }
 
@@ -337,9 +351,7 @@ TEST_F(PartitionTest, DownCleansUpAfterASupervisorThatDied)
 	int pid = supervisor_pid();
 	ASSERT_GT(pid, 0);
 	kill(pid, SIGKILL);
-	for (int i = 0; i < 200 && !mkdp_processes().empty(); i++)
-		usleep(10000);
-	EXPECT_TRUE(mkdp_processes().empty()) << "partitions die with their supervisor";
+	EXPECT_TRUE(wait_until([] { return mkdp_processes().empty(); }, 5000)) << "partitions die with their supervisor";
 	ProgramResult d = mkdp_cli({"down"});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("died"), std::string::npos) << d.out;
@@ -429,10 +441,12 @@ TEST_F(PartitionTest, RegionsGoOnlyToThePartitionsNamedForThem)
 	ASSERT_EQ(bed.rule("exact udp 10.77.0.2:5001 10.77.0.1:7001 part 0").status, 0);
 	ASSERT_EQ(bed.rule("exact udp 10.77.0.2:5002 10.77.0.1:7002 part 0").status, 0);
 	VethSender tx(bed.netns(), 2);
-	std::vector<VethSender::Flow> flows{{tx.udp(5001, 7001), 0, 1, 0}, {tx.udp(5002, 7002), 1, 1000, 0}};
+	// Two flows (tags of flows 1 and 2), one per queue.
+	std::vector<VethSender::Flow> flows{{tx.udp(5001, 7001), 0, (1ULL << 32) + 1, 0},
+					    {tx.udp(5002, 7002), 1, (2ULL << 32) + 1, 0}};
 	tx.send_flows(flows, 1000, 100'000);
-	st = wait_for([&](const json &s) { return part(s, "p0")["rx"] == 2000 && s["region"]["in_flight"] == 0; });
-	EXPECT_EQ(part(st, "p0")["rx"], 2000);
+	st = expect_delivered_or_counted("p0", 2000, bed.netns());
+	EXPECT_EQ(part(st, "p1")["rx"], 0u);
 	EXPECT_EQ(st["region"]["leaked"], 0u);
 	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
@@ -493,12 +507,18 @@ TEST_F(PartitionTest, ReturnsOfFramesNotLentAreRefused)
 	ASSERT_TRUE(bed.rule_one_flow_per_partition());
 	VethSender tx(bed.netns(), 2);
 	std::vector<VethSender::Flow> flows{{tx.udp(5001, 7001), 0, 1, 0}, {tx.udp(5002, 7002), 1, 1'000'000, 0}};
+	json before = status();
 	tx.send_flows(flows, 20'000, 100'000);
-	json st = wait_for([&](const json &s) {
-		return part(s, "p1")["tag_sum"] == tag_sum(1'000'000, 20'000) && s["region"]["in_flight"] == 0;
-	});
-	EXPECT_EQ(part(st, "p0")["tag_sum"], tag_sum(1, 20'000)) << st.dump();
-	EXPECT_EQ(part(st, "p1")["tag_sum"], tag_sum(1'000'000, 20'000));
+	uint64_t lost0 = 0, lost1 = 0;
+	expect_delivered_or_counted("p0", 20'000, bed.netns(), seen(before, "p0", bed.netns()), &lost0);
+	json st = expect_delivered_or_counted("p1", 20'000, bed.netns(), seen(before, "p1", bed.netns()), &lost1);
+	if (!lost0) {
+		EXPECT_EQ(part(st, "p0")["tag_sum"].get<uint64_t>() - part(before, "p0")["tag_sum"].get<uint64_t>(),
+			  tag_sum(1, 20'000));
+	}
+	if (!lost1) {
+		EXPECT_EQ(part(st, "p1")["tag_sum"], tag_sum(1'000'000, 20'000));
+	}
 	EXPECT_EQ(st["region"]["leaked"], 0u);
 	EXPECT_EQ(st["region"]["seen_twice"], 0u);
 	EXPECT_EQ(st["region"]["refused_returns"], 65u);
@@ -520,13 +540,17 @@ TEST_F(PartitionTest, KillRightAfterAReturnDoesNotLendAFrameTwice)
 	VethSender tx(bed.netns(), 2);
 	std::vector<VethSender::Flow> flows{{tx.udp(5001, 7001), 0, 1, 0}, {tx.udp(5002, 7002), 0, 1'000'000, 0}};
 	tx.send_flows(flows, 10'000, 50'000);
-	json st = wait_for([&](const json &s) {
-		return part(s, "p1")["state"] == "stopped" && part(s, "p0")["tag_sum"] == tag_sum(1, 10'000) &&
-		       s["region"]["in_flight"] == 0;
-	});
+	json st = wait_for([&](const json &s) { return part(s, "p1")["state"] == "stopped"; });
 	EXPECT_EQ(part(st, "p1")["last_exit"], 128 + SIGKILL);
 	EXPECT_GE(part(st, "p1")["returned"].get<uint64_t>(), 3000u);
-	EXPECT_EQ(part(st, "p0")["tag_sum"], tag_sum(1, 10'000)) << "the survivor on the same queue lost nothing";
+	// The survivor on the same queue lost nothing (or, on a loaded
+	// machine, only frames the kernel counted as dropped for it).
+	uint64_t lost = 0;
+	st = expect_delivered_or_counted("p0", 10'000, bed.netns(), {}, &lost);
+	if (!lost) {
+		EXPECT_EQ(part(st, "p0")["tag_sum"], tag_sum(1, 10'000));
+	}
+	st = wait_for([](const json &s) { return s["region"]["in_flight"] == 0; });
 	EXPECT_EQ(st["region"]["leaked"], 0u);
 	EXPECT_EQ(st["region"]["seen_twice"], 0u);
 	EXPECT_EQ(st["region"]["refused_returns"], 0u);
@@ -535,16 +559,20 @@ TEST_F(PartitionTest, KillRightAfterAReturnDoesNotLendAFrameTwice)
 	// partitions see each of their frames exactly once: a frame lent twice
 	// would be overwritten under one of them.
 	ASSERT_EQ(mkdp_cli({"part", "start", "p1"}).status, 0);
-	uint64_t t0 = part(status(), "p0")["tag_sum"], t1 = part(status(), "p1")["tag_sum"];
+	json before = status();
+	uint64_t t0 = part(before, "p0")["tag_sum"], t1 = part(before, "p1")["tag_sum"];
 	for (auto &f : flows)
 		f.first_tag += 5'000'000;
 	tx.send_flows(flows, 20'000, 40'000);
-	st = wait_for([&](const json &s) {
-		return part(s, "p1")["tag_sum"].get<uint64_t>() - t1 == tag_sum(6'000'000, 20'000) &&
-		       s["region"]["in_flight"] == 0;
-	});
-	EXPECT_EQ(part(st, "p0")["tag_sum"].get<uint64_t>() - t0, tag_sum(5'000'001, 20'000)) << st.dump();
-	EXPECT_EQ(part(st, "p1")["tag_sum"].get<uint64_t>() - t1, tag_sum(6'000'000, 20'000));
+	uint64_t lost0 = 0, lost1 = 0;
+	expect_delivered_or_counted("p0", 20'000, bed.netns(), seen(before, "p0", bed.netns()), &lost0);
+	st = expect_delivered_or_counted("p1", 20'000, bed.netns(), seen(before, "p1", bed.netns()), &lost1);
+	if (!lost0) {
+		EXPECT_EQ(part(st, "p0")["tag_sum"].get<uint64_t>() - t0, tag_sum(5'000'001, 20'000)) << st.dump();
+	}
+	if (!lost1) {
+		EXPECT_EQ(part(st, "p1")["tag_sum"].get<uint64_t>() - t1, tag_sum(6'000'000, 20'000));
+	}
 	EXPECT_EQ(st["region"]["leaked"], 0u);
 	EXPECT_EQ(st["region"]["seen_twice"], 0u);
 }
@@ -569,11 +597,15 @@ TEST_F(PartitionTest, AStuckPartitionIsHeldToItsQuota)
 	VethSender tx(bed.netns(), 2);
 	std::vector<VethSender::Flow> flows{{tx.udp(5001, 7001), 0, 1, 0}, {tx.udp(5002, 7002), 1, 1'000'000, 0}};
 	tx.send_flows(flows, 8000, 40'000);
-	st = wait_for([&](const json &s) { return part(s, "p0")["tag_sum"] == tag_sum(1, 8000); });
+	// p0 gets its frames: all of them, or (on a loaded machine) all but
+	// ones the kernel counted as dropped for p0 itself.
+	st = expect_delivered_or_counted("p0", 8000, bed.netns());
 	json p1 = part(st, "p1");
 	std::printf("stuck p1: %llu frames charged, quota 1024, steering no_socket %llu\n",
 		    (unsigned long long)p1["frames"]["in_flight"], (unsigned long long)p1["steering"]["no_socket"]);
-	EXPECT_EQ(part(st, "p0")["tag_sum"], tag_sum(1, 8000)) << "the stuck partition starved the other";
+	if (part(st, "p0")["rx"] == 8000) {
+		EXPECT_EQ(part(st, "p0")["tag_sum"], tag_sum(1, 8000));
+	}
 	EXPECT_TRUE(p1["frames"]["throttled"].get<bool>());
 	EXPECT_LE(p1["frames"]["in_flight"].get<uint64_t>(), 1024u + 256u);
 	EXPECT_GT(p1["steering"]["no_socket"].get<uint64_t>(), 0u);
@@ -581,13 +613,11 @@ TEST_F(PartitionTest, AStuckPartitionIsHeldToItsQuota)
 	ASSERT_EQ(kill(stuck, SIGCONT), 0);
 	st = wait_for([](const json &s) { return !part(s, "p1")["frames"]["throttled"].get<bool>(); }, 5000);
 	EXPECT_FALSE(part(st, "p1")["frames"]["throttled"].get<bool>());
-	uint64_t before = part(st, "p1")["rx"];
+	Seen before = seen(st, "p1", bed.netns());
 	std::vector<VethSender::Flow> again{{tx.udp(5002, 7002), 1, 2'000'000, 0}};
 	tx.send_flows(again, 1000, 40'000);
-	st = wait_for([&](const json &s) {
-		return part(s, "p1")["rx"].get<uint64_t>() >= before + 1000 && s["region"]["in_flight"] == 0;
-	});
-	EXPECT_GE(part(st, "p1")["rx"].get<uint64_t>(), before + 1000);
+	st = expect_delivered_or_counted("p1", 1000, bed.netns(), before);
+	EXPECT_GT(part(st, "p1")["rx"].get<uint64_t>(), before.rx) << "p1 receives again";
 	EXPECT_EQ(st["region"]["leaked"], 0u);
 	EXPECT_EQ(st["region"]["seen_twice"], 0u);
 	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
