@@ -4,6 +4,7 @@
 // docs/partitions.md for the frame ownership protocol it enforces.
 #include "supervisor.h"
 
+#include <mkdp/cgroup.h>
 #include <mkdp/cpu.h>
 #include <mkdp/doorbell.h>
 #include <mkdp/error.h>

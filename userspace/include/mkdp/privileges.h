@@ -3,7 +3,8 @@
 // capabilities mode but further: a partition keeps the fds it was given
 // (sockets, mappings) and runs as an unprivileged user with no capability,
 // so it can neither reconfigure the machine nor signal or ptrace the
-// supervisor (root) or, being non-dumpable, be ptraced by a peer.
+// supervisor (root) or, being non-dumpable, be ptraced by a peer. Its CPUs
+// are kept by affinity and a cpuset cgroup (<mkdp/cgroup.h>).
 #pragma once
 
 #include <cstdint>
@@ -28,24 +29,5 @@ RunAs resolve_run_as(const std::string &spec = {});
 // no_new_privs so no exec can regain anything. Throws mkdp::Error. Note
 // that the credential change clears PR_SET_PDEATHSIG: callers set it again.
 void drop_privileges(const RunAs &who);
-
-// The cpuset placement of a partition process, besides its affinity.
-struct CpuPlacement {
-	enum Kind { none, v2, v1 } kind = none;
-	std::string path;	// the cgroup directory, unless kind == none
-	std::string mode() const;	// "cpuset cgroup v1 /sys/fs/cgroup/cpuset/mkdp/p0" | "affinity only"
-	bool cgroup() const { return kind != none; }
-};
-
-// Puts pid in a cpuset cgroup mkdp/<name> with cpuset.cpus = cpus: cgroup
-// v2 at /sys/fs/cgroup when it offers the cpuset controller, else a v1
-// cpuset hierarchy at /sys/fs/cgroup/cpuset (cpuset.cpus and cpuset.mems
-// set, the process moved with cgroup.procs); otherwise {kind = none}
-// (affinity alone). Throws only when a cgroup that should work refuses the
-// process.
-CpuPlacement place_in_cpuset(const std::string &name, const std::string &cpus, int pid);
-// Removes the cgroup directory (and its mkdp/ parent when empty).
-void remove_cpuset(const CpuPlacement &p) noexcept;
-void remove_cgroup_dir(const std::string &path) noexcept;
 
 } // namespace mkdp
