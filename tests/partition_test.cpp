@@ -260,7 +260,10 @@ TEST_F(PartitionTest, FrameAccountingHasNoLeaksAfterAMillionFrames)
 	// quiet machine; 0.7-2% with builds running on this 2-CPU VM, nearly
 	// all fill_ring_empty: the supervisor was not scheduled in time), so
 	// the bound on the rate is loose and the test asserts the explanation.
-	EXPECT_LE(lost, counted + veth) << "frames lost that no counter explains";
+	EXPECT_LE(lost, counted + veth) << "frames lost that no counter explains; status: " << st.dump()
+					<< "\nlinks: " << run_program({"ip", "-n", bed.netns(), "-s", "-s", "link"}).out
+					<< "\nsteering: "
+					<< mkdp_cli({"stats", "mkdp0", "--netns", bed.netns(), "--json"}).out;
 	EXPECT_GE(rx * 10, sent * 9) << "more than 10% lost";
 	const json &r = st["region"];
 	EXPECT_EQ(r["leaked"], 0u);
