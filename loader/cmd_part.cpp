@@ -3,6 +3,8 @@
 // `mkdp partition-run` the supervisor execs for each partition.
 #include "commands.h"
 #include "supervisor.h"
+#include "supervisor_leftovers.h"
+#include "up_handshake.h"
 
 #include <mkdp/error.h>
 #include <mkdp/partition.h>
@@ -72,6 +74,9 @@ void register_part(CLI::App &app)
 		      "UMEM region, one AF_XDP socket per (queue, partition), attaches the steering\n"
 		      "program (policy rules,hash,queue) and starts one pinned, unprivileged runtime per\n"
 		      "partition. Without FILE, the built-in topology (two partitions on the testbed).\n"
+		      "Over a steering program attached with 'mkdp attach', it says what it changes and\n"
+		      "down gives it back. Interrupted (Ctrl-C) before it is up, it removes everything it\n"
+		      "had set up and exits 130.\n"
 		      "Example: mkdp testbed up && mkdp up && mkdp part list");
 	up->add_option("FILE", up_file, "topology file (TOML, see docs/topology.md)");
 	up->add_option("--forward-every", up_forward,
@@ -89,14 +94,30 @@ void register_part(CLI::App &app)
 		o.run_as = resolve_run_as(up_user);
 		if (const char *log = std::getenv("MKDP_SUPERVISOR_LOG"))
 			o.log = log;
-		int pid = supervisor_up(t, o);
+		// Said first, on its own line: whether or not this up succeeds,
+		// the leftovers are gone.
+		if (std::string c = clean_before_up(); !c.empty())
+			std::fprintf(stderr, "mkdp up: %s\n", c.c_str());
+		UpDetails d;
+		int pid;
+		try {
+			pid = supervisor_up(t, o, &d);
+		} catch (const UpInterrupted &e) {
+			// As a shell reports a command a signal ended: 128 + signo.
+			std::fprintf(stderr, "mkdp up: %s\n", e.what());
+			std::fflush(nullptr);
+			std::exit(e.exit_code());
+		}
+		for (const std::string &n : d.notes)
+			std::printf("mkdp up: %s\n", n.c_str());
 		std::printf("mkdp is up: supervisor %d, %zu partitions on %s%s\n", pid, t.partitions.size(),
 			    t.interface.c_str(), t.netns.empty() ? "" : (" in " + t.netns).c_str());
 	});
 
 	CLI::App *down = app.add_subcommand(
-		"down", "Stop every partition and the supervisor; detach the steering program; remove\n"
-			"the region, sockets, pins, cgroups and /run/mkdp.");
+		"down", "Stop every partition and the supervisor; detach the steering program (or give\n"
+			"back the one attached before up as it was); remove the region, sockets, pins,\n"
+			"cgroups and /run/mkdp.");
 	down->callback([] { std::printf("%s\n", supervisor_down().c_str()); });
 
 	CLI::App *part = app.add_subcommand("part", "List and control the partitions of a running 'mkdp up'.");

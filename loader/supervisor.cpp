@@ -3,6 +3,9 @@
 // fill rings, reap and reclaim partitions, answer the control socket. See
 // docs/partitions.md for the frame ownership protocol it enforces.
 #include "supervisor.h"
+#include "supervisor_leftovers.h"
+#include "up_handshake.h"
+#include "user_steering.h"
 
 #include <mkdp/cgroup.h>
 #include <mkdp/cpu.h>
@@ -87,6 +90,15 @@ void in_ns(const std::string &ns, const std::function<void()> &fn)
 		fn();
 	else
 		run_in_netns_fn(ns, fn);
+}
+
+// "a; b; c": several problems on one line.
+std::string join(const std::vector<std::string> &v)
+{
+	std::string s;
+	for (const std::string &x : v)
+		s += (s.empty() ? "" : "; ") + x;
+	return s;
 }
 
 std::string cpu_list(const std::vector<int> &cpus)
@@ -209,15 +221,25 @@ struct FrameTally {
 
 class Supervisor {
 public:
-	Supervisor(const Topology &t, const SupervisorOptions &o) : topo_(t), opts_(o) {}
+	// `up`, when given, is checked at each set-up step (up_handshake.h).
+	Supervisor(const Topology &t, const SupervisorOptions &o, UpReport *up = nullptr)
+		: topo_(t), opts_(o), up_(up) {}
 	~Supervisor() { teardown(); }
 
 	void setup();
 	void listen_control();
 	void loop();
 	void teardown() noexcept;
+	// What the last teardown could not remove ("" when nothing).
+	std::string problems() const;
 
 private:
+	void checkpoint(const char *phase)
+	{
+		if (up_)
+			up_->checkpoint(phase);
+	}
+	void undo_steering() noexcept;
 	void setup_region();
 	void setup_queues();
 	void attach_steering();
@@ -253,8 +275,12 @@ private:
 
 	Topology topo_;
 	SupervisorOptions opts_;
+	UpReport *up_;
 	std::optional<Steering> steer_;
 	bool attached_ = false;
+	std::optional<UserSteering> user_;	// the program the user had attached before up
+	std::string steer_undone_;		// what teardown did with the steering
+	std::vector<std::string> problems_;	// what teardown could not undo
 	Region region_;
 	std::span<uint8_t> frames_area_;
 	uint32_t frame_size_ = 2048, nframes_ = 0;
@@ -299,11 +325,17 @@ void Supervisor::setup()
 		p.index = i++;
 		parts_.push_back(std::move(p));
 	}
+	// An interrupted `up` is noticed at each step, and the caller tears
+	// down what exists so far.
 	setup_region();
+	checkpoint("region");
 	setup_queues();
 	attach_steering();
-	for (Part &p : parts_)
+	checkpoint("steering");
+	for (Part &p : parts_) {
 		start(p);
+		checkpoint("partitions");
+	}
 	// Wait for every partition to be up before saying so.
 	auto settled = [](const Part &p) { return p.state == PState::running || p.state == PState::stopped; };
 	while (!std::all_of(parts_.begin(), parts_.end(), settled)) {
@@ -311,7 +343,10 @@ void Supervisor::setup()
 		check_transitions();
 		drain_returns();
 		refill();
-		usleep(1000);
+		if (up_)
+			up_->pause(1);
+		else
+			usleep(1000);
 	}
 	for (const Part &p : parts_)
 		if (p.state != PState::running)
@@ -467,6 +502,7 @@ void Supervisor::setup_queues()
 				xsk_bind(q.anchor, ifindex_, q.id, XDP_USE_NEED_WAKEUP, -1);
 			else	// same UMEM, another queue: a buffer pool of its own
 				xsk_bind(q.anchor, ifindex_, q.id, XDP_SHARED_UMEM, queues_[0].anchor);
+			checkpoint("sockets");
 		}
 	});
 	for (Part &p : parts_) {
@@ -488,11 +524,22 @@ void Supervisor::attach_steering()
 	o.config.default_action = SteerAction::pass;
 	o.config.partitions = uint32_t(parts_.size());
 	// Over a program the user attached already, keep what up has no say in
-	// (hash seed, symmetry).
+	// (hash seed, symmetry), say what changes, and remember the rest for
+	// down (user_steering.h). Recorded before the change: a supervisor
+	// that dies during it is undone by giving the user's program back.
 	o.fields = SteerConfig::f_policy | SteerConfig::f_default | SteerConfig::f_partitions;
+	in_ns(topo_.netns, [&] { user_ = UserSteering::find(topo_.interface); });
+	write_state_file();
 	in_ns(topo_.netns, [&] { steer_.emplace(Steering::attach(topo_.interface, o)); });
 	attached_ = true;
 	write_state_file();
+	if (user_ && up_) {
+		std::string where = topo_.interface + (topo_.netns.empty() ? "" : " in " + topo_.netns);
+		std::string ch = user_->changes_to(steer_->config());
+		up_->note("steering on " + where + " was attached before up: " +
+			  (ch.empty() ? "up changes nothing in it" : "up changes " + ch) +
+			  "; down gives it back as it was (" + user_->summary() + ")");
+	}
 }
 
 // What `down` needs to clean up after a supervisor that died.
@@ -502,8 +549,11 @@ void Supervisor::write_state_file()
 	for (const Part &p : parts_)
 		if (p.placement.cgroup())
 			cg.push_back(p.placement.path);
+	json st{{"interface", topo_.interface}, {"netns", topo_.netns}, {"cgroups", cg}};
+	if (user_)
+		st["user_steering"] = user_->to_json();
 	std::ofstream f(kSupervisorState);
-	f << json{{"interface", topo_.interface}, {"netns", topo_.netns}, {"cgroups", cg}}.dump() << "\n";
+	f << st.dump() << "\n";
 }
 
 // ---- partitions ------------------------------------------------------------------
@@ -579,6 +629,7 @@ void Supervisor::spawn(Part &p)
 		sigset_t all;
 		sigfillset(&all);
 		sigprocmask(SIG_UNBLOCK, &all, nullptr);
+		signal(SIGPIPE, SIG_DFL);	// ignored by the supervisor; exec would keep that
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (dup2(sv[1], 3) < 0)
 			_exit(127);
@@ -1282,7 +1333,6 @@ void Supervisor::listen_control()
 	if (sig_fd_ < 0 || listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) ||
 	    listen(listen_fd_, 16))
 		throw_errno("control socket " + std::string(kSupervisorSocket));
-	std::ofstream(kSupervisorPidfile) << getpid() << "\n";
 }
 
 void Supervisor::teardown() noexcept
@@ -1307,17 +1357,14 @@ void Supervisor::teardown() noexcept
 			usleep(1000);
 		}
 		close_sockets(p);
-		remove_cpuset(p.placement);
+		// Its tasks are reaped, so this is quick; a stranger put in the
+		// cgroup is waited for a little, then named.
+		if (std::string why = remove_cpuset(p.placement); !why.empty())
+			problems_.push_back(why);
 		p.placement = {};
 		finish_waiters(p, {{"ok", false}, {"error", "the supervisor is going down"}});
 	}
-	if (attached_) {
-		try {
-			in_ns(topo_.netns, [&] { Steering::detach(topo_.interface); });
-		} catch (const std::exception &) {
-		}
-		attached_ = false;
-	}
+	undo_steering();
 	steer_.reset();
 	for (Queue &q : queues_) {
 		q.fill = {};
@@ -1353,6 +1400,36 @@ void Supervisor::teardown() noexcept
 	rmdir(kRunDir);
 }
 
+// Detaches the program up attached, or gives the user's back as it was.
+void Supervisor::undo_steering() noexcept
+{
+	if (!attached_ && !user_)
+		return;
+	std::string where = topo_.interface + (topo_.netns.empty() ? "" : " in " + topo_.netns);
+	try {
+		in_ns(topo_.netns, [&] {
+			if (user_) {
+				user_->restore();
+				steer_undone_ = "steering on " + where + " given back as attached before up (" +
+						user_->summary() + ")";
+			} else {
+				Steering::detach(topo_.interface);
+				steer_undone_ = "steering detached from " + where;
+			}
+		});
+	} catch (const std::exception &e) {
+		problems_.push_back(std::string(user_ ? "give back" : "detach") + " the steering on " + where + ": " +
+				    e.what());
+	}
+	attached_ = false;
+	user_.reset();
+}
+
+std::string Supervisor::problems() const
+{
+	return join(problems_);
+}
+
 void Supervisor::loop()
 {
 	uint32_t idle = 0;
@@ -1370,132 +1447,65 @@ void Supervisor::loop()
 	int fd = down_client_;
 	teardown();
 	if (fd >= 0)
-		reply(fd, {{"ok", true}});
+		reply(fd, {{"ok", true}, {"steering", steer_undone_}, {"problems", problems()}});
 }
 
-// The daemon's main: set up, report, loop.
-int daemon_main(const Topology &t, const SupervisorOptions &o, int report_fd)
+// The daemon's main: set up, commit with `up` (up_handshake.h), loop.
+int daemon_main(const Topology &t, const SupervisorOptions &o, UpReport &up)
 {
 	sigset_t set;
 	sigemptyset(&set);
 	for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP})
 		sigaddset(&set, s);
 	sigprocmask(SIG_BLOCK, &set, nullptr);
+	// A peer that hangs up (`up` interrupted, a `down` client gone) must
+	// cost an EPIPE, not the daemon in the middle of a roll-back.
+	signal(SIGPIPE, SIG_IGN);
 	prctl(PR_SET_NAME, "mkdp-supervisor");
-	auto say = [&](const std::string &s) {
-		std::string line = s + "\n";
-		(void)!write(report_fd, line.data(), line.size());
-		close(report_fd);
-	};
-	Supervisor sv(t, o);
+	Supervisor sv(t, o, &up);
 	try {
+		// The pidfile first: a supervisor still setting up is a live one
+		// (down stops it, up does not take its files for leftovers).
 		mkdir(kRunDir, 0755);
+		std::ofstream(kSupervisorPidfile) << getpid() << "\n";
 		sv.setup();
 		sv.listen_control();
+		up.checkpoint("ready");
+		up.commit();
 	} catch (const std::exception &e) {
 		sv.teardown();
-		say(std::string("error: ") + e.what());
+		up.fail(e.what(), sv.problems());
 		return 1;
 	}
-	say("ok");
 	sv.loop();
 	return 0;
 }
 
 } // namespace
 
-int supervisor_up(const Topology &t, const SupervisorOptions &o)
+int supervisor_up(const Topology &t, const SupervisorOptions &o, UpDetails *details)
 {
 	if (int pid = supervisor_pid())
 		throw Error("mkdp is already up (supervisor pid " + std::to_string(pid) + "); run 'mkdp down' first");
-	int pfd[2];
-	if (pipe2(pfd, O_CLOEXEC))
-		throw_errno("pipe");
-	fflush(nullptr);
-	int pid = fork();
-	if (pid < 0)
-		throw_errno("fork");
-	if (pid == 0) {
-		close(pfd[0]);
-		// The daemon outlives this command: it must not keep what the
-		// caller had open (a `flock` lock fd would stay held until down).
-		if (dup2(pfd[1], 3) < 0)
-			_exit(1);
-		pfd[1] = 3;
-		syscall(SYS_close_range, 4U, ~0U, 0U);
-		setsid();
-		int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-		int log = ::open(o.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		dup2(null, 0);
-		dup2(null, 1);
-		dup2(log >= 0 ? log : null, 2);
-		int rc = 1;
+	UpDetails d;
+	d.cleaned = clean_before_up();
+	UpStarted u;
+	try {
+		u = start_daemon(o.log, [&](UpReport &rep) { return daemon_main(t, o, rep); });
+	} catch (const SupervisorDied &e) {
+		// Killed before it could undo anything: undo it here.
+		std::string left;
 		try {
-			rc = daemon_main(t, o, pfd[1]);
-		} catch (const std::exception &e) {
-			std::fprintf(stderr, "mkdp supervisor: %s\n", e.what());
+			remove_supervisor_leftovers();
+		} catch (const Error &c) {
+			left = "; left: " + std::string(c.what());
 		}
-		_exit(rc);
+		throw Error(e.what() + left);
 	}
-	close(pfd[1]);
-	std::string msg;
-	char buf[512];
-	ssize_t n;
-	while ((n = read(pfd[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
-		if (n > 0)
-			msg.append(buf, size_t(n));
-	close(pfd[0]);
-	if (msg.rfind("ok", 0) == 0)
-		return pid;
-	int status;
-	waitpid(pid, &status, 0);
-	while (!msg.empty() && msg.back() == '\n')
-		msg.pop_back();
-	if (msg.rfind("error: ", 0) == 0)
-		throw Error(msg.substr(7));
-	throw Error("the supervisor died during set-up" + (msg.empty() ? std::string() : ": " + msg));
-}
-
-std::string supervisor_down()
-{
-	if (int pid = supervisor_pid()) {
-		try {
-			supervisor_request({{"cmd", "down"}}, 15000);
-			// The answer comes after teardown; wait for the process too.
-			for (int i = 0; i < 500 && supervisor_pid() == pid; i++)
-				usleep(10000);
-			return "mkdp is down (supervisor " + std::to_string(pid) + " stopped)";
-		} catch (const Error &) {
-			if (supervisor_pid() == pid && kill(pid, 0) == 0)
-				throw;	// alive but not answering: leave it to the user
-		}
-	}
-	// A supervisor that died (SIGKILL) left its state behind: undo it.
-	std::ifstream f(kSupervisorState);
-	std::string what = "nothing to do: mkdp is not up";
-	if (f) {
-		json st;
-		try {
-			f >> st;
-			std::string ifname = st.value("interface", ""), ns = st.value("netns", "");
-			if (!ifname.empty() && (ns.empty() || netns_exists(ns))) {
-				in_ns(ns, [&] { Steering::detach(ifname); });
-			} else if (!ifname.empty()) {
-				// The namespace went, and the program with its
-				// interface: only the pins are left.
-				Steering::remove_stale(ns, ifname);
-			}
-			for (const auto &cg : st.value("cgroups", json::array()))
-				remove_cgroup_dir(cg.get<std::string>());
-		} catch (const std::exception &) {
-		}
-		what = "cleaned up after a supervisor that died";
-	}
-	unlink(kSupervisorSocket);
-	unlink(kSupervisorState);
-	unlink(kSupervisorPidfile);
-	rmdir(kRunDir);
-	return what;
+	d.notes = u.notes;
+	if (details)
+		*details = d;
+	return u.pid;
 }
 
 } // namespace mkdp

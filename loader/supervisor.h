@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mkdp {
 
@@ -18,15 +19,27 @@ struct SupervisorOptions {
 	RunAs run_as;			// partitions' uid/gid after set-up (nobody/nogroup)
 };
 
-// Forks the supervisor for `t` and returns its pid once every partition is
-// running and the steering program is attached. On failure the supervisor
-// undoes everything it did and this throws mkdp::Error with its one-line
-// reason.
-int supervisor_up(const Topology &t, const SupervisorOptions &o);
+// What `up` has to say besides the supervisor's pid.
+struct UpDetails {
+	std::string cleaned;		// what a supervisor that died had left and was removed first ("" none)
+	std::vector<std::string> notes;	// what up changed that the user set up (a steering program)
+};
+
+// Removes what a supervisor that died left, then forks the supervisor for
+// `t` and returns its pid once every partition is running and the
+// steering program is attached. On failure the supervisor undoes
+// everything it did and this throws mkdp::Error with its one-line reason.
+// A SIGINT, SIGTERM or SIGHUP before the supervisor committed undoes it all
+// too, and throws UpInterrupted (up_handshake.h); these signals stay
+// blocked in the caller, so a caller that has more to undo is not killed
+// half-way.
+int supervisor_up(const Topology &t, const SupervisorOptions &o, UpDetails *details = nullptr);
 
 // Asks the supervisor to stop everything and waits until it is gone; without
 // a live supervisor, removes what a dead one left (steering pins, cgroups,
-// files under /run/mkdp). Returns a one-line summary.
+// files under /run/mkdp); one still setting up is stopped (SIGTERM) and
+// rolls back. Returns a one-line summary; throws mkdp::Error naming what
+// could not be removed.
 std::string supervisor_down();
 
 } // namespace mkdp
