@@ -16,12 +16,16 @@
 // command alone.
 #include "bench.h"
 
-#include <mkdp/topology.h>
+#include <supervisor.h>	// the loader library
+#include <steer_loader.h>
+
 #include <mkdp/cpu.h>
+#include <mkdp/netns.h>
 #include <mkdp/error.h>
 #include <mkdp/subprocess.h>
 #include <mkdp/supervisor.h>
 #include <mkdp/testbed.h>
+#include <mkdp/topology.h>
 #include <mkdp/veth_sender.h>
 
 #include <signal.h>
@@ -44,11 +48,13 @@ struct IsolationOptions {
 	uint64_t pps = 40'000;		// both flows together
 };
 
-void cli(const std::vector<std::string> &args)
+// p's flow (10.77.0.2:500N -> 10.77.0.1:700N) steered to partition p.
+void pin_flow(const std::string &ns, int p)
 {
-	std::vector<std::string> a{"/proc/self/exe"};
-	a.insert(a.end(), args.begin(), args.end());
-	run_checked(a, "mkdp " + args[0]);
+	NetNsGuard in(ns);
+	Steering s = Steering::open("mkdp0");
+	std::string n = std::to_string(p + 1);
+	s.add_rule(SteerRule::parse("exact udp 10.77.0.2:500" + n + " 10.77.0.1:700" + n + " part " + std::to_string(p)));
 }
 
 json part(const json &st, const std::string &name)
@@ -75,11 +81,9 @@ public:
 		file_ = "/tmp/" + ns_ + ".toml";
 		std::ofstream(file_) << Topology::testbed_toml(ns_);
 		try {
-			cli({"up", file_});
-			cli({"rule", "add", "mkdp0", "--netns", ns_, "exact", "udp", "10.77.0.2:5001", "10.77.0.1:7001",
-			     "part", "0"});
-			cli({"rule", "add", "mkdp0", "--netns", ns_, "exact", "udp", "10.77.0.2:5002", "10.77.0.1:7002",
-			     "part", "1"});
+			supervisor_up(Topology::load(file_), SupervisorOptions{});
+			pin_flow(ns_, 0);
+			pin_flow(ns_, 1);
 		} catch (...) {
 			teardown();
 			throw;
@@ -91,7 +95,11 @@ public:
 private:
 	void teardown() noexcept
 	{
-		run_program({"/proc/self/exe", "down"});
+		try {
+			supervisor_down();
+		} catch (const std::exception &e) {
+			std::fprintf(stderr, "mkdp bench isolation: down: %s\n", e.what());
+		}
 		testbed_down(ns_);
 		std::remove(file_.c_str());
 	}

@@ -14,7 +14,8 @@ namespace mkdp {
 
 struct SupervisorOptions {
 	uint32_t forward_every = 0;	// each partition forwards every Nth frame to the next one (0 = none)
-	std::string exe = "/proc/self/exe"; // what partitions exec (`partition-run`)
+	std::string exe;		// what partitions exec ("": mkdp-partition, partition_process.h)
+	bool verify_tags = false;	// partitions read each frame's test tag (tag_sum, tag_order_errors)
 	std::string log = "/dev/null";	// the daemon's stderr
 	RunAs run_as;			// partitions' uid/gid after set-up (nobody/nogroup)
 };
@@ -25,7 +26,8 @@ struct UpDetails {
 	std::vector<std::string> notes;	// what up changed that the user set up (a steering program)
 };
 
-// Removes what a supervisor that died left, then forks the supervisor for
+// Checks `t` against this machine (topology.h's check(), the first conflict
+// is the error), removes what a supervisor that died left, then forks the supervisor for
 // `t` and returns its pid once every partition is running and the
 // steering program is attached. On failure the supervisor undoes
 // everything it did and this throws mkdp::Error with its one-line reason.

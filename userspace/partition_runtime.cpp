@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The partition runtime: what runs on a partition's dedicated CPUs. It is
-// exec'd fresh by the supervisor (`mkdp partition-run`), so its address space
+// exec'd fresh by the supervisor (mkdp-partition), so its address space
 // holds only what it was handed: one region, its control memfd and its
 // AF_XDP sockets. See docs/partitions.md for the frame ownership protocol.
 #include <mkdp/cpu.h>
@@ -44,7 +44,7 @@ std::string PartitionPlan::to_json() const
 			      {"umem", umem},	       {"regions", regions},
 			      {"uid", uid},		       {"gid", gid},
 			      {"wakeup", wakeup},	       {"forward_wakeup", forward_wakeup},
-			      {"doorbells", doorbells}}
+			      {"doorbells", doorbells},   {"verify_tags", verify_tags}}
 		.dump();
 }
 
@@ -68,6 +68,7 @@ PartitionPlan PartitionPlan::from_json(const std::string &s)
 		p.uid = j.at("uid");
 		p.gid = j.at("gid");
 		p.wakeup = j.at("wakeup");
+		p.verify_tags = j.value("verify_tags", false);
 		p.forward_wakeup = j.at("forward_wakeup");
 		p.doorbells = j.at("doorbells").get<std::vector<std::string>>();
 		return p;
@@ -294,7 +295,10 @@ private:
 				continue;	// the kernel wrote it: cannot happen
 			hold(d.addr);
 			bytes += d.len;
-			tags += check_rx_tag(tag_of(frames_.data() + d.addr, d.len));
+			// The tag is in the frame's data: reading it costs a cache
+			// miss per frame, so only when asked (tests).
+			if (plan_.verify_tags) [[unlikely]]
+				tags += check_rx_tag(tag_of(frames_.data() + d.addr, d.len));
 			if (forwarding_ && ++since_fwd_ == plan_.forward_every) {
 				since_fwd_ = 0;
 				fwd_batch_[nfwd++] = {d.addr, d.len, 0};
@@ -351,7 +355,8 @@ private:
 			}
 			hold(d.addr);
 			sum += d.addr;
-			check_tag(tag_of(frames_.data() + d.addr, d.len), fwd_seq_);
+			if (plan_.verify_tags) [[unlikely]]
+				check_tag(tag_of(frames_.data() + d.addr, d.len), fwd_seq_);
 			ret_batch_[nret++] = {d.addr};
 		}
 		f.release(n);

@@ -87,13 +87,16 @@ struct PartitionPlan {
 	std::string wakeup = "adaptive";
 	std::string forward_wakeup = "adaptive";
 	std::vector<std::string> doorbells; // rings whose eventfd it gets, in fd order
+	// Read the test tag of every frame (tag_sum, tag_order_errors,
+	// rx_flows): a cache miss per frame, so only when a test asks.
+	bool verify_tags = false;
 	// fd order: ctl, the UMEM region (if umem), one xsk per queue, one fd
 	// per entry of `regions`, then one eventfd per entry of `doorbells`
 	std::string to_json() const;
 	static PartitionPlan from_json(const std::string &s);
 };
 
-// Entry of the runtime process (`mkdp partition-run --sock FD`): receives the
+// Entry of the runtime process (mkdp-partition --sock FD): receives the
 // plan and its fds on `sock`, sets up, drops privileges, and loops until
 // SIGTERM. Returns the process exit code.
 int partition_run(int sock);

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp up|down`, `mkdp part list|start|stop|kill|restart`, and the hidden
-// `mkdp partition-run` the supervisor execs for each partition.
+// `mkdp up|down`, `mkdp part list|start|stop|kill|restart`.
 #include "commands.h"
 #include "supervisor.h"
 #include "supervisor_leftovers.h"
@@ -69,6 +68,7 @@ void register_part(CLI::App &app)
 	static std::string up_file;
 	static uint32_t up_forward = 0;
 	static std::string up_user;
+	static bool up_verify_tags = false;
 	CLI::App *up = app.add_subcommand(
 		"up", "Bring the partitions of a topology up: the supervisor daemon creates the shared\n"
 		      "UMEM region, one AF_XDP socket per (queue, partition), attaches the steering\n"
@@ -82,15 +82,16 @@ void register_part(CLI::App &app)
 	up->add_option("--forward-every", up_forward,
 		       "each partition forwards every Nth frame to the next partition (0 = none)")
 		->capture_default_str();
+	up->add_flag("--verify-tags", up_verify_tags,
+		     "partitions read each frame's 8-byte test tag (mkdp gen writes it) and publish\n"
+		     "tag_sum, tag_order_errors and rx_flows: a check for tests, off the fast path otherwise");
 	up->add_option("--user", up_user,
 		       "what partitions run as after set-up: USER or UID[:GID] (default nobody:nogroup; never root)");
 	up->callback([] {
 		Topology t = up_file.empty() ? Topology::builtin() : Topology::load(up_file);
-		std::vector<Conflict> c = check(t, probe_machine(t));
-		if (!c.empty())
-			throw Error(t.source + (c[0].line ? ":" + std::to_string(c[0].line) : "") + ": " + c[0].what);
 		SupervisorOptions o;
 		o.forward_every = up_forward;
+		o.verify_tags = up_verify_tags;
 		o.run_as = resolve_run_as(up_user);
 		if (const char *log = std::getenv("MKDP_SUPERVISOR_LOG"))
 			o.log = log;
@@ -151,12 +152,6 @@ void register_part(CLI::App &app)
 				    p["pid"].get<int>());
 		});
 	}
-
-	static int run_sock = -1;
-	CLI::App *run = app.add_subcommand("partition-run", "");	// hidden: the supervisor execs it
-	run->group("");
-	run->add_option("--sock", run_sock)->required();
-	run->callback([] { std::exit(partition_run(run_sock)); });
 }
 
 } // namespace mkdp::cli

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `status`: the supervisor's answer to `mkdp part list` and `mkdp status`.
+// It runs on the control thread. Only the frame census runs on the data
+// path (bounded: one pass over the frames and the rings); the steering
+// statistics, which walk every rule's per-CPU counters, are read here, where
+// they delay no refill.
+#include "supervisor_daemon.h"
+
+#include <mkdp/error.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace mkdp {
+
+nlohmann::json Supervisor::part_json(const Part &p, const FramePool::PartInfo &fi, const FramePool::Tally *t) const
+{
+	PartitionCounters c;
+	std::memcpy(&c, &p.ctl->c, sizeof(c));
+	json j{{"name", p.spec.name},
+	       {"index", p.index},
+	       {"pid", p.pid},
+	       {"cpus", p.spec.cpus},
+	       {"state", to_string(p.state)},
+	       {"placement", p.state == PState::stopped ? "none" : p.placement.mode()},
+	       {"netns", p.spec.netns},
+	       {"queues", p.spec.queues},
+	       {"uid", opts_.run_as.uid},
+	       {"gid", opts_.run_as.gid},
+	       {"starts", p.starts},
+	       {"last_exit", p.last_status},
+	       {"rx", c.rx},
+	       {"rx_bytes", c.rx_bytes},
+	       {"fwd", c.fwd},
+	       {"fwd_rx", c.fwd_rx},
+	       {"drops", c.drops},
+	       {"returned", c.returned},
+	       {"verify_tags", opts_.verify_tags},
+	       {"tag_sum", c.tag_sum},
+	       {"tag_order_errors", c.tag_order_errors},
+	       {"rx_flows", c.rx_flows},
+	       {"fwd_addr_sum", c.fwd_addr_sum},
+	       {"fwd_rx_addr_sum", c.fwd_rx_addr_sum},
+	       {"bad_desc", c.bad_desc},
+	       {"heartbeat", c.heartbeat},
+	       {"wakeup", p.spec.wakeup},
+	       {"kicks", c.kicks},
+	       {"sleeps", c.sleeps},
+	       {"doorbell_kicks", c.doorbell_kicks},
+	       {"doorbell_suppressed", c.doorbell_suppressed}};
+	json fr{{"quota", fi.quota},
+		{"range", {fi.base, fi.base + fi.quota}},
+		{"free", fi.free},
+		{"refused_returns", fi.refused},
+		{"reclaimed", fi.reclaimed},
+		{"throttled", fi.throttled},
+		{"throttles", fi.throttles}};
+	if (t) {
+		fr["in_flight"] = t->parts[p.index].in_flight;
+		fr["fill"] = t->parts[p.index].fill;
+		fr["leaked"] = t->parts[p.index].leaked;
+	}
+	j["frames"] = fr;
+	j["xsk"] = {{"rx_dropped", p.xsk_dropped}, {"rx_ring_full", p.xsk_ring_full}};
+	return j;
+}
+
+// Outside status: the supervisor's own counters, without the census.
+nlohmann::json Supervisor::part_json(const Part &p)
+{
+	FramePool::PartInfo fi;
+	data_->call([&] { fi = data_->info(p.index); });
+	return part_json(p, fi, nullptr);
+}
+
+nlohmann::json Supervisor::status()
+{
+	FramePool::Tally t;
+	std::vector<FramePool::PartInfo> info(parts_.size());
+	std::vector<uint64_t> fill_empty;
+	uint64_t refused = 0;
+	data_->call([&] {
+		t = data_->tally();
+		for (const Part &p : parts_)
+			info[p.index] = data_->info(p.index);
+		for (const FillQueue &q : data_->queues())
+			fill_empty.push_back(q.fill_empty);
+		refused = data_->refused();
+	});
+	for (Part &p : parts_) {
+		p.xsk_dropped = p.xsk_ring_full = 0;
+		for (int fd : p.xsk) {
+			XskDrops d = xsk_drops(fd);
+			p.xsk_dropped += d.rx_dropped;
+			p.xsk_ring_full += d.rx_ring_full;
+		}
+	}
+	json queues = json::array();
+	for (size_t qi = 0; qi < fill_empty.size(); qi++)
+		queues.push_back({{"queue", data_->queues()[qi].id}, {"fill_ring_empty", fill_empty[qi]}});
+	SteerStats st;
+	try {
+		st = steer_->read_stats();
+	} catch (const std::exception &) {
+	}
+	json parts = json::array();
+	for (const Part &p : parts_) {
+		json j = part_json(p, info[p.index], &t);
+		if (p.index < st.partitions.size()) {
+			const auto &s = st.partitions[p.index];
+			j["steering"] = {{"packets", s.packets},
+					 {"no_socket", s.no_socket},
+					 {"drops", s.drops},
+					 {"redirect_errors", s.redirect_errors}};
+		}
+		parts.push_back(j);
+	}
+	json regions = json::array();
+	for (size_t r = 0; r < extra_.size(); r++) {
+		json who = json::array();
+		for (const Part &p : parts_)
+			if (std::find(p.regions.begin(), p.regions.end(), r) != p.regions.end())
+				who.push_back(p.spec.name);
+		regions.push_back({{"name", extra_names_[r]},
+				   {"size", extra_[r].area("data").size()},
+				   {"backing", extra_[r].hugetlb() ? "hugetlbfs" : "memfd"},
+				   {"shared_with", who}});
+	}
+	return {{"ok", true},
+		{"supervisor_pid", getpid()},
+		{"interface", topo_.interface},
+		{"netns", topo_.netns},
+		{"topology", topo_.source},
+		{"partitions", parts},
+		{"queues", queues},
+		{"regions", regions},
+		{"region",
+		 {{"frames", nframes_},
+		  {"frame_size", frame_size_},
+		  {"backing", region_.hugetlb() ? "hugetlbfs" : "memfd"},
+		  {"spare", t.spare},
+		  {"free", t.free},
+		  {"fill", t.fill},
+		  {"in_flight", t.in_flight},
+		  {"leaked", t.leaked},
+		  {"seen_twice", t.seen_twice},
+		  {"refused_returns", refused}}}};
+}
+
+} // namespace mkdp
