@@ -588,7 +588,7 @@ TEST_F(PartitionTest, AStuckPartitionIsHeldToItsQuota)
 	std::string f = variant(bed, "quota", [](std::string &t) {
 		t.replace(t.find("frame_size = 2048"), 0, "frames_per_partition = 1024\n");
 	});
-	ProgramResult r = mkdp_cli({"up", f});
+	ProgramResult r = mkdp_cli({"up", f, "--verify-tags"});
 	std::remove(f.c_str());
 	ASSERT_EQ(r.status, 0) << r.err;
 	ASSERT_TRUE(bed.rule_one_flow_per_partition());
