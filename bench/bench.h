@@ -37,9 +37,16 @@ struct CommonOptions {
 	bool json = false;	// one JSON document on stdout
 	bool quick = false;	// fewer repetitions, shorter runs
 	int repetitions = 5;	// runs of each figure
-	std::string out_dir;	// where reports and plots go ("" = none)
+	std::string out_dir;	// --out: where files go ("" = default_out_dir())
 };
 void add_common_options(CLI::App &cmd, CommonOptions &o);
+
+// Where a benchmark writes its files without --out: outside any checkout,
+// $XDG_CACHE_HOME/mkdp/bench/NAME, else $HOME/.cache/mkdp/bench/NAME, else
+// /tmp/mkdp-bench/NAME.
+std::string default_out_dir(const std::string &name);
+// "--out DIR" (default: default_out_dir(name)) for a benchmark that writes files.
+void add_out_option(CLI::App &cmd, CommonOptions &o, const std::string &name);
 
 // Prints the report: the JSON document, or `text` for people.
 void emit(const CommonOptions &o, const nlohmann::json &doc, const std::string &text);

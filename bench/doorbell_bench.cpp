@@ -152,9 +152,8 @@ private:
 void send(Producer<FrameAddr> &p, Doorbell &db, uint64_t stamp)
 {
 	FrameAddr m{stamp};
-	while (!p.produce(&m, 1))
+	while (!db.produce(p, &m, 1))
 		cpu_relax();
-	db.notify_after_submit(p);
 }
 
 struct Dist {
@@ -377,8 +376,10 @@ std::map<std::string, double> call_costs(bool quick)
 				Link link(v);
 				auto p = link.producer(0);
 				Doorbell db = link.doorbell(0, p);
+				// An empty publish: the index store, the
+				// notify's fence and flag read, and the kick.
 				for (auto _ : st)
-					db.notify_after_submit(p);
+					db.submit(p, 0);
 			};
 		};
 		double min_s = quick ? 0.05 : 0.3;
@@ -515,7 +516,7 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 {
 	g_realtime = realtime;
 	// Refuse a bad --out before minutes of measuring, not after.
-	std::string dir = o.out_dir.empty() ? "bench-out/doorbell" : o.out_dir;
+	std::string dir = o.out_dir.empty() ? default_out_dir("doorbell") : o.out_dir;
 	std::error_code ec;
 	std::filesystem::create_directories(dir, ec);
 	if (ec)
@@ -699,8 +700,9 @@ void register_doorbell(CLI::App &bench)
 		"doorbell", "Doorbell strategies (polled, interrupt, adaptive, monitor) against a\n"
 			    "cache-line ping-pong between the same two CPUs: wake-up latency, latency\n"
 			    "and CPU at offered loads, idle CPU. Writes JSON, markdown and plots to --out\n"
-			    "(default bench-out/doorbell).");
+			    "(default ~/.cache/mkdp/bench/doorbell, never the source tree).");
 	add_common_options(*cmd, o);
+	add_out_option(*cmd, o, "doorbell");
 	cmd->add_option("--poll-budget-ns", budget_ns, "adaptive: poll this long before sleeping")
 		->capture_default_str();
 	cmd->add_flag("--realtime", realtime,

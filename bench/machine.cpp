@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cpuid.h>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -54,7 +55,23 @@ void add_common_options(CLI::App &cmd, CommonOptions &o)
 	cmd.add_option("--repetitions,-r", o.repetitions, "runs of every figure; medians are reported")
 		->check(CLI::Range(1, 1000))
 		->capture_default_str();
-	cmd.add_option("--out", o.out_dir, "directory for the markdown report and plots");
+}
+
+std::string default_out_dir(const std::string &name)
+{
+	const char *xdg = std::getenv("XDG_CACHE_HOME"), *home = std::getenv("HOME");
+	if (xdg && *xdg == '/')
+		return std::string(xdg) + "/mkdp/bench/" + name;
+	if (home && *home == '/')
+		return std::string(home) + "/.cache/mkdp/bench/" + name;
+	return "/tmp/mkdp-bench/" + name;
+}
+
+void add_out_option(CLI::App &cmd, CommonOptions &o, const std::string &name)
+{
+	cmd.add_option("--out", o.out_dir,
+		       "directory for the reports and plots (created; default " + default_out_dir(name) +
+			       ", i.e. $XDG_CACHE_HOME or ~/.cache, then /tmp/mkdp-bench)");
 }
 
 void emit(const CommonOptions &o, const nlohmann::json &doc, const std::string &text)

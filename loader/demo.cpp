@@ -84,11 +84,9 @@ int run_partition(int sock, const RingDemoOptions &o)
 				bad_content++;
 			bytes += d.len;
 			FrameAddr a{d.addr};
-			while (!ret.produce(&a, 1))
+			while (!ret_db.produce(ret, &a, 1))
 				cpu_relax();	// never long: the ring holds every frame
 		}
-		if (n)
-			ret_db.notify_after_submit(ret);
 		seq += taken;
 	}
 	std::printf("[partition %d] received %" PRIu64 " frames, %" PRIu64 " bytes; "
@@ -173,8 +171,7 @@ void run_ring_demo(const RingDemoOptions &o)
 				frames[addr + b] = frame_byte(seq, b);
 			tx.slot(idx + i) = {addr, len, 0};
 		}
-		tx.submit(want);
-		tx_db.notify_after_submit(tx);
+		tx_db.submit(tx, want);
 		sent += want;
 	}
 	int status = 0;

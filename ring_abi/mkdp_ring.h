@@ -129,23 +129,60 @@ MKDP_ASSERT_OFFSET(struct mkdp_region_hdr, table, 64);
  * Both indices run freely modulo 2^32; slot = index & (entries - 1).
  * Entries in the ring = producer - consumer, never more than `entries`.
  * Cached copies of the other side's index live in each side's private
- * memory, never here.
+ * memory, never here. The ordering operations on these words are in
+ * mkdp_ring_sync.h.
  */
 
-/* mkdp_ring.flags, written by the consumer */
-#define MKDP_RING_NEED_WAKEUP	(1U << 0)	/* consumer is (about to be) asleep: ring the doorbell */
-#define MKDP_RING_WAKE_SHIFT	8		/* bits 8-15: the consumer's doorbell strategy and */
-#define MKDP_RING_WAKE_MASK	(0xffU << MKDP_RING_WAKE_SHIFT)	/* mechanism, 0 = none yet (doorbells.md) */
+/*
+ * mkdp_ring.flags, written by the consumer only. A side changes only the
+ * bits it knows (read-modify-write); unknown bits belong to later minor
+ * versions and are left alone.
+ */
+#define MKDP_RING_NEED_WAKEUP	(1U << 0)	/* consumer is (about to be) asleep: the producer must ring the doorbell */
+
+/*
+ * Bits 8-15: the consumer's doorbell record, written when a consumer
+ * attaches (together with clearing MKDP_RING_NEED_WAKEUP), 0 until one has.
+ * A producer compares it with its own strategy and mechanism and refuses to
+ * run on a mismatch: a producer that never rings would strand a consumer
+ * that sleeps (docs/doorbells.md).
+ *
+ *   bit 15      MKDP_RING_WAKE_ATTACHED: a consumer has recorded itself
+ *   bits 9-14   MKDP_WAKE_*: its doorbell strategy
+ *   bit 8       MKDP_RING_WAKE_EVENTFD: its kernel sleeps wait on an eventfd
+ *               handed over with the region, not on the futex `doorbell`;
+ *               only for MKDP_WAKE_INTERRUPT and MKDP_WAKE_ADAPTIVE, 0
+ *               for the others
+ */
+#define MKDP_RING_WAKE_SHIFT	8				/* first bit of the record */
+#define MKDP_RING_WAKE_MASK	(0xffU << MKDP_RING_WAKE_SHIFT)	/* the whole record */
+#define MKDP_RING_WAKE_ATTACHED	(1U << 15)			/* the record is valid */
+#define MKDP_RING_WAKE_STRATEGY_SHIFT	9			/* first bit of the strategy */
+#define MKDP_RING_WAKE_STRATEGY_MASK	(0x3fU << MKDP_RING_WAKE_STRATEGY_SHIFT)	/* MKDP_WAKE_* << shift */
+#define MKDP_RING_WAKE_EVENTFD	(1U << 8)			/* kernel sleeps on an eventfd, not the futex */
+
+/* The doorbell strategies, the values of bits 9-14 */
+#define MKDP_WAKE_POLLED	0	/* consumer spins on `producer`; the producer never rings */
+#define MKDP_WAKE_INTERRUPT	1	/* consumer sleeps at once; the producer rings after every publish */
+#define MKDP_WAKE_ADAPTIVE	2	/* consumer polls, then raises NEED_WAKEUP and sleeps; rings only while it is up */
+#define MKDP_WAKE_MONITOR	3	/* consumer waits in UMWAIT/MWAITX on `producer`'s line; the producer never rings */
+
+/* The record a consumer with `strategy` (MKDP_WAKE_*) writes; `eventfd` 0 or 1 */
+#define MKDP_RING_WAKE_RECORD(strategy, eventfd)				\
+	(MKDP_RING_WAKE_ATTACHED |						\
+	 ((__u32)(strategy) << MKDP_RING_WAKE_STRATEGY_SHIFT) |			\
+	 (((strategy) == MKDP_WAKE_INTERRUPT || (strategy) == MKDP_WAKE_ADAPTIVE) && \
+	  (eventfd) ? MKDP_RING_WAKE_EVENTFD : 0U))
 
 struct mkdp_ring {
-	__u32	producer;	/* next slot the producer fills; store-release by producer */
-	__u32	pad0[15];
-	__u32	consumer;	/* next slot the consumer reads; store-release by consumer */
-	__u32	pad1[15];
-	__u32	flags;		/* MKDP_RING_*; written by the consumer, read by the producer */
-	__u32	pad2[15];
+	__u32	producer;	/* next slot the producer fills; store-release by the producer */
+	__u32	pad0[15];	/* zero: keeps `producer` alone on its cache line */
+	__u32	consumer;	/* next slot the consumer reads; store-release by the consumer */
+	__u32	pad1[15];	/* zero: keeps `consumer` alone on its cache line */
+	__u32	flags;		/* MKDP_RING_* above; written by the consumer, read by the producer */
+	__u32	pad2[15];	/* zero: keeps `flags` alone on its cache line */
 	__u32	doorbell;	/* futex word: the producer increments it before a wake-up */
-	__u32	pad3[15];
+	__u32	pad3[15];	/* zero: keeps `doorbell` alone on its cache line */
 	/* slots follow, MKDP_CACHELINE aligned */
 };
 MKDP_STATIC_ASSERT(sizeof(struct mkdp_ring) == 4 * MKDP_CACHELINE, "ring control size");

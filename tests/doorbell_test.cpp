@@ -98,8 +98,7 @@ Outcome run_stress(const DoorbellOptions &o, uint64_t n, const Pacing &pace, uin
 				break;
 			for (uint32_t i = 0; i < b; i++)
 				p.slot(idx + i).addr = seq + i;
-			p.submit(b);
-			db.notify_after_submit(p);
+			db.submit(p, b);
 			seq += b;
 			if (pace.delay)
 				pace.delay(rng);
@@ -336,9 +335,8 @@ PingPong run_pingpong(DoorbellOptions o, uint64_t n, bool stop_at_late = false)
 		auto send = [&](uint64_t v) {
 			pause_around(rng, o.poll_budget_ns);
 			FrameAddr m{v};
-			while (!outp.produce(&m, 1))
+			while (!dout.produce(outp, &m, 1))
 				cpu_relax();
-			dout.notify_after_submit(outp);
 		};
 		if (is_a)
 			send(0);
@@ -456,6 +454,32 @@ TEST(DoorbellPingPongFaults, DetectsAMissingRecheck)
 	EXPECT_NONFATAL_FAILURE(expect_no_lost_wakeup(g_faulty), "lost wake-up");
 }
 
+// The record a consumer leaves in flags is the ABI's encoding
+// (MKDP_RING_WAKE_RECORD in ring_abi/mkdp_ring.h), so a side written in C
+// against the header alone reads and writes the same bits.
+TEST(Doorbell, RecordsTheAbiEncoding)
+{
+	struct Case {
+		DoorbellOptions o;
+		uint32_t want;
+	} cases[] = {
+		{{.strategy = DoorbellStrategy::polled}, MKDP_RING_WAKE_RECORD(MKDP_WAKE_POLLED, 0)},
+		{{.strategy = DoorbellStrategy::interrupt}, MKDP_RING_WAKE_RECORD(MKDP_WAKE_INTERRUPT, 0)},
+		{{.strategy = DoorbellStrategy::adaptive, .mechanism = WakeMechanism::eventfd, .eventfd = 0},
+		 MKDP_RING_WAKE_ATTACHED | MKDP_WAKE_ADAPTIVE << MKDP_RING_WAKE_STRATEGY_SHIFT |
+			 MKDP_RING_WAKE_EVENTFD},
+	};
+	for (const Case &k : cases) {
+		Ring ring(64);
+		auto c = ring.consumer();
+		c.set_need_wakeup();
+		ring.ctl()->flags |= 1u << 20; // a bit of a later minor version
+		Doorbell db(c, k.o);
+		EXPECT_EQ(ring.ctl()->flags, k.want | 1u << 20) << to_string(k.o.strategy)
+			<< ": the record replaces NEED_WAKEUP and leaves unknown bits alone";
+	}
+}
+
 // Both sides of a ring must agree: a polled producer never kicks, so an
 // adaptive consumer would sleep through every message.
 TEST(Doorbell, RefusesAStrategyMismatch)
@@ -481,16 +505,14 @@ TEST(Doorbell, RefusesAStrategyMismatch)
 	auto c2 = ring2.consumer();
 	Doorbell prod2(p2, {.strategy = DoorbellStrategy::polled});
 	FrameAddr d{1};
-	p2.produce(&d, 1);
-	prod2.notify_after_submit(p2); // no consumer yet: nothing to compare
+	prod2.produce(p2, &d, 1); // no consumer yet: nothing to compare
 	Doorbell cons2(c2, {.strategy = DoorbellStrategy::interrupt});
-	p2.produce(&d, 1);
-	EXPECT_THROW(prod2.notify_after_submit(p2), Error);
+	EXPECT_THROW(prod2.produce(p2, &d, 1), Error);
 	// The consumer's record leaves NEED_WAKEUP to the protocol.
 	Doorbell ok(p, {.strategy = DoorbellStrategy::adaptive});
-	EXPECT_FALSE(p.needs_wakeup());
+	EXPECT_FALSE(p.submit_and_check(0).need_wakeup());
 	c.set_need_wakeup();
-	EXPECT_TRUE(p.needs_wakeup());
+	EXPECT_TRUE(p.submit_and_check(0).need_wakeup());
 }
 
 // Single-threaded, so exact: the producer kicks only while the consumer
@@ -502,15 +524,13 @@ TEST(DoorbellAdaptive, KicksOnlyWhenFlagged)
 	auto c = ring.consumer();
 	Doorbell prod(p, {.strategy = DoorbellStrategy::adaptive});
 	FrameAddr d{1};
-	ASSERT_EQ(p.produce(&d, 1), 1u);
-	prod.notify_after_submit(p);
+	ASSERT_EQ(prod.produce(p, &d, 1), 1u);
 	EXPECT_EQ(prod.stats().kicks, 0u);
 	EXPECT_EQ(prod.stats().suppressed, 1u);
 
 	uint32_t before = __atomic_load_n(&p.control()->doorbell, __ATOMIC_RELAXED);
 	c.set_need_wakeup();
-	ASSERT_EQ(p.produce(&d, 1), 1u);
-	prod.notify_after_submit(p);
+	ASSERT_EQ(prod.produce(p, &d, 1), 1u);
 	EXPECT_EQ(prod.stats().kicks, 1u);
 	EXPECT_EQ(__atomic_load_n(&p.control()->doorbell, __ATOMIC_RELAXED), before + 1)
 		<< "a futex kick must change the word before FUTEX_WAKE";
@@ -568,8 +588,7 @@ TEST(Doorbell, CrossProcessFutex)
 					cpu_relax();
 				for (uint32_t i = 0; i < b; i++)
 					p.slot(idx + i).addr = seq + i;
-				p.submit(b);
-				db.notify_after_submit(p);
+				db.submit(p, b);
 				seq += b;
 				if (rng() % 64 == 0)
 					usleep(100); // let the consumer fall asleep

@@ -247,7 +247,7 @@ TEST(RingStressCodec, SequenceNumbersRoundTripAndAreValid)
 			     (1u << kSeqBits) - 1}) {
 		mkdp_frame_desc d = encode(seq);
 		EXPECT_EQ(decode(d), seq);
-		EXPECT_EQ(mkdp::DescTraits<mkdp_frame_desc>::check(d, b), mkdp::DescError::ok) << seq;
+		EXPECT_EQ(mkdp::check_desc(d, b), mkdp::DescError::ok) << seq;
 	}
 }
 

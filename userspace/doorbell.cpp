@@ -114,19 +114,17 @@ bool uses_kernel(DoorbellStrategy s)
 	return s == DoorbellStrategy::interrupt || s == DoorbellStrategy::adaptive;
 }
 
-// 0x80 (someone attached) | strategy << 1 | mechanism, where the mechanism
-// only counts for the strategies that sleep in the kernel.
+// MKDP_RING_WAKE_RECORD (ring_abi/mkdp_ring.h): attached, strategy, and the
+// eventfd bit for the strategies that sleep in the kernel.
 uint32_t record_of(DoorbellStrategy s, WakeMechanism m)
 {
-	uint32_t r = 0x80 | uint32_t(s) << 1 | (uses_kernel(s) ? uint32_t(m) : 0);
-	return r << kDoorbellRecordShift;
+	return MKDP_RING_WAKE_RECORD(uint32_t(s), m == WakeMechanism::eventfd);
 }
 
 std::string describe_record(uint32_t r)
 {
-	r >>= kDoorbellRecordShift;
-	auto s = DoorbellStrategy((r >> 1) & 0x3f);
-	auto m = WakeMechanism(r & 1);
+	auto s = DoorbellStrategy((r & MKDP_RING_WAKE_STRATEGY_MASK) >> MKDP_RING_WAKE_STRATEGY_SHIFT);
+	auto m = r & MKDP_RING_WAKE_EVENTFD ? WakeMechanism::eventfd : WakeMechanism::futex;
 	return uses_kernel(s) ? std::string(to_string(s)) + "/" + to_string(m) : to_string(s);
 }
 

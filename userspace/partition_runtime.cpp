@@ -319,9 +319,8 @@ private:
 
 	void forward(uint32_t nfwd, uint32_t &nret)
 	{
-		uint32_t sent = fwd_out_.produce(fwd_batch_, nfwd);
+		uint32_t sent = fwd_db_.produce(fwd_out_, fwd_batch_, nfwd);
 		if (sent) {
-			fwd_db_.notify_after_submit(fwd_out_);
 			__atomic_store_n(&ctl_->c.doorbell_kicks, fwd_db_.stats().kicks, __ATOMIC_RELAXED);
 			__atomic_store_n(&ctl_->c.doorbell_suppressed, fwd_db_.stats().suppressed, __ATOMIC_RELAXED);
 		}
@@ -375,13 +374,11 @@ private:
 	{
 		uint32_t done = 0;
 		while (done < n && !g_stop) {
-			uint32_t k = ret_.produce(ret_batch_ + done, n - done);
+			uint32_t k = ret_db_.produce(ret_, ret_batch_ + done, n - done);
 			if (!k)
 				cpu_relax();
 			done += k;
 		}
-		if (done)
-			ret_db_.notify_after_submit(ret_);
 		bump(ctl_->c.returned, done);
 		if (fault_after_ && ctl_->c.returned >= fault_after_) [[unlikely]]
 			raise(SIGKILL);	// test hook, see fault_after_

@@ -27,7 +27,8 @@
 //             while (run) { if (db.wait(cons, timeout) == WaitResult::ready)
 //                               n = cons.consume(...); }
 //   producer: Doorbell db(prod, opts);
-//             prod.submit(n); db.notify_after_submit(prod);
+//             n = prod.reserve(...); fill slots; db.submit(prod, n);
+//             or: db.produce(prod, descs, n);
 //
 // The consumer records its strategy in the ring (high bits of `flags`, which
 // it owns); the producer compares on every notify and throws when they
@@ -53,7 +54,14 @@
 
 namespace mkdp {
 
-enum class DoorbellStrategy : uint8_t { polled, interrupt, adaptive, monitor };
+// The values are the ABI's (MKDP_WAKE_*): the consumer records its
+// strategy in its ring's flags word.
+enum class DoorbellStrategy : uint8_t {
+	polled = MKDP_WAKE_POLLED,
+	interrupt = MKDP_WAKE_INTERRUPT,
+	adaptive = MKDP_WAKE_ADAPTIVE,
+	monitor = MKDP_WAKE_MONITOR,
+};
 
 // What carries a kick through the kernel (interrupt and adaptive).
 enum class WakeMechanism : uint8_t {
@@ -69,8 +77,8 @@ DoorbellStrategy parse_doorbell_strategy(std::string_view name);
 bool doorbell_available(DoorbellStrategy s) noexcept;
 
 // The consumer's strategy as recorded in its ring: MKDP_RING_WAKE_MASK of
-// mkdp_ring.flags (the consumer owns the word). 0 = no consumer attached yet.
-inline constexpr uint32_t kDoorbellRecordShift = MKDP_RING_WAKE_SHIFT;
+// mkdp_ring.flags (the consumer owns the word), encoded as
+// MKDP_RING_WAKE_RECORD() in ring_abi/mkdp_ring.h. 0 = no consumer yet.
 inline constexpr uint32_t kDoorbellRecordMask = MKDP_RING_WAKE_MASK;
 
 struct DoorbellOptions {
@@ -159,40 +167,33 @@ public:
 		return WaitResult::timeout;
 	}
 
-	// Producer: call after Producer::submit(). Kicks the consumer when the
-	// strategy asks for it. Throws mkdp::Error when the consumer recorded
-	// another strategy (it attached, or re-attached, after this side).
-	template <class D> void notify_after_submit(Producer<D> &) { notify(); }
-
-	// The same, for a producer that holds the ring control only.
-	void notify()
+	// Producer: publish nb reserved slots and ring the consumer when its
+	// strategy asks for it (P1-P4 of docs/doorbells.md). Throws
+	// mkdp::Error when the consumer recorded another strategy (it attached,
+	// or re-attached, after this side).
+	template <class D> void submit(Producer<D> &p, uint32_t nb)
 	{
-		if (opts_.strategy == DoorbellStrategy::adaptive)
-			// Dekker with the consumer's set_need_wakeup(): the index
-			// store must be visible before the flag is read. submit()
-			// is only a release store; release/acquire do not order a
-			// store before a later load, so a full fence is needed.
-			__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		// One load for both the record and the flag: for adaptive it is
-		// the flag read the protocol needs; for the others a read of a
-		// line the consumer writes only when it attaches.
-		uint32_t f = __atomic_load_n(&ctl_->flags, __ATOMIC_RELAXED);
-		if ((f & kDoorbellRecordMask) != record_) [[unlikely]]
-			check_consumer(f);
-		switch (opts_.strategy) {
-		case DoorbellStrategy::polled:
-		case DoorbellStrategy::monitor:
-			return; // the index store itself is the doorbell
-		case DoorbellStrategy::interrupt:
-			kick();
-			return;
-		case DoorbellStrategy::adaptive:
-			if (f & MKDP_RING_NEED_WAKEUP)
-				kick();
-			else
-				stats_.suppressed++;
+		if (opts_.strategy == DoorbellStrategy::adaptive) {
+			// P1-P3: the fence between the index store and the flag
+			// load is inside submit_and_check().
+			notify(p.submit_and_check(nb).bits);
 			return;
 		}
+		// The others need no Dekker: the flags word is read only for
+		// the consumer's record, a line it writes when it attaches.
+		p.submit(nb);
+		notify(__atomic_load_n(&ctl_->flags, __ATOMIC_RELAXED));
+	}
+
+	// Producer: copy up to n descriptors in, publish them and ring as
+	// submit() does; returns how many fit (0: nothing published, nobody
+	// rung).
+	template <class D> uint32_t produce(Producer<D> &p, const D *descs, uint32_t n)
+	{
+		n = p.stage(descs, n);
+		if (n)
+			submit(p, n);
+		return n;
 	}
 
 	// Consumer with several sources. arm(): false when the ring already
@@ -232,6 +233,27 @@ public:
 	mkdp_ring *ring() const noexcept { return ctl_; }
 
 private:
+	// P4: the consumer's flags as read after the publish decide the kick.
+	void notify(uint32_t f)
+	{
+		if ((f & kDoorbellRecordMask) != record_) [[unlikely]]
+			check_consumer(f);
+		switch (opts_.strategy) {
+		case DoorbellStrategy::polled:
+		case DoorbellStrategy::monitor:
+			return; // the index store itself is the doorbell
+		case DoorbellStrategy::interrupt:
+			kick();
+			return;
+		case DoorbellStrategy::adaptive:
+			if (f & MKDP_RING_NEED_WAKEUP)
+				kick();
+			else
+				stats_.suppressed++;
+			return;
+		}
+	}
+
 	static uint64_t deadline_after(uint64_t ns) noexcept
 	{
 		if (ns == forever)

@@ -14,30 +14,37 @@
 // contract these functions implement.
 //
 // Nothing read from a slot is trusted: fetch() copies the descriptor out of
-// shared memory once, validates the copy against bounds taken from the
-// validated region table (never re-read from shared memory), and counts and
-// rejects what does not fit.
+// shared memory with loads the compiler cannot repeat (READ_ONCE-style),
+// validates the copy against bounds taken from the validated region table
+// (never re-read from shared memory) with the one rule of its type
+// (DescTraits<D>::faults), and counts and rejects what does not fit.
+//
+// Wake-ups: the producer learns whether the consumer sleeps only through
+// submit_and_check() (publish, full fence, flag read), or through a
+// Doorbell (doorbell.h) that calls it; the flag is never read on its own.
 #pragma once
 
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 #include <mkdp_ring.h>
+#include <mkdp_ring_sync.h>
 
 namespace mkdp {
 
-// Why a descriptor was rejected.
+// Why a descriptor was rejected. The order is the order of precedence:
+// when a descriptor breaks several rules, the first one in this list is
+// reported (check_desc()).
 enum class DescError : uint8_t {
 	ok = 0,
-	out_of_area,	// buffer not inside the area it must point into
-	crosses_frame,	// buffer spills over the end of its frame
-	bad_len,	// zero, unaligned, or otherwise impossible length
 	bad_op,		// unknown storage op
 	bad_flags,	// unknown flag or option bits
 	bad_tag,	// tag beyond the tags this ring may carry
-	bad_status,	// completion status not 0 or a negative errno
 	bad_volume,	// volume id beyond the configured volumes
+	bad_status,	// completion status not 0 or a negative errno
+	bad_len,	// zero, unaligned, or otherwise impossible length
+	out_of_area,	// buffer not inside the area it must point into
+	crosses_frame,	// buffer spills over the end of its frame
 };
 const char *to_string(DescError e) noexcept;
 
@@ -53,6 +60,21 @@ struct DescBounds {
 	uint32_t max_volume = 0;	// volumes must be < max_volume: the volumes served
 };
 
+// The bounds in the form the rules use, derived once per batch (a
+// byte-addressed area is one frame that no length can overflow). A local
+// copy also tells the compiler that stores of descriptors cannot change it.
+struct DescLimits {
+	uint64_t area_size, frame_mask, frame_limit;
+	uint32_t max_tag, max_volume;
+
+	explicit DescLimits(const DescBounds &b) noexcept
+		: area_size(b.area_size), frame_mask(b.frame_size ? b.frame_size - 1u : 0u),
+		  frame_limit(b.frame_size ? b.frame_size : UINT64_MAX), max_tag(b.max_tag),
+		  max_volume(b.max_volume)
+	{
+	}
+};
+
 // True when [off, off + len) lies inside an area of `size` bytes, without
 // overflowing on hostile values.
 static inline bool in_area(uint64_t off, uint64_t len, uint64_t size) noexcept
@@ -60,43 +82,27 @@ static inline bool in_area(uint64_t off, uint64_t len, uint64_t size) noexcept
 	return off <= size && len <= size - off;
 }
 
-// Per descriptor type: its ABI tag and its validation rule.
+// One bit per broken rule: bit DescError::x set when rule x is broken.
+static constexpr uint32_t fault(DescError e, bool broken) noexcept
+{
+	return uint32_t(broken) << uint32_t(e);
+}
+
+// Per descriptor type: its ABI tag and its one validation rule, faults():
+// every rule evaluated, without a branch per rule, into a fault mask (0 =
+// valid). Single descriptors and batches are judged by it alike
+// (check_desc(), Consumer::fetch_batch()).
 template <class D> struct DescTraits;
 
 template <> struct DescTraits<mkdp_frame_desc> {
 	static constexpr uint32_t type = MKDP_DESC_FRAME;
-	static DescError check(const mkdp_frame_desc &d, const DescBounds &b) noexcept
-	{
-		if (d.options & ~MKDP_FRAME_OPT_CONTD)
-			return DescError::bad_flags;
-		if (d.len == 0)
-			return DescError::bad_len;
-		if (!in_area(d.addr, d.len, b.area_size))
-			return DescError::out_of_area;
-		if (b.frame_size && (d.addr & (b.frame_size - 1)) + d.len > b.frame_size)
-			return DescError::crosses_frame;
-		return DescError::ok;
-	}
-	// invalid()'s form of the bounds, derived once per batch: a
-	// byte-addressed area is one frame that no length can overflow.
-	struct Flat {
-		uint64_t area_size, frame_mask, frame_limit;
-	};
-	static Flat flat(const DescBounds &b) noexcept
-	{
-		return {b.area_size, b.frame_size ? b.frame_size - 1u : 0u,
-			b.frame_size ? b.frame_size : UINT64_MAX};
-	}
-	// The same verdict without a branch per test, for batches: nonzero
-	// when check() would refuse. Bounds are passed by value so the compiler
-	// knows the descriptor stores cannot change them.
-	static uint64_t invalid(const mkdp_frame_desc &d, uint64_t area_size, uint64_t frame_mask,
-				uint64_t frame_limit) noexcept
+	static uint32_t faults(const mkdp_frame_desc &d, const DescLimits &l) noexcept
 	{
 		uint64_t end = d.addr + d.len;
-		return uint64_t(d.options & ~MKDP_FRAME_OPT_CONTD) | uint64_t(d.len == 0) |
-		       uint64_t(end < d.addr) | uint64_t(end > area_size) |
-		       uint64_t((d.addr & frame_mask) + d.len > frame_limit);
+		return fault(DescError::bad_flags, d.options & ~MKDP_FRAME_OPT_CONTD) |
+		       fault(DescError::bad_len, d.len == 0) |
+		       fault(DescError::out_of_area, (end < d.addr) | (end > l.area_size)) |
+		       fault(DescError::crosses_frame, (d.addr & l.frame_mask) + d.len > l.frame_limit);
 	}
 };
 
@@ -109,60 +115,82 @@ static_assert(sizeof(FrameAddr) == 8);
 
 template <> struct DescTraits<FrameAddr> {
 	static constexpr uint32_t type = MKDP_DESC_ADDR;
-	static DescError check(const FrameAddr &d, const DescBounds &b) noexcept
+	static uint32_t faults(const FrameAddr &d, const DescLimits &l) noexcept
 	{
-		return d.addr < b.area_size ? DescError::ok : DescError::out_of_area;
+		return fault(DescError::out_of_area, d.addr >= l.area_size);
 	}
 };
 
 template <> struct DescTraits<mkdp_sreq_desc> {
 	static constexpr uint32_t type = MKDP_DESC_SREQ;
-	static DescError check(const mkdp_sreq_desc &d, const DescBounds &b) noexcept
+	static uint32_t faults(const mkdp_sreq_desc &d, const DescLimits &l) noexcept
 	{
-		if (d.op > MKDP_SOP_MAX)
-			return DescError::bad_op;
-		if (d.flags & ~MKDP_SREQ_F_FUA)
-			return DescError::bad_flags;
-		if (d.tag >= b.max_tag)
-			return DescError::bad_tag;
-		if (d.volume >= b.max_volume)
-			return DescError::bad_volume;
-		if (d.op == MKDP_SOP_READ || d.op == MKDP_SOP_WRITE) {
-			if (d.len == 0 || d.len % MKDP_SECTOR_SIZE)
-				return DescError::bad_len;
-			if (!in_area(d.buf, d.len, b.area_size))
-				return DescError::out_of_area;
-		} else if (d.op == MKDP_SOP_DISCARD && d.len % MKDP_SECTOR_SIZE) {
-			return DescError::bad_len;
-		}
-		return DescError::ok;
+		bool rw = (d.op == MKDP_SOP_READ) | (d.op == MKDP_SOP_WRITE);
+		bool sized = rw | (d.op == MKDP_SOP_DISCARD);
+		return fault(DescError::bad_op, d.op > MKDP_SOP_MAX) |
+		       fault(DescError::bad_flags, d.flags & ~MKDP_SREQ_F_FUA) |
+		       fault(DescError::bad_tag, d.tag >= l.max_tag) |
+		       fault(DescError::bad_volume, d.volume >= l.max_volume) |
+		       fault(DescError::bad_len, (rw & (d.len == 0)) | (sized & (d.len % MKDP_SECTOR_SIZE != 0))) |
+		       fault(DescError::out_of_area, rw & !in_area(d.buf, d.len, l.area_size));
 	}
 };
 
 template <> struct DescTraits<mkdp_scpl_desc> {
 	static constexpr uint32_t type = MKDP_DESC_SCPL;
-	static DescError check(const mkdp_scpl_desc &d, const DescBounds &b) noexcept
+	static uint32_t faults(const mkdp_scpl_desc &d, const DescLimits &l) noexcept
 	{
-		if (d.tag >= b.max_tag)
-			return DescError::bad_tag;
-		if (d.status > 0 || d.status < -4095)
-			return DescError::bad_status;
-		if (d.reserved)
-			return DescError::bad_flags;
-		return DescError::ok;
+		return fault(DescError::bad_flags, d.reserved != 0) |
+		       fault(DescError::bad_tag, d.tag >= l.max_tag) |
+		       fault(DescError::bad_status, (d.status > 0) | (d.status < -4095));
 	}
 };
+
+// The verdict on one descriptor: ok, or the first broken rule.
+template <class D> DescError check_desc(const D &d, const DescBounds &b) noexcept
+{
+	uint32_t f = DescTraits<D>::faults(d, DescLimits(b));
+	return f ? DescError(__builtin_ctz(f)) : DescError::ok;
+}
 
 namespace detail {
 static inline uint32_t load_acquire(const uint32_t *p) noexcept
 {
-	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+	return mkdp_load_acquire(p);
 }
 static inline void store_release(uint32_t *p, uint32_t v) noexcept
 {
-	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+	mkdp_store_release(p, v);
+}
+
+// READ_ONCE for a whole descriptor: n slots copied out of shared memory
+// with relaxed atomic 8-byte loads, which the compiler may neither repeat
+// nor merge into later reads of the slot, so whatever is validated and used
+// afterwards is the private copy (no double fetch, by the language rules).
+// Slots are 8-byte aligned: rings start on a cache line and every
+// descriptor size is a multiple of 8.
+using word_alias = uint64_t __attribute__((may_alias));
+template <class D> inline void read_once(const D *slot, D *out, uint32_t n) noexcept
+{
+	static_assert(sizeof(D) % sizeof(uint64_t) == 0, "descriptors are whole 8-byte words");
+	const word_alias *src = reinterpret_cast<const word_alias *>(slot);
+	auto *dst = reinterpret_cast<unsigned char *>(out);
+	for (size_t i = 0; i < n * (sizeof(D) / sizeof(uint64_t)); i++) {
+		uint64_t w = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+		std::memcpy(dst + i * sizeof(w), &w, sizeof(w));
+	}
 }
 } // namespace detail
+
+// What the consumer's flags word said right after a publish
+// (Producer::submit_and_check()).
+struct ConsumerFlags {
+	uint32_t bits = 0;
+	// The consumer sleeps, or is about to: ring its doorbell.
+	bool need_wakeup() const noexcept { return bits & MKDP_RING_NEED_WAKEUP; }
+	// The consumer's doorbell record (MKDP_RING_WAKE_MASK), 0 = none yet.
+	uint32_t wake_record() const noexcept { return bits & MKDP_RING_WAKE_MASK; }
+};
 
 // The producer end. One thread at a time; not copyable (two copies would
 // both believe they own the producer index).
@@ -223,15 +251,31 @@ public:
 
 	D &slot(uint32_t idx) noexcept { return slots_[idx & mask_]; }
 
-	// Publish the next nb reserved slots (release: slot writes first).
+	// Publish the next nb reserved slots (release: slot writes first). It
+	// tells nobody: for a ring whose consumer may sleep, publish through
+	// its Doorbell (doorbell.h), or submit_and_check() and ring when asked.
 	void submit(uint32_t nb) noexcept
 	{
 		prod_ += nb;
 		detail::store_release(&ctl_->producer, prod_);
 	}
 
-	// Copy up to n descriptors in and publish them; returns how many fit.
-	uint32_t produce(const D *descs, uint32_t n) noexcept
+	// Publish, then read what the consumer asks for: P1-P3 of
+	// docs/doorbells.md in one call, the only way this class reads the
+	// consumer's flags. The full fence between the index store and the flag
+	// load is what keeps a wake-up from being lost (a release store and a
+	// later load may be reordered, on x86 too); a flag read without it could
+	// miss a consumer that just went to sleep.
+	[[nodiscard]] ConsumerFlags submit_and_check(uint32_t nb) noexcept
+	{
+		submit(nb);						// P1
+		mkdp_smp_mb();						// P2
+		return {__atomic_load_n(&ctl_->flags, __ATOMIC_RELAXED)}; // P3
+	}
+
+	// Copy up to n descriptors into reserved slots without publishing them;
+	// returns how many fit. submit() (or a Doorbell) publishes them.
+	uint32_t stage(const D *descs, uint32_t n) noexcept
 	{
 		uint32_t free = free_entries(n);
 		if (n > free)
@@ -240,15 +284,17 @@ public:
 		for (uint32_t i = 0; i < n; i++)
 			slots_[(idx + i) & mask_] = descs[i];
 		cached_prod_ += n;
-		if (n)
-			submit(n);
 		return n;
 	}
 
-	// The consumer asked for a doorbell (read after submit; see doorbells).
-	bool needs_wakeup() const noexcept
+	// stage() and submit(): copy up to n descriptors in and publish them;
+	// returns how many fit. Tells nobody, as submit().
+	uint32_t produce(const D *descs, uint32_t n) noexcept
 	{
-		return __atomic_load_n(&ctl_->flags, __ATOMIC_RELAXED) & MKDP_RING_NEED_WAKEUP;
+		n = stage(descs, n);
+		if (n)
+			submit(n);
+		return n;
 	}
 
 	// Impossible consumer indices seen (each one refused a reserve).
@@ -315,11 +361,11 @@ public:
 		return n;
 	}
 
-	// Copy slot idx out of shared memory, then validate the copy.
+	// Copy slot idx out of shared memory once, then validate the copy.
 	DescError fetch(uint32_t idx, D *out) noexcept
 	{
-		std::memcpy(out, &slots_[idx & mask_], sizeof(D));
-		DescError e = DescTraits<D>::check(*out, bounds_);
+		detail::read_once(&slots_[idx & mask_], out, 1);
+		DescError e = check_desc(*out, bounds_);
 		if (e != DescError::ok) [[unlikely]]
 			rejected_++;
 		return e;
@@ -327,22 +373,27 @@ public:
 
 	// fetch() for the n peeked slots from idx, in one go: the slots are
 	// copied out together, then validated with one test per batch on the
-	// fast path. Valid descriptors are packed at the front of out[] (room
-	// for n); refused ones are counted. Returns how many are valid.
+	// fast path (the fault masks of the whole batch OR-ed). Valid
+	// descriptors are packed at the front of out[] (room for n); refused
+	// ones are counted. Returns how many are valid.
 	uint32_t fetch_batch(uint32_t idx, uint32_t n, D *out) noexcept
 	{
 		uint32_t first = idx & mask_, head = mask_ + 1 - first;
 		if (head >= n) {
-			std::memcpy(out, &slots_[first], n * sizeof(D));
+			detail::read_once(&slots_[first], out, n);
 		} else {
-			std::memcpy(out, &slots_[first], head * sizeof(D));
-			std::memcpy(out + head, slots_, (n - head) * sizeof(D));
+			detail::read_once(&slots_[first], out, head);
+			detail::read_once(slots_, out + head, n - head);
 		}
-		if (!any_invalid(out, n)) [[likely]]
+		const DescLimits l(bounds_);
+		uint32_t bad = 0;
+		for (uint32_t i = 0; i < n; i++)
+			bad |= DescTraits<D>::faults(out[i], l);
+		if (!bad) [[likely]]
 			return n;
 		uint32_t got = 0;
 		for (uint32_t i = 0; i < n; i++) {
-			if (DescTraits<D>::check(out[i], bounds_) == DescError::ok)
+			if (!DescTraits<D>::faults(out[i], l))
 				out[got++] = out[i];
 			else
 				rejected_++;
@@ -393,22 +444,6 @@ public:
 	uint32_t entries() const noexcept { return mask_ + 1; }
 
 private:
-	bool any_invalid(const D *d, uint32_t n) const noexcept
-	{
-		if constexpr (std::is_same_v<D, mkdp_frame_desc>) {
-			const auto [size, mask, limit] = DescTraits<D>::flat(bounds_);
-			uint64_t bad = 0;
-			for (uint32_t i = 0; i < n; i++)
-				bad |= DescTraits<D>::invalid(d[i], size, mask, limit);
-			return bad;
-		} else {
-			for (uint32_t i = 0; i < n; i++)
-				if (DescTraits<D>::check(d[i], bounds_) != DescError::ok)
-					return true;
-			return false;
-		}
-	}
-
 	mkdp_ring *ctl_ = nullptr;
 	const D *slots_ = nullptr;
 	uint32_t mask_ = 0;
