@@ -22,24 +22,11 @@
 #include <vector>
 
 #include "steer.h"
+#include "steer_rule.h"
 
 struct steer;	// the libbpf skeleton (steer.skel.h)
 
 namespace mkdp {
-
-enum class XdpMode { native, skb };
-enum class SteerAction : uint32_t {
-	pass = MKDP_STEER_ACT_PASS,
-	drop = MKDP_STEER_ACT_DROP,
-	steer = MKDP_STEER_ACT_STEER,
-};
-
-const char *to_string(XdpMode m) noexcept;
-const char *to_string(SteerAction a) noexcept;
-// "queue,hash,rules" (any order, '+' or ',' separated) or "none" to
-// MKDP_STEER_POLICY_* bits; an empty policy or word is refused.
-uint32_t parse_policy(std::string_view s);
-std::string policy_string(uint32_t policy);
 
 // What the program reads for every frame (steer_config), changeable live.
 struct SteerConfig {
@@ -72,31 +59,6 @@ struct AttachOptions {
 // The indirection table that gives partition p a share weights[p] / sum of
 // the flow hash (ethtool -X weight): contiguous runs, like ethtool's.
 std::vector<uint32_t> indirection_from_weights(std::span<const uint32_t> weights);
-
-// A steering rule. Exact rules match the 5-tuple (ports 0 for protocols
-// without ports and non-first fragments); prefix rules match the longest
-// destination, then the longest source prefix.
-struct SteerRule {
-	enum class Match { exact, dst_prefix, src_prefix };
-	Match match = Match::exact;
-	uint8_t family = 4;			// 4 or 6
-	uint8_t proto = 0;			// exact: IPPROTO_*
-	uint16_t sport = 0, dport = 0;		// exact: host order
-	std::array<uint8_t, 16> saddr{};	// exact: source; prefix: the prefix
-	std::array<uint8_t, 16> daddr{};	// exact: destination
-	uint8_t prefix_len = 0;			// prefix rules: 0..32 / 0..128
-	SteerAction action = SteerAction::steer;
-	uint32_t partition = 0;			// action steer
-	uint32_t id = 0;			// assigned by add_rule(s)
-
-	// "exact udp 10.0.0.1:5000 10.0.0.2:6000 part 3", "dst 10.1.0.0/16 drop",
-	// "src fd00::/64 pass", "exact tcp [fd00::1]:80 [fd00::2]:9000 part 0";
-	// throws mkdp::Error naming what it could not read.
-	static SteerRule parse(std::string_view text);
-	std::string to_string() const;	// the same syntax, with the id ("#5 ...")
-	std::string text() const;	// the same without the id, for a rule not yet added
-	bool same_match(const SteerRule &o) const;
-};
 
 struct SteerStats {
 	mkdp_steer_totals totals{};				// sums over CPUs
