@@ -87,7 +87,6 @@ uint32_t prog_id_of(int fd);
 uint32_t map_id_of(int fd);
 
 // steer_pins.cpp
-extern const char *const kMapNames[Steering::nr_maps];
 void ensure_bpffs();
 void remove_pins(const std::string &dir);
 void check_ifname(const std::string &ifname);
@@ -99,7 +98,8 @@ struct Loaded {
 	steer *skel = nullptr;
 	~Loaded();
 };
-void load_skeleton(Loaded &l);
+// Opens and loads the object; with a pin_dir, its maps are pinned there.
+void load_skeleton(Loaded &l, const std::string &pin_dir);
 
 // xdp_attach.cpp: the programs on ifindex, the single one or the
 // dispatcher's components.

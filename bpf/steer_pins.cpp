@@ -27,17 +27,31 @@ namespace mkdp {
 
 using namespace steer_detail;
 
-namespace steer_detail {
+namespace {
 
-const char *const kMapNames[Steering::nr_maps] = {
-	"steer_config", "steer_info", "queue_to_part", "flow_indir", "rules_exact_v4",
-	"rules_exact_v6", "rules_v4_prefix", "rules_v6_prefix", "rules_v4_by_len",
-	"rules_v6_by_len", "part_stats", "rule_stats", "steer_stats",
-	"xsks_by_queue_part", "xsk_slots",
+// MapId -> the skeleton's map. The skeleton is the one description of the
+// maps (steer.bpf.c): their names, pins and fds all come from it, and a map
+// renamed or removed there stops the build here.
+using SkelMaps = decltype(steer::maps);
+constexpr bpf_map *SkelMaps::*kSkelMaps[Steering::nr_maps] = {
+	&SkelMaps::steer_config,   &SkelMaps::steer_info,	&SkelMaps::queue_to_part,
+	&SkelMaps::flow_indir,	   &SkelMaps::rules_exact_v4,	&SkelMaps::rules_exact_v6,
+	&SkelMaps::rules_v4_prefix, &SkelMaps::rules_v6_prefix, &SkelMaps::rules_v4_by_len,
+	&SkelMaps::rules_v6_by_len, &SkelMaps::part_stats,	&SkelMaps::rule_stats,
+	&SkelMaps::steer_stats,	   &SkelMaps::xsks_by_queue_part, &SkelMaps::xsk_slots,
 };
 
+// The object opened (not loaded) once per process, for the maps' names.
+const steer *names_object() noexcept
+{
+	static steer *s = [] {
+		QuietLibs quiet;
+		return steer__open();
+	}();
+	return s;
+}
 
-} // namespace steer_detail
+} // namespace
 
 namespace steer_detail {
 
@@ -124,12 +138,27 @@ std::string no_pins(const std::string &label, const std::string &ifname)
 
 Loaded::~Loaded() { steer__destroy(skel); }
 
-void load_skeleton(Loaded &l)
+void load_skeleton(Loaded &l, const std::string &pin_dir)
 {
 	QuietLibs quiet;
-	l.skel = steer__open();
+	// libbpf pins every map (LIBBPF_PIN_BY_NAME in steer.bpf.c) at
+	// pin_dir/<name> as it loads them.
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir.empty() ? nullptr : pin_dir.c_str());
+	l.skel = steer__open_opts(&oo);
 	if (!l.skel)
 		throw_errno("open the steering BPF object" + QuietLibs::why());
+	size_t maps = 0;
+	bpf_map *m;
+	bpf_object__for_each_map(m, l.skel->obj) {
+		maps++;
+		// Loaded for BPF_PROG_RUN only: pinned nowhere (libbpf would
+		// use /sys/fs/bpf/<name>).
+		if (pin_dir.empty() && bpf_map__set_pin_path(m, nullptr))
+			throw Error("unpin the steering maps" + QuietLibs::why());
+	}
+	if (maps != Steering::nr_maps)
+		throw Error("the steering object has " + std::to_string(maps) + " maps, this loader knows " +
+			    std::to_string(Steering::nr_maps));
 	if (int err = steer__load(l.skel))
 		throw Error("load the steering program" + QuietLibs::why() + ": " + std::strerror(-err), -err);
 }
@@ -177,7 +206,11 @@ void Steering::close_all() noexcept
 	}
 }
 
-const char *Steering::map_name(MapId m) noexcept { return kMapNames[m]; }
+const char *Steering::map_name(MapId m) noexcept
+{
+	const steer *s = names_object();
+	return s ? bpf_map__name(s->maps.*kSkelMaps[m]) : "?";
+}
 
 std::string Steering::netns_label()
 {
@@ -237,12 +270,8 @@ Steering Steering::from_object(steer *skel, const SteerConfig &c)
 {
 	Steering s;
 	s.prog_fd_ = ::dup(bpf_program__fd(skel->progs.mkdp_steer));
-	for (int m = 0; m < nr_maps; m++) {
-		bpf_map *map = bpf_object__find_map_by_name(skel->obj, kMapNames[m]);
-		if (!map)
-			throw Error(std::string("steering object has no map ") + kMapNames[m]);
-		s.maps_[m] = ::dup(bpf_map__fd(map));
-	}
+	for (int m = 0; m < nr_maps; m++)
+		s.maps_[m] = ::dup(bpf_map__fd(skel->maps.*kSkelMaps[m]));
 	if (s.prog_fd_ < 0 || std::any_of(s.maps_.begin(), s.maps_.end(), [](int fd) { return fd < 0; }))
 		throw_errno("dup BPF fds");
 	auto cfg = to_abi(c, map_id_of(s.maps_[xsks_by_queue_part]));
@@ -257,7 +286,7 @@ Steering Steering::load(const SteerConfig &c)
 {
 	validate(c);
 	Loaded l;
-	load_skeleton(l);
+	load_skeleton(l, "");
 	return from_object(l.skel, c);
 }
 
@@ -270,11 +299,12 @@ Steering Steering::open(const std::string &ifname)
 	s.ifname_ = ifname;
 	s.netns_ = label;
 	for (int m = 0; m < nr_maps; m++) {
-		s.maps_[m] = bpf_obj_get((dir + "/" + kMapNames[m]).c_str());
+		std::string pin = dir + "/" + map_name(MapId(m));
+		s.maps_[m] = bpf_obj_get(pin.c_str());
 		if (s.maps_[m] < 0) {
 			if (errno == ENOENT && m == 0)
 				throw Error(no_pins(label, ifname), ENOENT);
-			throw_errno("open pinned map " + dir + "/" + kMapNames[m]);
+			throw_errno("open pinned map " + pin);
 		}
 	}
 	s.prog_fd_ = bpf_obj_get((dir + "/" + kProgPin).c_str());

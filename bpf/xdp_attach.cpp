@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
@@ -77,6 +78,39 @@ void detach_prog(int ifindex, int pfd, const Attached &cur)
 		throw Error("detach XDP from '" + ifname_of(ifindex) + "'" + QuietLibs::why() + ": " +
 			    std::strerror(-err), -err);
 }
+
+
+// The program --force took off an interface, kept (by fd) so that an attach
+// that then fails puts it back as it was: the same program (libxdp's
+// dispatcher with its components, when that was it), in the same mode.
+struct Foreign {
+	Fd fd;
+	enum xdp_attach_mode mode = XDP_MODE_UNSPEC;
+	std::string name;
+	uint32_t id = 0;
+	bool removed = false;
+
+	void take(const Attached &cur)
+	{
+		id = cur.progs.front().first;
+		name = cur.progs.front().second;
+		mode = cur.mode;
+		fd.reset(bpf_prog_get_fd_by_id(id));
+		if (fd.get() < 0)
+			throw_errno("hold the XDP program '" + name + "' before replacing it");
+	}
+	// What became of it, for the error message.
+	std::string put_back(int ifindex) noexcept
+	{
+		__u32 flags = XDP_FLAGS_UPDATE_IF_NOEXIST |
+			      (mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE
+			       : mode == XDP_MODE_HW ? XDP_FLAGS_HW_MODE : XDP_FLAGS_DRV_MODE);
+		std::string what = "XDP program '" + name + "' (id " + std::to_string(id) + ")";
+		if (bpf_xdp_attach(ifindex, fd.get(), flags, nullptr))
+			return what + " that --force replaced could not be put back: " + std::strerror(errno);
+		return what + " that --force replaced is attached again as it was";
+	}
+};
 
 } // namespace
 
@@ -172,13 +206,6 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 			    ") that mkdp did not attach; use --force to replace it");
 	check_tables(ifname, o, o.config.partitions);
 
-	Loaded l;
-	load_skeleton(l);
-	Steering s = from_object(l.skel, o.config);
-	s.ifname_ = ifname;
-	s.ifindex_ = ifindex;
-	s.netns_ = label;
-	s.apply_tables(o);
 	if (stale)
 		remove_pins(dir);	// not attached anywhere here: start afresh
 	if (::mkdir(kPinRoot, 0700) && errno != EEXIST)
@@ -190,12 +217,18 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 	// From here on, every failure undoes what was done.
 	bool attached = false;
 	struct xdp_program *xp = nullptr;
+	Loaded l;
+	Steering s;
+	Foreign foreign;
 	try {
 		if (::mkdir(dir.c_str(), 0700))
 			throw_errno("mkdir " + dir);
-		for (int m = 0; m < nr_maps; m++)
-			if (bpf_obj_pin(s.maps_[m], (dir + "/" + kMapNames[m]).c_str()))
-				throw_errno("pin " + dir + "/" + kMapNames[m]);
+		load_skeleton(l, dir);	// the maps are pinned in dir as they are created
+		s = from_object(l.skel, o.config);
+		s.ifname_ = ifname;
+		s.ifindex_ = ifindex;
+		s.netns_ = label;
+		s.apply_tables(o);
 		if (bpf_obj_pin(s.prog_fd_, (dir + "/" + kProgPin).c_str()))
 			throw_errno("pin " + dir + "/" + kProgPin);
 		{
@@ -212,7 +245,9 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 
 		QuietLibs quiet;
 		if (!cur.progs.empty()) {
-			// --force: take the foreign program(s) off first.
+			// --force: take the foreign program(s) off first, keeping
+			// it to put back should the rest fail.
+			foreign.take(cur);
 			int err = 0;
 			if (!cur.multiprog) {
 				__u32 flags = cur.mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE
@@ -229,6 +264,9 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 			if (err)
 				throw Error("remove the XDP program on '" + ifname + "'" + QuietLibs::why() +
 					    ": " + std::strerror(-err), -err);
+			foreign.removed = true;
+			if (const char *f = std::getenv("MKDP_STEER_FAULT"); f && !std::strcmp(f, "after-force"))
+				throw Error("MKDP_STEER_FAULT=after-force");	// test hook: a failure past --force
 		}
 		xp = xdp_program__from_fd(s.prog_fd_);	// libxdp works on its own dup
 		if (libxdp_get_error(xp)) {
@@ -263,7 +301,7 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 			throw_errno("write steer_info");
 		xdp_program__close(xp);
 		xp = nullptr;
-	} catch (...) {
+	} catch (const std::exception &e) {
 		if (attached)
 			xdp_program__detach(xp, ifindex, want, 0);
 		if (xp)
@@ -272,6 +310,8 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 			remove_pins(dir);
 		} catch (const Error &) {
 		}
+		if (foreign.removed)
+			throw Error(std::string(e.what()) + "; " + foreign.put_back(ifindex));
 		throw;
 	}
 	return s;

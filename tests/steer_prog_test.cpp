@@ -899,7 +899,25 @@ TEST(SteerAttach, RefusesForeignProgramUnlessForced)
 	bpf_obj_get_info_by_fd(bpf_program__fd(bare->progs.bare_redirect), &info, &len);
 	EXPECT_EQ(id, info.id);
 
+	// --force, and a failure after the foreign program came off: it is put
+	// back as it was, and nothing of mkdp's stays.
 	o.force = true;
+	::setenv("MKDP_STEER_FAULT", "after-force", 1);
+	try {
+		Steering::attach(net.a(), o);
+		ADD_FAILURE() << "the fault hook did not fire";
+	} catch (const Error &e) {
+		EXPECT_NE(std::string(e.what()).find("'bare_redirect' (id " + std::to_string(info.id) +
+						     ") that --force replaced is attached again as it was"),
+			  std::string::npos)
+			<< e.what();
+	}
+	::unsetenv("MKDP_STEER_FAULT");
+	id = 0;
+	bpf_xdp_query_id(ifindex, 0, &id);
+	EXPECT_EQ(id, info.id) << "the replaced program is back";
+	EXPECT_FALSE(std::filesystem::exists(Steering::pin_dir(net.a())));
+
 	Steering s = Steering::attach(net.a(), o);
 	EXPECT_TRUE(s.status().attached);
 	Steering::detach(net.a());
