@@ -16,13 +16,11 @@
  * A second program counts the redirects the kernel refused after we
  * returned XDP_REDIRECT (socket ring full, socket bound to another queue):
  * those are invisible from the XDP program itself.
+ * Maps are pinned by name (LIBBPF_PIN_BY_NAME) in the loader's pin directory.
  */
 #include "mkdp_bpf.h"
 
 #include <bpf/bpf_tracing.h>
-
-struct net_device;
-struct bpf_prog;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -375,15 +373,16 @@ int mkdp_steer(struct xdp_md *ctx)
 }
 
 /*
- * The kernel's xdp:xdp_redirect_err tracepoint, typed by its BTF
- * (btf_trace_xdp_redirect_err): the verifier checks the arguments against
- * the kernel's own prototype, and BPF_PROG names them. It fires on the CPU
- * that ran mkdp_steer, so the per-CPU counter is the one the XDP program
- * used.
+ * xdp:xdp_redirect_err, typed by the kernel's BTF (include/trace/events/xdp.h,
+ * xdp_redirect_template; only pointers to the structs, so no layouts needed).
+ * It fires on the CPU that ran mkdp_steer: the per-CPU counter is its own.
  */
+struct net_device;
+struct bpf_prog;
+
 SEC("tp_btf/xdp_redirect_err")
-int BPF_PROG(mkdp_steer_redirect_err, const struct net_device *dev, const struct bpf_prog *xdp, const void *tgt,
-	     int err, enum bpf_map_type map_type, __u32 map_id, __u32 index)
+int BPF_PROG(mkdp_steer_redirect_err, const struct net_device *dev, const struct bpf_prog *xdp,
+	     const void *tgt, int err, enum bpf_map_type map_type, __u32 map_id, __u32 index)
 {
 	struct mkdp_steer_part_stats *ps;
 	struct mkdp_steer_config *cfg;
@@ -392,6 +391,7 @@ int BPF_PROG(mkdp_steer_redirect_err, const struct net_device *dev, const struct
 	cfg = bpf_map_lookup_elem(&steer_config, &zero);
 	if (!cfg || !cfg->xsk_map_id || map_id != cfg->xsk_map_id)
 		return 0;
+	/* index is the XSKMAP slot, MKDP_STEER_SLOT(queue, partition) */
 	part = index % MKDP_STEER_MAX_PARTITIONS;
 	ps = bpf_map_lookup_elem(&part_stats, &part);
 	if (ps)

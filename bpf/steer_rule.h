@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Steering rules as text: "exact udp 10.0.0.1:5000 10.0.0.2:6000 part 3",
-// "dst 10.1.0.0/16 drop", and the names of policies, actions and modes.
-// Pure parsing and printing (steer_rule_text.cpp): nothing here touches BPF,
-// so it is tested without root; steer_loader.h puts rules in the maps.
+// A steering rule and its text form, as `mkdp rule` reads and prints it.
+// Pure: no BPF here (tests/steer_rule_grammar_test.cpp runs it without root);
+// the maps the rules live in are steer_rule_maps.cpp's.
 #pragma once
 
 #include <array>
@@ -10,27 +9,21 @@
 #include <string>
 #include <string_view>
 
-#include "steer.h"	// the constants of the program's ABI, no BPF calls
+#include "steer.h"
 
 namespace mkdp {
 
-enum class XdpMode { native, skb };
 enum class SteerAction : uint32_t {
 	pass = MKDP_STEER_ACT_PASS,
 	drop = MKDP_STEER_ACT_DROP,
 	steer = MKDP_STEER_ACT_STEER,
 };
 
-const char *to_string(XdpMode m) noexcept;
 const char *to_string(SteerAction a) noexcept;
-// "queue,hash,rules" (any order, '+' or ',' separated) or "none" to
-// MKDP_STEER_POLICY_* bits; an empty policy or word is refused.
-uint32_t parse_policy(std::string_view s);
-std::string policy_string(uint32_t policy);
 
-// A steering rule. Exact rules match the 5-tuple (ports 0 for protocols
-// without ports and non-first fragments); prefix rules match the longest
-// destination, then the longest source prefix.
+// Exact rules match the 5-tuple (ports 0 for protocols without ports and
+// non-first fragments); prefix rules match the longest destination, then
+// the longest source prefix.
 struct SteerRule {
 	enum class Match { exact, dst_prefix, src_prefix };
 	Match match = Match::exact;
@@ -51,9 +44,10 @@ struct SteerRule {
 	std::string to_string() const;	// the same syntax, with the id ("#5 ...")
 	std::string text() const;	// the same without the id, for a rule not yet added
 	bool same_match(const SteerRule &o) const;
+	// Throws unless the fields make a rule the maps can hold (one built in
+	// code need not have come from parse). The partition is checked
+	// against the program's count when the rule is added.
+	void check() const;
 };
-
-// Whether the address has no bit set past the first `len` of its `bytes`.
-bool host_bits_clear(const std::array<uint8_t, 16> &a, unsigned len, unsigned bytes);
 
 } // namespace mkdp

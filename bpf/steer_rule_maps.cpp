@@ -1,25 +1,23 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Rules in the program's maps: the exact and prefix tables, the per-length
-// index, and all-or-nothing batches.
-#include "steer_internal.h"
-
+// The rules in the program's maps: one entry per exact rule, two per prefix
+// rule (the trie and the by-length hash, steer.h), the index in
+// steer_config that lets the program skip empty tables, and batches that
+// go in whole or not at all.
+#include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <algorithm>
 #include <cstring>
-#include <set>
+#include <optional>
 
-#include <bpf/bpf.h>
-
-#include <mkdp/error.h>
+#include "bpf_util.h"
+#include "steer.skel.h"
+#include "steer_loader.h"
+#include "steer_pins.h"
 
 namespace mkdp {
 
-using namespace steer_detail;
-
 namespace {
-
-// ---- rules <-> map entries -------------------------------------------------
 
 mkdp_steer_v4_flow v4_flow(const SteerRule &r)
 {
@@ -48,21 +46,13 @@ uint8_t side_of(const SteerRule &r)
 	return r.match == SteerRule::Match::dst_prefix ? MKDP_STEER_SIDE_DST : MKDP_STEER_SIDE_SRC;
 }
 
-mkdp_steer_v4_prefix v4_key(const SteerRule &r)
+// The trie key: the side is part of every prefix (steer.h).
+template <class K> K trie_key(const SteerRule &r)
 {
-	mkdp_steer_v4_prefix k{};
+	K k{};
 	k.prefixlen = MKDP_STEER_SIDE_BITS + r.prefix_len;
 	k.side = side_of(r);
-	std::memcpy(k.addr, r.saddr.data(), 4);
-	return k;
-}
-
-mkdp_steer_v6_prefix v6_key(const SteerRule &r)
-{
-	mkdp_steer_v6_prefix k{};
-	k.prefixlen = MKDP_STEER_SIDE_BITS + r.prefix_len;
-	k.side = side_of(r);
-	std::memcpy(k.addr, r.saddr.data(), 16);
+	std::memcpy(k.addr, r.saddr.data(), sizeof(k.addr));
 	return k;
 }
 
@@ -133,22 +123,19 @@ void for_each_entry(int fd, Fn &&fn)
 	}
 }
 
-
 } // namespace
-
-// ---- rules --------------------------------------------------------------------
 
 std::vector<SteerRule> Steering::list_rules() const
 {
 	std::vector<SteerRule> out;
 	for_each_entry<mkdp_steer_v4_flow, mkdp_steer_rule>(
-		maps_[rules_exact_v4], [&](auto &k, auto &v) { out.push_back(from_exact(k, 4, v)); });
+		bpf_map__fd(skel_->maps.rules_exact_v4), [&](auto &k, auto &v) { out.push_back(from_exact(k, 4, v)); });
 	for_each_entry<mkdp_steer_v6_flow, mkdp_steer_rule>(
-		maps_[rules_exact_v6], [&](auto &k, auto &v) { out.push_back(from_exact(k, 6, v)); });
+		bpf_map__fd(skel_->maps.rules_exact_v6), [&](auto &k, auto &v) { out.push_back(from_exact(k, 6, v)); });
 	for_each_entry<mkdp_steer_v4_prefix, mkdp_steer_rule>(
-		maps_[rules_v4_prefix], [&](auto &k, auto &v) { out.push_back(from_prefix(k, 4, v)); });
+		bpf_map__fd(skel_->maps.rules_v4_prefix), [&](auto &k, auto &v) { out.push_back(from_prefix(k, 4, v)); });
 	for_each_entry<mkdp_steer_v6_prefix, mkdp_steer_rule>(
-		maps_[rules_v6_prefix], [&](auto &k, auto &v) { out.push_back(from_prefix(k, 6, v)); });
+		bpf_map__fd(skel_->maps.rules_v6_prefix), [&](auto &k, auto &v) { out.push_back(from_prefix(k, 6, v)); });
 	std::sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.id < b.id; });
 	return out;
 }
@@ -163,23 +150,12 @@ void Steering::add_rules(std::span<SteerRule> rules)
 {
 	uint32_t nparts = config().partitions;
 	for (SteerRule &r : rules) {
-		if (r.family != 4 && r.family != 6)
-			throw Error("rule: family must be 4 or 6");
+		r.check();
 		if (r.action == SteerAction::steer && r.partition >= nparts)
 			throw Error("rule " + r.text() + ": partition " + std::to_string(r.partition) +
-				    " out of range " + part_range(nparts), ERANGE);
+				    " out of range " + partition_range(nparts), ERANGE);
 		if (r.action != SteerAction::steer)
 			r.partition = 0;
-		if (r.match == SteerRule::Match::exact) {
-			if ((r.sport || r.dport) && r.proto != IPPROTO_TCP && r.proto != IPPROTO_UDP)
-				throw Error("rule " + r.text() + ": ports need tcp or udp");
-		} else {
-			unsigned bytes = r.family == 4 ? 4 : 16;
-			if (r.prefix_len > bytes * 8)
-				throw Error("rule " + r.text() + ": prefix length out of range");
-			if (!host_bits_clear(r.saddr, r.prefix_len, bytes))
-				throw Error("rule " + r.text() + ": address has bits set past the prefix length");
-		}
 	}
 
 	// Ids are unique across the rule maps; take the lowest free ones.
@@ -203,7 +179,7 @@ void Steering::add_rules(std::span<SteerRule> rules)
 				throw Error("no free rule id (" + std::to_string(MKDP_STEER_MAX_RULES) + " rules)", ENOSPC);
 			r.id = next++;
 			mkdp_steer_rule v{uint32_t(r.action), r.partition, r.id, 0};
-			zero_percpu<mkdp_steer_rule_stats>(maps_[rule_stats], r.id, ncpus);
+			zero_percpu<mkdp_steer_rule_stats>(bpf_map__fd(skel_->maps.rule_stats), r.id, ncpus);
 			int err = write_rule(r, v);
 			if (err) {
 				int e = errno;
@@ -246,24 +222,24 @@ int Steering::write_rule(const SteerRule &r, const mkdp_steer_rule &v)
 	if (r.match == SteerRule::Match::exact) {
 		if (r.family == 4) {
 			auto k = v4_flow(r);
-			return bpf_map_update_elem(maps_[rules_exact_v4], &k, &v, BPF_NOEXIST);
+			return bpf_map_update_elem(bpf_map__fd(skel_->maps.rules_exact_v4), &k, &v, BPF_NOEXIST);
 		}
 		auto k = v6_flow(r);
-		return bpf_map_update_elem(maps_[rules_exact_v6], &k, &v, BPF_NOEXIST);
+		return bpf_map_update_elem(bpf_map__fd(skel_->maps.rules_exact_v6), &k, &v, BPF_NOEXIST);
 	}
-	int trie = r.family == 4 ? rules_v4_prefix : rules_v6_prefix;
-	int hash = r.family == 4 ? rules_v4_by_len : rules_v6_by_len;
-	auto tk4 = v4_key(r);
-	auto tk6 = v6_key(r);
+	const bpf_map *trie = r.family == 4 ? skel_->maps.rules_v4_prefix : skel_->maps.rules_v6_prefix;
+	const bpf_map *hash = r.family == 4 ? skel_->maps.rules_v4_by_len : skel_->maps.rules_v6_by_len;
+	auto tk4 = trie_key<mkdp_steer_v4_prefix>(r);
+	auto tk6 = trie_key<mkdp_steer_v6_prefix>(r);
 	auto hk4 = by_len_key<mkdp_steer_v4_by_len>(r);
 	auto hk6 = by_len_key<mkdp_steer_v6_by_len>(r);
 	const void *tk = r.family == 4 ? static_cast<const void *>(&tk4) : &tk6;
 	const void *hk = r.family == 4 ? static_cast<const void *>(&hk4) : &hk6;
-	if (bpf_map_update_elem(maps_[trie], tk, &v, BPF_NOEXIST))
+	if (bpf_map_update_elem(bpf_map__fd(trie), tk, &v, BPF_NOEXIST))
 		return -1;
-	if (bpf_map_update_elem(maps_[hash], hk, &v, BPF_NOEXIST)) {
+	if (bpf_map_update_elem(bpf_map__fd(hash), hk, &v, BPF_NOEXIST)) {
 		int e = errno;
-		bpf_map_delete_elem(maps_[trie], tk);
+		bpf_map_delete_elem(bpf_map__fd(trie), tk);
 		errno = e;
 		return -1;
 	}
@@ -275,25 +251,25 @@ int Steering::erase_rule(const SteerRule &r)
 	if (r.match == SteerRule::Match::exact) {
 		if (r.family == 4) {
 			auto k = v4_flow(r);
-			return bpf_map_delete_elem(maps_[rules_exact_v4], &k);
+			return bpf_map_delete_elem(bpf_map__fd(skel_->maps.rules_exact_v4), &k);
 		}
 		auto k = v6_flow(r);
-		return bpf_map_delete_elem(maps_[rules_exact_v6], &k);
+		return bpf_map_delete_elem(bpf_map__fd(skel_->maps.rules_exact_v6), &k);
 	}
 	// The hash first: the trie is what list_rules reads, the record of the rule.
 	int err;
 	if (r.family == 4) {
 		auto hk = by_len_key<mkdp_steer_v4_by_len>(r);
-		auto tk = v4_key(r);
-		err = bpf_map_delete_elem(maps_[rules_v4_by_len], &hk);
+		auto tk = trie_key<mkdp_steer_v4_prefix>(r);
+		err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.rules_v4_by_len), &hk);
 		if (!err || errno == ENOENT)
-			err = bpf_map_delete_elem(maps_[rules_v4_prefix], &tk);
+			err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.rules_v4_prefix), &tk);
 	} else {
 		auto hk = by_len_key<mkdp_steer_v6_by_len>(r);
-		auto tk = v6_key(r);
-		err = bpf_map_delete_elem(maps_[rules_v6_by_len], &hk);
+		auto tk = trie_key<mkdp_steer_v6_prefix>(r);
+		err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.rules_v6_by_len), &hk);
 		if (!err || errno == ENOENT)
-			err = bpf_map_delete_elem(maps_[rules_v6_prefix], &tk);
+			err = bpf_map_delete_elem(bpf_map__fd(skel_->maps.rules_v6_prefix), &tk);
 	}
 	return err;
 }
@@ -327,13 +303,10 @@ void Steering::write_rule_index(const std::vector<SteerRule> &rules)
 		if (p.nr_lens > MKDP_STEER_HASHED_LENS)	// the trie: lens unused
 			std::memset(p.lens, 0, sizeof(p.lens));
 	}
-	uint32_t zero = 0;
-	mkdp_steer_config k{};
-	if (bpf_map_lookup_elem(maps_[steer_config], &zero, &k))
-		throw_errno("read steer_config");
+	int fd = bpf_map__fd(skel_->maps.steer_config);
+	auto k = read_entry0<mkdp_steer_config>(fd, "steer_config");
 	k.rules = ix;
-	if (bpf_map_update_elem(maps_[steer_config], &zero, &k, BPF_ANY))
-		throw_errno("write steer_config");
+	write_entry0(fd, k, "steer_config");
 }
 
 void Steering::del_rule(uint32_t id)
@@ -348,6 +321,5 @@ void Steering::del_rule(uint32_t id)
 	rules.erase(r);
 	write_rule_index(rules);
 }
-
 
 } // namespace mkdp

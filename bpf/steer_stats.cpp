@@ -1,82 +1,26 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The XSKMAP slots, the counters and the status of a steering.
-#include "steer_internal.h"
-
+// The program's counters and the status of a steering: what `mkdp stats`
+// and `mkdp status` print.
 #include <net/if.h>
-#include <unistd.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
-#include <mkdp/error.h>
+#include "bpf_util.h"
+#include "steer.skel.h"
+#include "steer_loader.h"
+#include "netdev.h"
+#include "xdp_attach.h"
 
 namespace mkdp {
-
-using namespace steer_detail;
-
-namespace {
-
-// Reads one element of a per-CPU map and sums it over the CPUs, field by
-// field: every counter struct here is a sequence of __u64.
-template <class T>
-T percpu_sum(int fd, uint32_t key, int ncpus)
-{
-	static_assert(sizeof(T) % 8 == 0);
-	std::vector<T> vals{size_t(ncpus)};
-	T sum{};
-	if (bpf_map_lookup_elem(fd, &key, vals.data()))
-		throw_errno("read per-CPU counters");
-	auto *out = reinterpret_cast<__u64 *>(&sum);
-	for (const T &v : vals) {
-		auto *in = reinterpret_cast<const __u64 *>(&v);
-		for (size_t i = 0; i < sizeof(T) / 8; i++)
-			out[i] += in[i];
-	}
-	return sum;
-}
-
-} // namespace
-
-// ---- sockets ------------------------------------------------------------------
-
-void Steering::set_socket(uint32_t queue, uint32_t part, int xsk_fd)
-{
-	check_queue(queue);
-	check_partition(part);
-	uint32_t slot = MKDP_STEER_SLOT(queue, part);
-	if (bpf_map_update_elem(maps_[xsks_by_queue_part], &slot, &xsk_fd, BPF_ANY))
-		throw_errno("put the socket in slot (queue " + std::to_string(queue) + ", partition " +
-			    std::to_string(part) + ")");
-	mkdp_steer_slot rec{1, uint32_t(::getpid())};
-	if (bpf_map_update_elem(maps_[xsk_slots], &slot, &rec, BPF_ANY))
-		throw_errno("write xsk_slots");
-}
-
-void Steering::clear_socket(uint32_t queue, uint32_t part)
-{
-	check_queue(queue);
-	if (part >= MKDP_STEER_MAX_PARTITIONS)
-		check_partition(part);
-	uint32_t slot = MKDP_STEER_SLOT(queue, part);
-	if (bpf_map_delete_elem(maps_[xsks_by_queue_part], &slot) && errno != ENOENT)
-		throw_errno("clear slot (queue " + std::to_string(queue) + ", partition " + std::to_string(part) + ")");
-	mkdp_steer_slot rec{};
-	if (bpf_map_update_elem(maps_[xsk_slots], &slot, &rec, BPF_ANY))
-		throw_errno("write xsk_slots");
-}
-
-// ---- counters and status --------------------------------------------------------
 
 SteerStats Steering::read_stats() const
 {
 	int ncpus = possible_cpus();
 	SteerStats st;
-	st.totals = percpu_sum<mkdp_steer_totals>(maps_[steer_stats], 0, ncpus);
+	st.totals = percpu_sum<mkdp_steer_totals>(bpf_map__fd(skel_->maps.steer_stats), 0, ncpus);
 	uint32_t n = config().partitions;
 	for (uint32_t p = 0; p < n; p++)
-		st.partitions.push_back(percpu_sum<mkdp_steer_part_stats>(maps_[part_stats], p, ncpus));
+		st.partitions.push_back(percpu_sum<mkdp_steer_part_stats>(bpf_map__fd(skel_->maps.part_stats), p, ncpus));
 	for (SteerRule &r : list_rules()) {
-		auto rs = percpu_sum<mkdp_steer_rule_stats>(maps_[rule_stats], r.id, ncpus);
+		auto rs = percpu_sum<mkdp_steer_rule_stats>(bpf_map__fd(skel_->maps.rule_stats), r.id, ncpus);
 		st.rules.emplace_back(std::move(r), rs);
 	}
 	return st;
@@ -85,11 +29,11 @@ SteerStats Steering::read_stats() const
 void Steering::reset_stats()
 {
 	int ncpus = possible_cpus();
-	zero_percpu<mkdp_steer_totals>(maps_[steer_stats], 0, ncpus);
+	zero_percpu<mkdp_steer_totals>(bpf_map__fd(skel_->maps.steer_stats), 0, ncpus);
 	for (uint32_t p = 0; p < MKDP_STEER_MAX_PARTITIONS; p++)
-		zero_percpu<mkdp_steer_part_stats>(maps_[part_stats], p, ncpus);
+		zero_percpu<mkdp_steer_part_stats>(bpf_map__fd(skel_->maps.part_stats), p, ncpus);
 	for (const SteerRule &r : list_rules())
-		zero_percpu<mkdp_steer_rule_stats>(maps_[rule_stats], r.id, ncpus);
+		zero_percpu<mkdp_steer_rule_stats>(bpf_map__fd(skel_->maps.rule_stats), r.id, ncpus);
 }
 
 SteerStatus Steering::status() const
@@ -119,21 +63,8 @@ SteerStatus Steering::status() const
 	if (st.rx_queues && st.rx_queues < st.queue_map.size())
 		st.queue_map.resize(st.rx_queues);
 	st.indirection = indirection();
-	for (uint32_t q = 0; q < MKDP_STEER_MAX_QUEUES; q++) {
-		std::vector<uint32_t> parts;
-		for (uint32_t p = 0; p < MKDP_STEER_MAX_PARTITIONS; p++) {
-			uint32_t slot = MKDP_STEER_SLOT(q, p);
-			mkdp_steer_slot rec{};
-			if (bpf_map_lookup_elem(maps_[xsk_slots], &slot, &rec))
-				throw_errno("read xsk_slots");
-			if (rec.in_use)
-				parts.push_back(p);
-		}
-		if (!parts.empty())
-			st.sockets.emplace_back(q, std::move(parts));
-	}
+	st.sockets = sockets();
 	return st;
 }
-
 
 } // namespace mkdp

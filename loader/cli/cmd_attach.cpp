@@ -340,7 +340,8 @@ void register_attach(CLI::App &app)
 				    "quarter of the hash space to partition 0 and the rest to 1");
 	tbl->excludes(wts);
 	att->add_flag("--force", a.force,
-		      "replace an XDP program mkdp did not attach (put back as it was if the attach then fails)");
+		      "replace an XDP program mkdp did not attach (put back as it was if the attach then\n"
+		      "fails, unless it was libxdp's dispatcher)");
 	add_allow_host_device_option(att, a.allow_host);
 	att->add_flag("--json", a.json, "print the resulting status as JSON");
 	add_netns_option(att, a.netns);

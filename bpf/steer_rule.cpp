@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The rule text grammar (steer_rule.h): parsing and printing only, no BPF.
 #include "steer_rule.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cstring>
+#include <cstdlib>
 #include <sstream>
 #include <vector>
 
@@ -39,6 +37,14 @@ std::string addr_string(uint8_t family, const std::array<uint8_t, 16> &a)
 	return buf;
 }
 
+// A whole decimal number up to max; false for anything else ("", "1x").
+bool parse_number(const std::string &s, unsigned long max, unsigned long &v)
+{
+	char *end;
+	v = std::strtoul(s.c_str(), &end, 10);
+	return !s.empty() && !*end && v <= max;
+}
+
 // "10.0.0.1:5000", "[fd00::1]:80", "10.0.0.1", "fd00::1"; false when no
 // port was given.
 bool parse_endpoint(std::string_view s, uint8_t &family, std::array<uint8_t, 16> &addr, uint16_t &port)
@@ -61,16 +67,13 @@ bool parse_endpoint(std::string_view s, uint8_t &family, std::array<uint8_t, 16>
 	if (!parse_addr(a, family, addr))
 		throw Error("rule: bad address '" + std::string(a) + "'");
 	port = 0;
-	if (!p.empty()) {
-		char *end;
-		std::string ps(p);
-		unsigned long v = std::strtoul(ps.c_str(), &end, 10);
-		if (*end || ps.empty() || v > 65535)
-			throw Error("rule: bad port '" + ps + "' (0..65535)");
-		port = uint16_t(v);
-		return true;
-	}
-	return false;
+	if (p.empty())
+		return false;
+	unsigned long v;
+	if (!parse_number(std::string(p), 65535, v))
+		throw Error("rule: bad port '" + std::string(p) + "' (0..65535)");
+	port = uint16_t(v);
+	return true;
 }
 
 std::string endpoint_string(uint8_t family, const std::array<uint8_t, 16> &a, uint16_t port, bool ports)
@@ -83,9 +86,6 @@ std::string endpoint_string(uint8_t family, const std::array<uint8_t, 16> &a, ui
 	return s + ":" + std::to_string(port);
 }
 
-
-} // namespace
-
 bool host_bits_clear(const std::array<uint8_t, 16> &a, unsigned len, unsigned bytes)
 {
 	for (unsigned bit = len; bit < bytes * 8; bit++)
@@ -94,13 +94,40 @@ bool host_bits_clear(const std::array<uint8_t, 16> &a, unsigned len, unsigned by
 	return true;
 }
 
+bool has_ports(uint8_t proto) { return proto == IPPROTO_TCP || proto == IPPROTO_UDP; }
 
-// ---- names ------------------------------------------------------------------
-
-const char *to_string(XdpMode m) noexcept
+uint8_t parse_proto(const std::string &proto)
 {
-	return m == XdpMode::native ? "native" : "skb";
+	if (proto == "tcp")
+		return IPPROTO_TCP;
+	if (proto == "udp")
+		return IPPROTO_UDP;
+	if (proto == "icmp")
+		return IPPROTO_ICMP;
+	if (proto == "icmp6" || proto == "icmpv6")
+		return IPPROTO_ICMPV6;
+	unsigned long v;
+	if (!parse_number(proto, 255, v))
+		throw Error("rule: unknown protocol '" + proto + "'");
+	return uint8_t(v);
 }
+
+const char *proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmp6";
+	}
+	return nullptr;
+}
+
+} // namespace
 
 const char *to_string(SteerAction a) noexcept
 {
@@ -113,47 +140,6 @@ const char *to_string(SteerAction a) noexcept
 		return "part";
 	}
 	return "?";
-}
-
-uint32_t parse_policy(std::string_view s)
-{
-	if (s.empty())
-		throw Error("empty policy (queue, hash, rules, combined like rules,hash; or none)");
-	uint32_t bits = 0;
-	for (;;) {
-		auto sep = s.find_first_of(",+");
-		std::string_view w = s.substr(0, sep);
-		if (w.empty())
-			throw Error("policy '" + std::string(s) + "': empty word (queue, hash, rules)");
-		if (w == "queue")
-			bits |= MKDP_STEER_POLICY_QUEUE;
-		else if (w == "hash")
-			bits |= MKDP_STEER_POLICY_HASH;
-		else if (w == "rules")
-			bits |= MKDP_STEER_POLICY_RULES;
-		else if (w == "none")
-			;
-		else
-			throw Error("unknown policy '" + std::string(w) + "' (queue, hash, rules)");
-		if (sep == s.npos)
-			return bits;
-		s = s.substr(sep + 1);
-	}
-}
-
-std::string policy_string(uint32_t policy)
-{
-	std::string s;
-	if (policy & MKDP_STEER_POLICY_RULES)
-		s += "rules,";
-	if (policy & MKDP_STEER_POLICY_HASH)
-		s += "hash,";
-	if (policy & MKDP_STEER_POLICY_QUEUE)
-		s += "queue,";
-	if (s.empty())
-		return "none";
-	s.pop_back();
-	return s;
 }
 
 SteerRule SteerRule::parse(std::string_view text)
@@ -173,21 +159,7 @@ SteerRule SteerRule::parse(std::string_view text)
 	if (kind == "exact") {
 		r.match = Match::exact;
 		const std::string &proto = need("protocol");
-		if (proto == "tcp")
-			r.proto = IPPROTO_TCP;
-		else if (proto == "udp")
-			r.proto = IPPROTO_UDP;
-		else if (proto == "icmp")
-			r.proto = IPPROTO_ICMP;
-		else if (proto == "icmp6" || proto == "icmpv6")
-			r.proto = IPPROTO_ICMPV6;
-		else {
-			char *end;
-			unsigned long v = std::strtoul(proto.c_str(), &end, 10);
-			if (*end || proto.empty() || v > 255)
-				throw Error("rule: unknown protocol '" + proto + "'");
-			r.proto = uint8_t(v);
-		}
+		r.proto = parse_proto(proto);
 		uint8_t fs, fd;
 		bool sp = parse_endpoint(need("source"), fs, r.saddr, r.sport);
 		bool dp = parse_endpoint(need("destination"), fd, r.daddr, r.dport);
@@ -196,7 +168,7 @@ SteerRule SteerRule::parse(std::string_view text)
 		r.family = fs;
 		// A missing port would silently be port 0, which matches only
 		// non-first fragments: say it explicitly or not at all.
-		bool ports = r.proto == IPPROTO_TCP || r.proto == IPPROTO_UDP;
+		bool ports = has_ports(r.proto);
 		if (ports && (!sp || !dp))
 			throw Error("rule: exact " + proto + " needs both ports, SRC:PORT DST:PORT (':0' on both matches "
 				    "non-first fragments)");
@@ -208,15 +180,9 @@ SteerRule SteerRule::parse(std::string_view text)
 		auto slash = pfx.find('/');
 		if (!parse_addr(pfx.substr(0, slash), r.family, r.saddr))
 			throw Error("rule: bad prefix '" + pfx + "'");
-		unsigned bits = r.family == 4 ? 32 : 128;
-		if (slash != pfx.npos) {
-			char *end;
-			std::string l = pfx.substr(slash + 1);
-			unsigned long v = std::strtoul(l.c_str(), &end, 10);
-			if (*end || l.empty() || v > bits)
-				throw Error("rule: bad prefix length in '" + pfx + "'");
-			bits = unsigned(v);
-		}
+		unsigned long bits = r.family == 4 ? 32 : 128;
+		if (slash != pfx.npos && !parse_number(pfx.substr(slash + 1), bits, bits))
+			throw Error("rule: bad prefix length in '" + pfx + "'");
 		r.prefix_len = uint8_t(bits);
 	} else {
 		throw Error("rule: unknown match '" + kind + "' (exact, dst, src)");
@@ -228,9 +194,8 @@ SteerRule SteerRule::parse(std::string_view text)
 		r.action = SteerAction::pass;
 	else if (act == "part" || act == "partition") {
 		const std::string &n = need("partition number");
-		char *end;
-		unsigned long v = std::strtoul(n.c_str(), &end, 10);
-		if (*end || n.empty() || v >= MKDP_STEER_MAX_PARTITIONS)
+		unsigned long v;
+		if (!parse_number(n, MKDP_STEER_MAX_PARTITIONS - 1, v))
 			throw Error("rule: bad partition '" + n + "' (0.." + std::to_string(MKDP_STEER_MAX_PARTITIONS - 1) +
 				    ", below the attached partition count)");
 		r.action = SteerAction::steer;
@@ -251,11 +216,10 @@ std::string SteerRule::text() const
 {
 	std::string s;
 	if (match == Match::exact) {
-		const char *p = proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp"
-			: proto == IPPROTO_ICMP ? "icmp" : proto == IPPROTO_ICMPV6 ? "icmp6" : nullptr;
-		bool ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+		const char *p = proto_name(proto);
 		s += "exact " + (p ? std::string(p) : std::to_string(proto)) + " " +
-		     endpoint_string(family, saddr, sport, ports) + " " + endpoint_string(family, daddr, dport, ports);
+		     endpoint_string(family, saddr, sport, has_ports(proto)) + " " +
+		     endpoint_string(family, daddr, dport, has_ports(proto));
 	} else {
 		s += match == Match::dst_prefix ? "dst " : "src ";
 		s += addr_string(family, saddr) + "/" + std::to_string(prefix_len);
@@ -276,5 +240,20 @@ bool SteerRule::same_match(const SteerRule &o) const
 	return prefix_len == o.prefix_len && saddr == o.saddr;
 }
 
+void SteerRule::check() const
+{
+	if (family != 4 && family != 6)
+		throw Error("rule: family must be 4 or 6");
+	if (match == Match::exact) {
+		if ((sport || dport) && !has_ports(proto))
+			throw Error("rule " + text() + ": ports need tcp or udp");
+		return;
+	}
+	unsigned bytes = family == 4 ? 4 : 16;
+	if (prefix_len > bytes * 8)
+		throw Error("rule " + text() + ": prefix length out of range");
+	if (!host_bits_clear(saddr, prefix_len, bytes))
+		throw Error("rule " + text() + ": address has bits set past the prefix length");
+}
 
 } // namespace mkdp
