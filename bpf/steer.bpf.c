@@ -16,11 +16,17 @@
  * A second program counts the redirects the kernel refused after we
  * returned XDP_REDIRECT (socket ring full, socket bound to another queue):
  * those are invisible from the XDP program itself.
+ *
+ * Every map is pinned by name (LIBBPF_PIN_BY_NAME) under the pin directory
+ * the loader gives libbpf, so the pins carry the names used here.
  */
 #include "mkdp_bpf.h"
 
+#include <bpf/bpf_tracing.h>
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct mkdp_steer_config);
@@ -29,6 +35,7 @@ struct {
 /* Written by the loader only; never read here. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct mkdp_steer_info);
@@ -36,6 +43,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_MAX_QUEUES);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -43,6 +51,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_INDIR_SIZE);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -50,6 +59,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_MAX_EXACT_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);	/* memory follows the rules loaded */
 	__type(key, struct mkdp_steer_v4_flow);
@@ -58,6 +68,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_MAX_EXACT_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mkdp_steer_v6_flow);
@@ -67,6 +78,7 @@ struct {
 /* The prefix rules again, for tables with few distinct lengths (steer.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 2 * MKDP_STEER_MAX_PREFIX_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mkdp_steer_v4_by_len);
@@ -75,6 +87,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 2 * MKDP_STEER_MAX_PREFIX_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mkdp_steer_v6_by_len);
@@ -83,6 +96,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_MAX_PREFIX_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);	/* required for LPM tries */
 	__type(key, struct mkdp_steer_v4_prefix);
@@ -91,6 +105,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_MAX_PREFIX_RULES);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct mkdp_steer_v6_prefix);
@@ -99,6 +114,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_MAX_PARTITIONS);
 	__type(key, __u32);
 	__type(value, struct mkdp_steer_part_stats);
@@ -106,6 +122,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct mkdp_steer_rule_stats);
@@ -113,6 +130,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct mkdp_steer_totals);
@@ -120,6 +138,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_XSK_SLOTS);
 	__type(key, __u32);
 	__type(value, __u32);
@@ -128,6 +147,7 @@ struct {
 /* Loader-maintained shadow of xsks_by_queue_part; never read here. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
 	__uint(max_entries, MKDP_STEER_XSK_SLOTS);
 	__type(key, __u32);
 	__type(value, struct mkdp_steer_slot);
@@ -354,22 +374,28 @@ int mkdp_steer(struct xdp_md *ctx)
 	return count_verdict(tot, verdict);
 }
 
+/* The tracepoint passes only pointers to these: their layout is not needed. */
+struct net_device;
+struct bpf_prog;
+
 /*
- * xdp:xdp_redirect_err(dev, xdp, tgt, err, map_type, map_id, index): the
- * raw tracepoint fires on the CPU that ran mkdp_steer, so the per-CPU
- * counter is the same one the XDP program used.
+ * xdp:xdp_redirect_err, typed by the kernel's BTF (include/trace/events/xdp.h,
+ * xdp_redirect_template). It fires on the CPU that ran mkdp_steer, so the
+ * per-CPU counter is the same one the XDP program used.
  */
-SEC("raw_tp/xdp_redirect_err")
-int mkdp_steer_redirect_err(struct bpf_raw_tracepoint_args *ctx)
+SEC("tp_btf/xdp_redirect_err")
+int BPF_PROG(mkdp_steer_redirect_err, const struct net_device *dev, const struct bpf_prog *xdp,
+	     const void *tgt, int err, enum bpf_map_type map_type, __u32 map_id, __u32 index)
 {
 	struct mkdp_steer_part_stats *ps;
 	struct mkdp_steer_config *cfg;
 	__u32 zero = 0, part;
 
 	cfg = bpf_map_lookup_elem(&steer_config, &zero);
-	if (!cfg || !cfg->xsk_map_id || (__u32)ctx->args[5] != cfg->xsk_map_id)
+	if (!cfg || !cfg->xsk_map_id || map_id != cfg->xsk_map_id)
 		return 0;
-	part = (__u32)ctx->args[6] % MKDP_STEER_MAX_PARTITIONS;
+	/* index is the XSKMAP slot, MKDP_STEER_SLOT(queue, partition) */
+	part = index % MKDP_STEER_MAX_PARTITIONS;
 	ps = bpf_map_lookup_elem(&part_stats, &part);
 	if (ps)
 		ps->redirect_errors++;

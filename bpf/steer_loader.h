@@ -2,101 +2,35 @@
 // The XDP steering program from user space: load, attach to an interface
 // (through libxdp), pin, re-open from the pins in another process, and the
 // live configuration (queue map, indirection table, rules, sockets, stats).
+// The umbrella header: the rule grammar (steer_rule.h) and the
+// configuration (steer_config.h) are pure and usable on their own.
 //
 // One interface, one steering program, one pin directory
-// /sys/fs/bpf/mkdp/<netns>/<ifname>/ holding its maps (named as in
-// steer.bpf.c, so `bpftool map dump pinned /sys/fs/bpf/mkdp/host/eth1/rules_exact_v4`
+// /sys/fs/bpf/mkdp/<netns>/<ifname>/ holding its maps (pinned by libbpf by
+// their names in steer.bpf.c, so `bpftool map dump pinned /sys/fs/bpf/mkdp/host/eth1/rules_exact_v4`
 // works), the program (mkdp_steer) and the redirect-error tracepoint link.
 // <netns> is "host" for the initial network namespace, the iproute2 name of
 // a named one (/run/netns/NAME), else "netns-<inode>": bpffs is shared by
 // every namespace, interface names are not. The pins are the state: every
 // CLI invocation opens them anew. See docs/steering.md.
+//
+// The implementation, one concept a file: steer_loader.cpp (life cycle:
+// load, open, attach, detach), steer_pins.cpp, xdp_attach.cpp, netdev.cpp,
+// steer_tables.cpp, steer_rule_maps.cpp, steer_slots.cpp, steer_stats.cpp.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
 #include "steer.h"
+#include "steer_config.h"
+#include "steer_rule.h"
 
 struct steer;	// the libbpf skeleton (steer.skel.h)
 
 namespace mkdp {
-
-enum class XdpMode { native, skb };
-enum class SteerAction : uint32_t {
-	pass = MKDP_STEER_ACT_PASS,
-	drop = MKDP_STEER_ACT_DROP,
-	steer = MKDP_STEER_ACT_STEER,
-};
-
-const char *to_string(XdpMode m) noexcept;
-const char *to_string(SteerAction a) noexcept;
-// "queue,hash,rules" (any order, '+' or ',' separated) or "none" to
-// MKDP_STEER_POLICY_* bits; an empty policy or word is refused.
-uint32_t parse_policy(std::string_view s);
-std::string policy_string(uint32_t policy);
-
-// What the program reads for every frame (steer_config), changeable live.
-struct SteerConfig {
-	uint32_t policy = MKDP_STEER_POLICY_QUEUE;	// MKDP_STEER_POLICY_* bits
-	SteerAction default_action = SteerAction::pass;	// pass or drop
-	uint32_t partitions = 1;			// 1..MKDP_STEER_MAX_PARTITIONS
-	bool symmetric = false;				// A->B and B->A hash alike
-	uint32_t hash_seed = 0;
-
-	// Fields, for AttachOptions::fields.
-	enum Field : uint32_t {
-		f_policy = 1, f_default = 2, f_partitions = 4, f_symmetric = 8, f_seed = 16, f_all = 31
-	};
-};
-
-struct AttachOptions {
-	XdpMode mode = XdpMode::native;
-	SteerConfig config;
-	bool force = false;	// replace an XDP program mkdp did not attach
-	// When mkdp's program is already attached, only these fields of
-	// `config` change and the others keep their values (re-attach changes
-	// only what is given); a fresh attach takes `config` whole.
-	uint32_t fields = SteerConfig::f_all;
-	// Applied after the configuration (a changed partition count re-spreads
-	// both tables first), checked before anything changes:
-	std::vector<std::pair<uint32_t, uint32_t>> queue_map;	// queue -> partition (or PART_NONE)
-	std::vector<uint32_t> indirection;	// repeated over the table, as set_indirection()
-};
-
-// The indirection table that gives partition p a share weights[p] / sum of
-// the flow hash (ethtool -X weight): contiguous runs, like ethtool's.
-std::vector<uint32_t> indirection_from_weights(std::span<const uint32_t> weights);
-
-// A steering rule. Exact rules match the 5-tuple (ports 0 for protocols
-// without ports and non-first fragments); prefix rules match the longest
-// destination, then the longest source prefix.
-struct SteerRule {
-	enum class Match { exact, dst_prefix, src_prefix };
-	Match match = Match::exact;
-	uint8_t family = 4;			// 4 or 6
-	uint8_t proto = 0;			// exact: IPPROTO_*
-	uint16_t sport = 0, dport = 0;		// exact: host order
-	std::array<uint8_t, 16> saddr{};	// exact: source; prefix: the prefix
-	std::array<uint8_t, 16> daddr{};	// exact: destination
-	uint8_t prefix_len = 0;			// prefix rules: 0..32 / 0..128
-	SteerAction action = SteerAction::steer;
-	uint32_t partition = 0;			// action steer
-	uint32_t id = 0;			// assigned by add_rule(s)
-
-	// "exact udp 10.0.0.1:5000 10.0.0.2:6000 part 3", "dst 10.1.0.0/16 drop",
-	// "src fd00::/64 pass", "exact tcp [fd00::1]:80 [fd00::2]:9000 part 0";
-	// throws mkdp::Error naming what it could not read.
-	static SteerRule parse(std::string_view text);
-	std::string to_string() const;	// the same syntax, with the id ("#5 ...")
-	std::string text() const;	// the same without the id, for a rule not yet added
-	bool same_match(const SteerRule &o) const;
-};
 
 struct SteerStats {
 	mkdp_steer_totals totals{};				// sums over CPUs
@@ -198,6 +132,8 @@ public:
 	// itself when the socket is closed.
 	void set_socket(uint32_t queue, uint32_t part, int xsk_fd);
 	void clear_socket(uint32_t queue, uint32_t part);
+	// queue -> partitions with a socket, as recorded by set_socket.
+	std::vector<std::pair<uint32_t, std::vector<uint32_t>>> sockets() const;
 
 	SteerStats read_stats() const;
 	void reset_stats();
@@ -207,18 +143,13 @@ public:
 	int xskmap_fd() const noexcept;
 	const std::string &ifname() const noexcept { return ifname_; }
 
-	// The maps, in pin/name order (steer.bpf.c).
-	enum MapId {
-		steer_config, steer_info, queue_to_part, flow_indir, rules_exact_v4,
-		rules_exact_v6, rules_v4_prefix, rules_v6_prefix, rules_v4_by_len,
-		rules_v6_by_len, part_stats, rule_stats, steer_stats,
-		xsks_by_queue_part, xsk_slots, nr_maps
-	};
-	static const char *map_name(MapId m) noexcept;
-	int map_fd(MapId m) const noexcept { return maps_[m]; }
+	// The program's maps, by name: skel().maps.rules_exact_v4 (include
+	// steer.skel.h). Only the maps: a Steering opened from pins has not
+	// loaded the object's programs.
+	const steer &skel() const noexcept { return *skel_; }
 
 private:
-	Steering();
+	explicit Steering(steer *skel) noexcept : skel_(skel) {}
 	static Steering from_object(steer *skel, const SteerConfig &c);
 	void close_all() noexcept;
 	void check_partition(uint32_t part) const;
@@ -234,7 +165,7 @@ private:
 	std::string netns_;	// label of the pins' namespace
 	int ifindex_ = 0;
 	int prog_fd_ = -1;
-	std::array<int, nr_maps> maps_;
+	steer *skel_ = nullptr;	// owned: loaded, or opened with its maps from the pins
 };
 
 } // namespace mkdp

@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bare_redirect.skel.h"
+#include "steer.skel.h"
 
 using namespace mkdp;
 
@@ -247,6 +248,31 @@ TEST_F(SteerE2E, QueuePolicyDeliversEachFrameToItsQueuesPartition)
 	EXPECT_EQ(umem_->ownership_errors(), 0u);
 }
 
+// A socket bound to another queue refuses the frame after the program
+// returned XDP_REDIRECT: only the redirect-error program (tp_btf) sees it,
+// and counts it against the slot's partition.
+TEST_F(SteerE2E, RedirectsTheSocketRefusesAreCounted)
+{
+	run_in_netns(ns_, [&] { steer_->set_socket(0, 0, socks_[1]->fd()); });
+	SteerStats before = steer_->read_stats();
+	GenOptions o = gen_options(9000, 400);
+	uint64_t on_queue0 = 0;
+	for (uint64_t i = 0; i < o.count; i++)
+		on_queue0 += gen_frame_queue(o, kQueues, i) == 0;
+	ASSERT_GT(on_queue0, 0u);
+	Arrivals got;
+	GenReport sent = send_and_collect(o, o.count - on_queue0, got);
+	SteerStats after = steer_->read_stats();
+
+	ASSERT_EQ(sent.per_queue[0], on_queue0);
+	EXPECT_EQ(got.queue_of.size(), o.count - on_queue0);
+	for (auto [tag, q] : got.queue_of)
+		EXPECT_NE(gen_frame_queue(o, kQueues, tag - o.first_tag), 0u) << "tag " << tag << " got through";
+	EXPECT_EQ(after.partitions[0].redirect_errors - before.partitions[0].redirect_errors, on_queue0);
+	for (uint32_t p = 1; p < kQueues; p++)
+		EXPECT_EQ(after.partitions[p].redirect_errors, before.partitions[p].redirect_errors) << "partition " << p;
+}
+
 TEST_F(SteerE2E, ExactRuleWinsAndCountsNoSocketThenDefaultDrop)
 {
 	// Every frame leaves on queue 0, but a rule sends flow 3 to partition 1,
@@ -348,10 +374,11 @@ TEST(SteerDetach, LeavesNoProgramPinOrMapBehind)
 	run_in_netns(ns, [&] {
 		Steering s = Steering::attach(kTestbedRxDev, {});
 		prog_id = s.status().prog_id;
-		for (int m = 0; m < Steering::nr_maps; m++) {
+		const bpf_map *m;
+		bpf_object__for_each_map(m, s.skel().obj) {
 			bpf_map_info info{};
 			uint32_t len = sizeof(info);
-			ASSERT_EQ(bpf_obj_get_info_by_fd(s.map_fd(Steering::MapId(m)), &info, &len), 0);
+			ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_map__fd(m), &info, &len), 0);
 			map_ids.push_back(info.id);
 		}
 		// Attaching twice is idempotent: same program.

@@ -34,6 +34,7 @@
 #include <mkdp/packet.h>
 
 #include "bare_redirect.skel.h"
+#include "steer.skel.h"
 #include "steer_loader.h"
 
 using namespace mkdp;
@@ -509,7 +510,7 @@ TEST(SteerProg, PrefixLookupsFindTheLongestMatchInHashAndTrieModes)
 		auto index = [&] {
 			mkdp_steer_config c{};
 			uint32_t zero = 0;
-			EXPECT_EQ(bpf_map_lookup_elem(s.map_fd(Steering::steer_config), &zero, &c), 0);
+			EXPECT_EQ(bpf_map_lookup_elem(bpf_map__fd(s.skel().maps.steer_config), &zero, &c), 0);
 			return c.rules;
 		};
 		auto check_frames = [&](bool expect_hits) {
@@ -641,7 +642,7 @@ TEST(SteerProg, RuleErrors)
 	// ...in the by-length hash too, which list_rules() does not read
 	int by_len = 0;
 	mkdp_steer_v4_by_len k{}, next{};
-	for (void *prev = nullptr; !bpf_map_get_next_key(s.map_fd(Steering::rules_v4_by_len), prev, &next); prev = &k) {
+	for (void *prev = nullptr; !bpf_map_get_next_key(bpf_map__fd(s.skel().maps.rules_v4_by_len), prev, &next); prev = &k) {
 		k = next;
 		by_len++;
 	}
@@ -904,6 +905,41 @@ TEST(SteerAttach, RefusesForeignProgramUnlessForced)
 	EXPECT_TRUE(s.status().attached);
 	Steering::detach(net.a());
 	bare_redirect__destroy(bare);
+}
+
+// lo has no driver XDP: a forced native attach fails after the foreign
+// program came off, which must then be back, in its mode, although nothing
+// but the interface held it.
+TEST(SteerAttach, ForcedAttachThatFailsPutsTheForeignProgramBack)
+{
+	TestNet net;
+	ASSERT_TRUE(net.ok());
+	InNetns in(net.ns());
+	int lo = int(if_nametoindex("lo"));
+	bare_redirect *bare = bare_redirect__open_and_load();
+	ASSERT_NE(bare, nullptr);
+	int fd = bpf_program__fd(bare->progs.bare_redirect);
+	ASSERT_EQ(bpf_xdp_attach(lo, fd, XDP_FLAGS_SKB_MODE, nullptr), 0);
+	bpf_prog_info info{};
+	__u32 len = sizeof(info);
+	ASSERT_EQ(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	bare_redirect__destroy(bare);
+
+	AttachOptions o;
+	o.mode = XdpMode::native;
+	o.force = true;
+	try {
+		Steering::attach("lo", o);
+		ADD_FAILURE() << "lo took a native XDP program";
+	} catch (const Error &e) {
+		EXPECT_NE(std::string(e.what()).find("'bare_redirect' (id " + std::to_string(info.id) + ") is back on 'lo'"),
+			  std::string::npos) << e.what();
+	}
+	__u32 id = 0;
+	EXPECT_EQ(bpf_xdp_query_id(lo, XDP_FLAGS_SKB_MODE, &id), 0);
+	EXPECT_EQ(id, info.id) << "the foreign program was not put back";
+	EXPECT_FALSE(std::filesystem::exists(Steering::pin_dir("lo")));
+	bpf_xdp_detach(lo, XDP_FLAGS_SKB_MODE, nullptr);
 }
 
 TEST(SteerAttach, ErrorsLeaveNothingBehind)
