@@ -16,9 +16,7 @@
  * A second program counts the redirects the kernel refused after we
  * returned XDP_REDIRECT (socket ring full, socket bound to another queue):
  * those are invisible from the XDP program itself.
- *
- * Every map is pinned by name (LIBBPF_PIN_BY_NAME) under the pin directory
- * the loader gives libbpf, so the pins carry the names used here.
+ * Maps are pinned by name (LIBBPF_PIN_BY_NAME) in the loader's pin directory.
  */
 #include "mkdp_bpf.h"
 
@@ -374,15 +372,14 @@ int mkdp_steer(struct xdp_md *ctx)
 	return count_verdict(tot, verdict);
 }
 
-/* The tracepoint passes only pointers to these: their layout is not needed. */
+/*
+ * xdp:xdp_redirect_err, typed by the kernel's BTF (include/trace/events/xdp.h,
+ * xdp_redirect_template; only pointers to the structs, so no layouts needed).
+ * It fires on the CPU that ran mkdp_steer: the per-CPU counter is its own.
+ */
 struct net_device;
 struct bpf_prog;
 
-/*
- * xdp:xdp_redirect_err, typed by the kernel's BTF (include/trace/events/xdp.h,
- * xdp_redirect_template). It fires on the CPU that ran mkdp_steer, so the
- * per-CPU counter is the same one the XDP program used.
- */
 SEC("tp_btf/xdp_redirect_err")
 int BPF_PROG(mkdp_steer_redirect_err, const struct net_device *dev, const struct bpf_prog *xdp,
 	     const void *tgt, int err, enum bpf_map_type map_type, __u32 map_id, __u32 index)
