@@ -12,7 +12,9 @@
 #include <mkdp/xsk_wakeup.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -318,6 +320,11 @@ void Supervisor::listen_control()
 // deadlines are read, not signalled).
 void Supervisor::loop()
 {
+	// The control thread sleeps until a client or a signal comes; when one
+	// does, a busy data path or partitions may hold both CPUs, and a
+	// command would wait a scheduler slice for its turn. A little priority
+	// for this thread only (the data path keeps the partitions' nice).
+	(void)!setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), kControlNice);
 	pollfd sig[2] = {{chld_fd_, POLLIN, 0}, {term_fd_, POLLIN, 0}};
 	while (!quit_) {
 		server_.serve(sig, in_transition() ? 1 : 100,

@@ -38,6 +38,7 @@ inline constexpr uint32_t kRxEntries = 2048;	// per (queue, partition) socket
 inline constexpr uint64_t kSettleNs = 20'000'000;	// after clearing XSKMAP slots, before reading RX rings
 inline constexpr uint64_t kStartTimeoutNs = 5'000'000'000;
 inline constexpr uint64_t kStopTimeoutNs = 2'000'000'000;
+inline constexpr int kControlNice = -5;	// the control thread's, see Supervisor::loop()
 
 enum class PState { stopped, starting, running, stopping, reclaiming };
 const char *to_string(PState s);
