@@ -16,5 +16,6 @@ void register_attach(CLI::App &app);
 void register_rule(CLI::App &app);
 void register_stats(CLI::App &app);
 void register_part(CLI::App &app);
+void register_sdp(CLI::App &app);
 
 } // namespace mkdp::cli

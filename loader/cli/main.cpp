@@ -91,6 +91,7 @@ int main(int argc, char **argv)
 	mkdp::cli::register_stats(app);
 	mkdp::cli::register_topology(app);
 	mkdp::cli::register_part(app);
+	mkdp::cli::register_sdp(app);
 	mkdp::cli::register_bench(app);
 	mkdp::cli::register_demo(app);
 
