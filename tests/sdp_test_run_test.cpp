@@ -74,6 +74,24 @@ TEST_F(SdpTestRun, ZeroFillCompletesReadsOfNeverWrittenExtents)
 	EXPECT_EQ(verdicts_of("zero_fill"), (V{"complete", "pass", "pass", "complete", "pass", "pass", "pass"}));
 }
 
+TEST_F(SdpTestRun, TokenBucketLimitsATenantThenSendsItToTheSlowLane)
+{
+	using V = std::vector<std::string>;
+	EXPECT_EQ(verdicts_of("token_bucket"), (V{"pass", "pass", "pass", "drop", "pass", "pass", "drop"}));
+	// With a slow lane, the excess goes there instead of failing.
+	std::string file = "/tmp/mkdp-sdp-tb-" + std::to_string(getpid()) + ".req";
+	std::ofstream(file) << "map limits u32:1 = u64:1 u64:1\nmap slow_part u32:0 = u32:3\n"
+			       "read 0 512 part=1\nread 0 512 part=1\n";
+	ProgramResult r = mkdp_cli(
+		{"sdp", "test-run", kExamples + "/token_bucket.bpf.o", "--requests", file, "--json"});
+	std::remove(file.c_str());
+	ASSERT_EQ(r.status, 0) << r.err;
+	json out = json::parse(r.out);
+	EXPECT_EQ(out["requests"][0]["verdict"], "pass");
+	EXPECT_EQ(out["requests"][1]["verdict"], "redirect");
+	EXPECT_EQ(out["requests"][1]["target_partition"], 3);
+}
+
 // More requests than one batch holds, through the library: every request
 // judged, in order, each by its own fields.
 TEST_F(SdpTestRun, ExecutorRunsManyBatchesInOrder)
