@@ -88,5 +88,6 @@ void register_ring(CLI::App &bench);
 void register_steer(CLI::App &bench);
 void register_doorbell(CLI::App &bench);
 void register_isolation(CLI::App &bench);
+void register_sdp(CLI::App &bench);
 
 } // namespace mkdp::bench

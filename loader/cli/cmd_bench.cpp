@@ -17,6 +17,7 @@ void register_bench(CLI::App &app)
 	mkdp::bench::register_steer(*bench);
 	mkdp::bench::register_doorbell(*bench);
 	mkdp::bench::register_isolation(*bench);
+	mkdp::bench::register_sdp(*bench);
 }
 
 } // namespace mkdp::cli
