@@ -1,0 +1,132 @@
+// SPDX-License-Identifier: BSD-2-Clause
+#include "frontend.h"
+
+#include <mkdp/error.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace mkdp::sdp {
+
+Frontend::Frontend(Program *program, std::vector<Lane> lanes, std::vector<VolumeInfo> volumes)
+	: program_(program), volumes_(std::move(volumes))
+{
+	for (Lane &l : lanes) {
+		LaneState s;
+		uint32_t entries = l.sq.entries();
+		s.slot_size = uint32_t(l.area.size() / entries) & ~uint32_t(MKDP_SECTOR_SIZE - 1);
+		if (!s.slot_size)
+			throw Error("lane of partition " + std::to_string(l.partition) + ": its area holds no buffer per tag");
+		for (uint32_t t = entries; t-- > 0;)
+			s.free_tags.push_back(t);
+		s.by_tag.resize(entries);
+		lane_of_[l.partition] = lanes_.size();
+		s.lane = std::move(l);
+		lanes_.push_back(std::move(s));
+	}
+	for (const VolumeInfo &v : volumes_)
+		if (!lane_of_.count(v.owner))
+			throw Error("a volume's owner, partition " + std::to_string(v.owner) + ", has no lane");
+}
+
+void Frontend::answer(const Request &r, int32_t status, uint32_t bytes, uint8_t verdict)
+{
+	answered_.push_back({r.tag, status, bytes, verdict});
+}
+
+void Frontend::submit(std::span<const Request> reqs)
+{
+	mds_.resize(reqs.size());
+	verdicts_.assign(reqs.size(), SDP_PASS);
+	for (size_t i = 0; i < reqs.size(); i++) {
+		const Request &r = reqs[i];
+		mds_[i] = {r.op, r.flags, r.volume, 0, uint16_t(r.tag), r.sector, r.len, r.part, 0, 0};
+	}
+	if (program_ && !reqs.empty())
+		program_->run(mds_, verdicts_.data());
+	outstanding_ += reqs.size();
+	for (size_t i = 0; i < reqs.size(); i++)
+		route(reqs[i], mds_[i], verdicts_[i]);
+}
+
+void Frontend::route(const Request &r, const sdp_md &md, uint8_t verdict)
+{
+	stats_.verdicts[verdict]++;
+	if (r.volume >= volumes_.size())
+		return answer(r, -EINVAL, 0, verdict);
+	switch (verdict) {
+	case SDP_DROP:
+		return answer(r, md.err > 0 ? -md.err : -EIO, 0, verdict);
+	case SDP_COMPLETE:
+		if (r.op == SDP_OP_READ && r.data)
+			std::memset(r.data, 0, r.len);
+		return answer(r, 0, r.op == SDP_OP_READ || r.op == SDP_OP_WRITE ? r.len : 0, verdict);
+	case SDP_PASS:
+	case SDP_REDIRECT: {
+		uint32_t part = verdict == SDP_PASS ? volumes_[r.volume].owner : md.target;
+		auto it = lane_of_.find(part);
+		if (it == lane_of_.end() || r.op > SDP_OP_DISCARD)
+			return answer(r, -EIO, 0, verdict);	// nowhere to go, or an op the rings lack
+		LaneState &l = lanes_[it->second];
+		stats_.per_partition[part]++;
+		if (!l.waiting.empty() || !post(l, {r, verdict}))
+			l.waiting.push_back({r, verdict});
+		return;
+	}
+	default:
+		return answer(r, -EIO, 0, SDP_ABORTED);
+	}
+}
+
+bool Frontend::post(LaneState &l, const Pending &p)
+{
+	const Request &r = p.r;
+	if (l.free_tags.empty())
+		return false;
+	if (r.len > l.slot_size) {
+		answer(r, -EINVAL, 0, p.verdict);	// larger than a lane buffer
+		return true;
+	}
+	uint32_t t = l.free_tags.back();
+	uint64_t buf = uint64_t(t) * l.slot_size;
+	mkdp_sreq_desc d{r.op, uint16_t(r.flags & SDP_F_FUA ? MKDP_SREQ_F_FUA : 0), t, r.sector, buf, r.len, r.volume};
+	if (r.op == SDP_OP_WRITE && r.data)
+		std::memcpy(l.lane.area.data() + buf, r.data, r.len);
+	if (!l.lane.sq.produce(&d, 1))
+		return false;
+	l.free_tags.pop_back();
+	l.by_tag[t] = p;
+	return true;
+}
+
+uint32_t Frontend::reap(std::span<Completion> out)
+{
+	uint32_t n = 0;
+	for (LaneState &l : lanes_) {
+		while (!l.waiting.empty() && post(l, l.waiting.front()))
+			l.waiting.pop_front();
+		mkdp_scpl_desc c[64];
+		uint32_t room = uint32_t(std::min<size_t>(64, out.size() - n));
+		uint32_t k = room ? l.lane.cq.consume(c, room) : 0;
+		for (uint32_t i = 0; i < k; i++) {
+			const Pending &p = l.by_tag[c[i].tag];
+			if (p.r.op == SDP_OP_READ && p.r.data && c[i].status == 0)
+				std::memcpy(p.r.data, l.lane.area.data() + uint64_t(c[i].tag) * l.slot_size, p.r.len);
+			out[n++] = {p.r.tag, c[i].status, c[i].bytes, p.verdict};
+			if (c[i].status)
+				stats_.per_errno[c[i].status]++;
+			l.free_tags.push_back(c[i].tag);
+		}
+	}
+	size_t a = std::min(answered_.size(), out.size() - n);
+	for (size_t i = 0; i < a; i++) {
+		out[n++] = answered_[i];
+		if (answered_[i].status)
+			stats_.per_errno[answered_[i].status]++;
+	}
+	answered_.erase(answered_.begin(), answered_.begin() + long(a));
+	outstanding_ -= n;
+	return n;
+}
+
+} // namespace mkdp::sdp

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The SDP front end: where clients' storage requests enter. A batch of
+// requests is judged by the volume's SDP program (one BPF_PROG_RUN per 64),
+// then each goes where its verdict says:
+//   SDP_PASS      to the lane of the volume's owner partition
+//   SDP_REDIRECT  to the lane of the partition the program named
+//   SDP_DROP      completed at once with the program's errno
+//   SDP_COMPLETE  completed at once (a read returns zeros)
+//   SDP_ABORTED   completed at once with EIO, counted apart
+// A lane is one partition's pair of storage rings and the area their
+// buffers live in (a region shared with that partition): the front end
+// copies a write's data into the lane's area once, and a read's data out of
+// it once; the partition's worker does I/O on the area in place.
+#pragma once
+
+#include "executor.h"
+
+#include <mkdp/ring.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <span>
+#include <vector>
+
+namespace mkdp::sdp {
+
+struct Lane {
+	Producer<mkdp_sreq_desc> sq;
+	Consumer<mkdp_scpl_desc> cq;
+	std::span<uint8_t> area;	// shared with the partition; split into one buffer per tag
+	uint32_t partition = 0;		// the partition that serves it (sdp_md.target, .part)
+};
+
+struct VolumeInfo {
+	uint64_t size = 0;		// bytes
+	uint32_t owner = 0;		// partition that serves SDP_PASS
+};
+
+// A client's request: its own tag, and its own buffer (len bytes).
+struct Request {
+	uint8_t op = SDP_OP_READ;	// SDP_OP_*; WRITE_ZEROES is not served by the rings yet
+	uint8_t flags = 0;		// SDP_F_*
+	uint16_t volume = 0;
+	uint32_t tag = 0;
+	uint64_t sector = 0;
+	uint32_t len = 0;
+	uint8_t *data = nullptr;
+	uint32_t part = 0;		// the issuing partition, as the program sees it
+};
+
+struct Completion {
+	uint32_t tag;		// the client's
+	int32_t status;		// 0 or a negative errno
+	uint32_t bytes;
+	uint8_t verdict;	// enum sdp_action
+};
+
+struct FrontendStats {
+	uint64_t verdicts[SDP_ACTION_MAX + 1] = {};
+	std::map<uint32_t, uint64_t> per_partition;	// requests sent to each lane
+	std::map<int32_t, uint64_t> per_errno;		// completions with that (negative) status
+};
+
+class Frontend {
+public:
+	// `program` may be null: every request passes to its volume's owner.
+	Frontend(Program *program, std::vector<Lane> lanes, std::vector<VolumeInfo> volumes);
+
+	// Judges and routes the requests; all are accepted (those a full lane
+	// cannot take yet wait, in order, and go out in a later poll()).
+	void submit(std::span<const Request> reqs);
+	// Posts what waits, collects the lanes' completions and the program's
+	// own answers, copying read data to the clients' buffers. Returns how
+	// many completions it wrote to out.
+	uint32_t reap(std::span<Completion> out);
+	// Requests submitted and not yet reaped.
+	uint64_t outstanding() const noexcept { return outstanding_; }
+	const FrontendStats &stats() const noexcept { return stats_; }
+
+private:
+	struct Pending {
+		Request r;
+		uint8_t verdict;
+	};
+	struct LaneState {
+		Lane lane;
+		uint32_t slot_size = 0;			// bytes of the area per tag
+		std::vector<uint32_t> free_tags;
+		std::vector<Pending> by_tag;		// what each lane tag carries
+		std::deque<Pending> waiting;		// judged, no room yet
+	};
+	void route(const Request &r, const sdp_md &md, uint8_t verdict);
+	void answer(const Request &r, int32_t status, uint32_t bytes, uint8_t verdict);
+	bool post(LaneState &l, const Pending &p);
+
+	Program *program_;
+	std::vector<LaneState> lanes_;
+	std::map<uint32_t, size_t> lane_of_;	// partition -> lanes_ index
+	std::vector<VolumeInfo> volumes_;
+	std::vector<Completion> answered_;	// completed by the front end itself
+	std::vector<sdp_md> mds_;
+	std::vector<uint8_t> verdicts_;
+	uint64_t outstanding_ = 0;
+	FrontendStats stats_;
+};
+
+} // namespace mkdp::sdp
