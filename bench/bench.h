@@ -16,6 +16,10 @@
 
 #include <linux/if_xdp.h>
 
+namespace mkdp::sdp {
+class Program;
+}
+
 namespace mkdp::bench {
 
 // cpu model, cores, kernel, whether we run under a hypervisor.
@@ -82,6 +86,9 @@ private:
 
 // Frames/s into the AF_XDP socket against the netns UDP socket, interleaved.
 nlohmann::json measure_delivery(DeliveryBed &bed, bool quick, int repetitions);
+
+// bench sdp's storage figures (sdp_io.cpp): {"results", "ratios", "direct"}.
+nlohmann::json measure_sdp_io(sdp::Program *prog, bool quick, int reps, std::string &text);
 
 // Each benchmark registers its own subcommand under `mkdp bench`.
 void register_ring(CLI::App &bench);

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `mkdp bench sdp`'s storage figures: 4 KiB random reads and writes at queue
+// depth 1 and 32 on one backing file, through the SDP path (front end with
+// the program attached -> storage ring -> storage worker on io_uring) and
+// through io_uring directly from one thread, interleaved, same file.
+//
+// The worker here is a thread pinned to CPU 1, polling its ring, where in
+// `mkdp up` it is the partition's process on its own CPU; the rings, the
+// worker and the front end are the same code. The client runs on CPU 0.
+// Both sides poll for completions (nobody sleeps): the SDP path spends a
+// second CPU on its worker, which the figures do not hide (see docs/sdp.md).
+#include "bench.h"
+
+#include <frontend.h>
+#include <storage_worker.h>
+
+#include <mkdp/cpu.h>
+#include <mkdp/error.h>
+#include <mkdp/region.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstring>
+#include <random>
+#include <thread>
+
+#include <liburing.h>
+
+namespace mkdp::bench {
+
+namespace {
+
+constexpr uint64_t kFileSize = 256ULL << 20;
+constexpr uint32_t kBlock = 4096;
+
+uint64_t random_offset(std::mt19937_64 &rnd)
+{
+	return rnd() % (kFileSize / kBlock) * kBlock;
+}
+
+// io_uring from one thread, completions polled: qd requests in flight until
+// `ops` completed.
+double uring_iops(int fd, bool write, unsigned qd, uint64_t ops)
+{
+	io_uring ring;
+	if (int err = io_uring_queue_init(qd, &ring, 0))
+		throw Error(std::string("io_uring: ") + std::strerror(-err), -err);
+	void *mem = nullptr;
+	if (posix_memalign(&mem, kBlock, size_t(qd) * kBlock))
+		throw Error("no memory for buffers");
+	auto *bufs = static_cast<uint8_t *>(mem);
+	std::memset(bufs, 0x5a, size_t(qd) * kBlock);
+	std::mt19937_64 rnd(std::random_device{}());
+	uint64_t submitted = 0, done = 0;
+	auto prep = [&](unsigned slot) {
+		io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+		if (write)
+			io_uring_prep_write(sqe, fd, bufs + size_t(slot) * kBlock, kBlock, random_offset(rnd));
+		else
+			io_uring_prep_read(sqe, fd, bufs + size_t(slot) * kBlock, kBlock, random_offset(rnd));
+		io_uring_sqe_set_data64(sqe, slot);
+		submitted++;
+	};
+	uint64_t t0 = now_ns();
+	for (unsigned s = 0; s < qd && submitted < ops; s++)
+		prep(s);
+	io_uring_submit(&ring);
+	while (done < ops) {
+		// Polled, as the SDP worker polls its ring and its io_uring:
+		// neither side sleeps, so the ratio is the path, not a wake-up.
+		io_uring_cqe *cqe;
+		while (io_uring_peek_cqe(&ring, &cqe))
+			cpu_relax();
+		unsigned slot = unsigned(io_uring_cqe_get_data64(cqe));
+		int res = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+		if (res != int(kBlock))
+			throw Error("io_uring " + std::string(write ? "write" : "read") + ": " +
+				    (res < 0 ? std::strerror(-res) : "short"));
+		done++;
+		if (submitted < ops) {
+			prep(slot);
+			io_uring_submit(&ring);
+		}
+	}
+	double secs = double(now_ns() - t0) / 1e9;
+	io_uring_queue_exit(&ring);
+	free(mem);
+	return double(ops) / secs;
+}
+
+// The SDP path: the same requests through the front end, a ring and a
+// worker thread.
+double sdp_iops(const sdp::Backend &backend, sdp::Program *prog, bool write, unsigned qd, uint64_t ops)
+{
+	constexpr uint32_t kEntries = 64;
+	Region r = Region::create(RegionLayout()
+					  .area("data", uint64_t(kEntries) * kBlock)
+					  .ring("sq", MKDP_DESC_SREQ, kEntries, "data")
+					  .ring("cq", MKDP_DESC_SCPL, kEntries, "data"));
+	sdp::StorageWorker w(r.requests("sq", 1), r.producer<mkdp_scpl_desc>("cq"), r.area("data"), {backend}, kEntries);
+	std::atomic<bool> stop{false};
+	std::thread worker([&] {
+		pin_to_cpu(1);
+		while (!stop.load(std::memory_order_relaxed))
+			w.poll();
+	});
+	std::vector<sdp::Lane> lanes;
+	lanes.push_back({r.producer<mkdp_sreq_desc>("sq"), r.completions("cq", "sq"), r.area("data"), 0});
+	sdp::Frontend fe(prog, std::move(lanes), {{kFileSize, 0}});
+	std::vector<uint8_t> bufs(size_t(qd) * kBlock, 0x5a);
+	std::mt19937_64 rnd(std::random_device{}());
+	uint64_t submitted = 0, done = 0;
+	auto request = [&](uint32_t slot) {
+		submitted++;
+		return sdp::Request{uint8_t(write ? SDP_OP_WRITE : SDP_OP_READ), 0, 0, slot,
+				    random_offset(rnd) / MKDP_SECTOR_SIZE, kBlock, bufs.data() + size_t(slot) * kBlock, 0};
+	};
+	uint64_t t0 = now_ns();
+	std::vector<sdp::Request> batch;
+	for (uint32_t s = 0; s < qd && submitted < ops; s++)
+		batch.push_back(request(s));
+	fe.submit(batch);
+	sdp::Completion c[64];
+	std::string failed;
+	while (done < ops && failed.empty()) {
+		uint32_t n = fe.reap(c);
+		batch.clear();
+		for (uint32_t i = 0; i < n; i++) {
+			if (c[i].status)
+				failed = std::strerror(-c[i].status);
+			done++;
+			if (submitted < ops)
+				batch.push_back(request(c[i].tag));
+		}
+		if (!batch.empty())
+			fe.submit(batch);
+	}
+	double secs = double(now_ns() - t0) / 1e9;
+	while (fe.outstanding())
+		fe.reap(c);
+	stop = true;
+	worker.join();
+	if (!failed.empty())
+		throw Error("SDP path " + std::string(write ? "write" : "read") + ": " + failed);
+	return double(ops) / secs;
+}
+
+// Every block written once before measuring: reads of a hole never reach
+// the disk, and a first write to a block allocates it.
+void prefill(int fd)
+{
+	constexpr size_t kChunk = 1 << 20;
+	void *mem = nullptr;
+	if (posix_memalign(&mem, kBlock, kChunk))
+		throw Error("no memory for the prefill");
+	std::memset(mem, 0xa5, kChunk);
+	for (uint64_t off = 0; off < kFileSize; off += kChunk)
+		if (pwrite(fd, mem, kChunk, off_t(off)) != ssize_t(kChunk)) {
+			free(mem);
+			throw_errno("prefill the benchmark file");
+		}
+	free(mem);
+	if (fdatasync(fd))
+		throw_errno("prefill the benchmark file");
+}
+
+} // namespace
+
+nlohmann::json measure_sdp_io(sdp::Program *prog, bool quick, int reps, std::string &text)
+{
+	std::string path = "/var/tmp/mkdp-bench-sdp-" + std::to_string(getpid());
+	sdp::Backend b = sdp::Backend::open_file(path, kFileSize);
+	unlink(path.c_str());	// gone when closed, whatever happens
+	pin_to_cpu(0);
+	uint64_t ops = quick ? 4000 : 40000;
+	nlohmann::json results, ratios;
+	text += std::string("  storage, 4 KiB random, ") + (b.direct ? "O_DIRECT" : "page cache") + " file, " +
+		std::to_string(ops) + " ops per run:\n";
+	try {
+		prefill(b.fd);
+		for (bool write : {false, true}) {
+			for (unsigned qd : {1u, 32u}) {
+				std::vector<double> s, u;
+				for (int rep = 0; rep < reps; rep++) {
+					// Alternating which goes first: neither always
+					// finds the other's cache state.
+					if (rep % 2)
+						s.push_back(sdp_iops(b, prog, write, qd, ops));
+					u.push_back(uring_iops(b.fd, write, qd, ops));
+					if (rep % 2 == 0)
+						s.push_back(sdp_iops(b, prog, write, qd, ops));
+				}
+				std::string key = std::string(write ? "randwrite" : "randread") + "_qd" + std::to_string(qd);
+				Summary ss = summarize(s), us = summarize(u);
+				results["sdp_iops"][key] = to_json(ss);
+				results["io_uring_iops"][key] = to_json(us);
+				ratios[key] = ss.median / us.median;
+				char line[160];
+				std::snprintf(line, sizeof(line), "    %-14s SDP path %8.0f IOPS, io_uring %8.0f IOPS (%.2fx)\n",
+					      key.c_str(), ss.median, us.median, ss.median / us.median);
+				text += line;
+			}
+		}
+	} catch (...) {
+		close(b.fd);
+		throw;
+	}
+	close(b.fd);
+	return {{"results", results}, {"ratios", ratios}, {"direct", b.direct}};
+}
+
+} // namespace mkdp::bench
