@@ -18,7 +18,7 @@ else()
 endif()
 
 # mkdp_bpf_object(<name> <file.bpf.c> [DEPENDS headers...]): only the object,
-# ${CMAKE_BINARY_DIR}/<dir of file>/<name>.bpf.o, built by target <name>_obj
+# <build dir of the calling CMakeLists>/<name>.bpf.o, built by target <name>_obj
 # (SDP programs: the executor loads them by path).
 function(mkdp_bpf_object name src)
   cmake_parse_arguments(ARG "" "" "DEPENDS" ${ARGN})
@@ -40,20 +40,10 @@ endfunction()
 
 function(mkdp_bpf_skeleton name src)
   cmake_parse_arguments(ARG "" "" "DEPENDS" ${ARGN})
-  set(out_dir ${CMAKE_BINARY_DIR}/bpf)
+  mkdp_bpf_object(${name} ${src} DEPENDS ${ARG_DEPENDS})
+  set(out_dir ${CMAKE_CURRENT_BINARY_DIR})
   set(obj ${out_dir}/${name}.bpf.o)
   set(skel ${out_dir}/${name}.skel.h)
-  add_custom_command(
-    OUTPUT ${obj}
-    COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
-    COMMAND ${CLANG_BPF} -g -O2 -target bpf -D__TARGET_ARCH_${MKDP_BPF_ARCH}
-            -Wall -Werror
-            -I/usr/include/${MKDP_MULTIARCH}
-            -I${CMAKE_SOURCE_DIR}/bpf -I${CMAKE_SOURCE_DIR}/ring_abi -I${CMAKE_SOURCE_DIR}/sdp
-            -c ${CMAKE_CURRENT_SOURCE_DIR}/${src} -o ${obj}
-    DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${src} ${ARG_DEPENDS}
-    COMMENT "BPF ${src}"
-    VERBATIM)
   add_custom_command(
     OUTPUT ${skel}
     COMMAND ${BPFTOOL} gen skeleton ${obj} name ${name} > ${skel}
