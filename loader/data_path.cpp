@@ -5,7 +5,6 @@
 #include <steer_loader.h>
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -23,9 +22,6 @@ DataPath::DataPath(const Region &umem, uint32_t frame_size, FramePool pool, std:
 	: umem_(umem), frame_size_(frame_size), pool_(std::move(pool)), queues_(std::move(queues))
 {
 	static_assert(sizeof(lent_) / sizeof(lent_[0]) >= kFillBatch);
-	wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (wake_fd_ < 0)
-		throw_errno("eventfd");
 }
 
 void DataPath::add_partition(uint32_t p, Consumer<FrameAddr> ret, PartitionCtl *ctl)
@@ -50,53 +46,22 @@ void DataPath::stop() noexcept
 {
 	if (thread_.joinable()) {
 		quit_ = true;
-		uint64_t one = 1;
-		(void)!write(wake_fd_, &one, sizeof(one));
+		handoff_.wake();
 		thread_.join();
 	}
-	if (wake_fd_ >= 0)
-		close(wake_fd_);
-	wake_fd_ = -1;
 }
 
 void DataPath::call(const std::function<void()> &fn)
 {
-	if (!thread_.joinable())
-		return fn();
-	std::unique_lock lk(m_);
-	job_ = &fn;
-	job_done_ = false;
-	job_error_ = nullptr;
-	pending_.store(true, std::memory_order_release);
-	uint64_t one = 1;
-	(void)!write(wake_fd_, &one, sizeof(one));
-	cv_.wait(lk, [this] { return job_done_; });
-	if (job_error_)
-		std::rethrow_exception(job_error_);
-}
-
-void DataPath::run_pending() noexcept
-{
-	std::lock_guard lk(m_);
-	try {
-		(*job_)();
-	} catch (...) {
-		job_error_ = std::current_exception();
-	}
-	job_ = nullptr;
-	pending_.store(false, std::memory_order_relaxed);
-	job_done_ = true;
-	cv_.notify_all();
+	handoff_.call(fn, thread_.joinable());
 }
 
 void DataPath::wait(int usec) noexcept
 {
-	pollfd pfd{wake_fd_, POLLIN, 0};
+	pollfd pfd{handoff_.wake_fd(), POLLIN, 0};
 	timespec ts{0, long(usec) * 1000};
-	if (ppoll(&pfd, 1, &ts, nullptr) > 0) {
-		uint64_t v;
-		(void)!read(wake_fd_, &v, sizeof(v));
-	}
+	if (ppoll(&pfd, 1, &ts, nullptr) > 0)
+		handoff_.drain();
 }
 
 void DataPath::run() noexcept
@@ -105,8 +70,8 @@ void DataPath::run() noexcept
 	while (!quit_.load(std::memory_order_relaxed)) {
 		uint32_t work = drain_returns() + refill();
 		enforce_quotas();
-		if (pending_.load(std::memory_order_acquire)) [[unlikely]]
-			run_pending();
+		if (handoff_.pending()) [[unlikely]]
+			handoff_.run_pending();
 		// Idle: sleep a little longer each time, up to 1 ms, so an
 		// unpinned supervisor does not steal the partitions' CPUs.
 		idle = work ? 0 : std::min<uint32_t>(idle + 1, 20);

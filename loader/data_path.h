@@ -11,6 +11,7 @@
 #pragma once
 
 #include "frame_pool.h"
+#include "handoff.h"
 #include "xsk_sockets.h"
 
 #include <mkdp/partition.h>
@@ -19,10 +20,7 @@
 #include <mkdp/xsk_ring_map.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <exception>
 #include <functional>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -96,7 +94,6 @@ private:
 	};
 
 	void run() noexcept;
-	void run_pending() noexcept;
 	void wait(int usec) noexcept;
 	uint64_t taken(const Part &p) const noexcept;
 	uint64_t charge(uint32_t p) const noexcept;
@@ -117,13 +114,7 @@ private:
 
 	std::thread thread_;
 	std::atomic<bool> quit_{false};
-	int wake_fd_ = -1;
-	std::atomic<bool> pending_{false};
-	std::mutex m_;
-	std::condition_variable cv_;
-	const std::function<void()> *job_ = nullptr;
-	std::exception_ptr job_error_;
-	bool job_done_ = false;
+	Handoff handoff_;
 };
 
 } // namespace mkdp

@@ -115,8 +115,13 @@ void Supervisor::start(Part &p)
 	}
 	PartitionProcess pp;
 	try {
+		// Fresh storage rings for every volume it serves.
+		if (storage_)
+			storage_->hand_over(p.index, plan, fds);
 		pp = spawn_partition(opts_.exe, plan, fds, p.placement);
 	} catch (...) {
+		if (storage_)
+			storage_->partition_gone(p.index);
 		data_->call([&] { data_->reclaim(p.index); });
 		close_sockets(p);
 		throw;
@@ -145,6 +150,9 @@ void Supervisor::on_exit(Part &p, int status)
 	p.pid = 0;
 	p.died_starting = p.state == PState::starting;
 	data_->call([&] { data_->deactivate(p.index, true); });
+	// Its storage requests in flight complete with EIO, not never.
+	if (storage_)
+		storage_->partition_gone(p.index);
 	// Its cpuset cgroup stays for a restart: removing one (a v1 cpuset
 	// waits for an RCU grace period, ~50 ms here) would stall this loop.
 	// teardown() removes it. Let redirects already in flight on other
@@ -269,6 +277,8 @@ void Supervisor::handle(int fd, const std::string &line)
 		down_client_ = fd;
 		return;
 	}
+	if (cmd.rfind("sdp-", 0) == 0)
+		return handle_sdp(fd, cmd, req);
 	std::string name = req.is_object() ? req.value("name", "") : "";
 	Part *p = find(name);
 	if (!p)

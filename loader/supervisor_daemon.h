@@ -14,6 +14,7 @@
 
 #include "control_server.h"
 #include "data_path.h"
+#include "storage_plane.h"
 #include "supervisor.h"
 #include "up_handshake.h"
 #include "user_steering.h"
@@ -112,6 +113,10 @@ private:
 	Part *find(const std::string &name);
 	std::string start_failure(const Part &p) const;
 
+	// supervisor_storage.cpp
+	void setup_storage();
+	void handle_sdp(int fd, const std::string &cmd, const json &req);
+
 	// supervisor_status.cpp
 	json part_json(const Part &p, const FramePool::PartInfo &fi, const FramePool::Tally *t) const;
 	json part_json(const Part &p);
@@ -137,6 +142,7 @@ private:
 	bool quit_ = false;
 	int down_client_ = -1;
 	std::map<std::string, int> doorbell_fds_;	// forward ring -> its doorbell's eventfd
+	std::optional<StoragePlane> storage_;	// the volumes' front ends (none: no volume)
 };
 
 // The daemon's main: set up, commit with `up` (up_handshake.h), loop.

@@ -84,6 +84,8 @@ void Supervisor::setup()
 	data_->set_steering(&*steer_);
 	checkpoint("steering");
 	data_->start();
+	setup_storage();
+	checkpoint("volumes");
 	for (Part &p : parts_) {
 		start(p);
 		checkpoint("partitions");
@@ -312,6 +314,7 @@ void Supervisor::teardown() noexcept
 		p.placement = {};
 		finish_waiters(p, {{"ok", false}, {"error", "the supervisor is going down"}});
 	}
+	storage_.reset();	// its sessions end; the partitions serving it are gone
 	undo_steering();
 	steer_.reset();
 	if (data_)

@@ -49,7 +49,9 @@ nlohmann::json Supervisor::part_json(const Part &p, const FramePool::PartInfo &f
 	       {"kicks", c.kicks},
 	       {"sleeps", c.sleeps},
 	       {"doorbell_kicks", c.doorbell_kicks},
-	       {"doorbell_suppressed", c.doorbell_suppressed}};
+	       {"doorbell_suppressed", c.doorbell_suppressed},
+	       {"storage",
+		{{"requests", c.storage.requests}, {"errors", c.storage.errors}, {"bytes", c.storage.bytes}}}};
 	json fr{{"quota", fi.quota},
 		{"range", {fi.base, fi.base + fi.quota}},
 		{"free", fi.free},
@@ -128,8 +130,10 @@ nlohmann::json Supervisor::status()
 				   {"backing", extra_[r].hugetlb() ? "hugetlbfs" : "memfd"},
 				   {"shared_with", who}});
 	}
+	json volumes = storage_ ? storage_->status().at("volumes") : json::array();
 	return {{"ok", true},
 		{"supervisor_pid", getpid()},
+		{"volumes", volumes},
 		{"interface", topo_.interface},
 		{"netns", topo_.netns},
 		{"topology", topo_.source},

@@ -11,22 +11,40 @@ namespace mkdp::sdp {
 Frontend::Frontend(Program *program, std::vector<Lane> lanes, std::vector<VolumeInfo> volumes)
 	: program_(program), volumes_(std::move(volumes))
 {
-	for (Lane &l : lanes) {
-		LaneState s;
-		uint32_t entries = l.sq.entries();
-		s.slot_size = uint32_t(l.area.size() / entries) & ~uint32_t(MKDP_SECTOR_SIZE - 1);
-		if (!s.slot_size)
-			throw Error("lane of partition " + std::to_string(l.partition) + ": its area holds no buffer per tag");
-		for (uint32_t t = entries; t-- > 0;)
-			s.free_tags.push_back(t);
-		s.by_tag.resize(entries);
-		lane_of_[l.partition] = lanes_.size();
-		s.lane = std::move(l);
-		lanes_.push_back(std::move(s));
-	}
-	for (const VolumeInfo &v : volumes_)
-		if (!lane_of_.count(v.owner))
-			throw Error("a volume's owner, partition " + std::to_string(v.owner) + ", has no lane");
+	for (Lane &l : lanes)
+		set_lane(std::move(l));
+}
+
+void Frontend::set_lane(Lane lane)
+{
+	uint32_t p = lane.partition;
+	drop_lane(p);
+	LaneState s;
+	uint32_t entries = lane.sq.entries();
+	s.slot_size = uint32_t(lane.area.size() / entries) & ~uint32_t(MKDP_SECTOR_SIZE - 1);
+	if (!s.slot_size)
+		throw Error("lane of partition " + std::to_string(p) + ": its area holds no buffer per tag");
+	for (uint32_t t = entries; t-- > 0;)
+		s.free_tags.push_back(t);
+	s.by_tag.resize(entries);
+	s.busy.assign(entries, 0);
+	s.lane = std::move(lane);
+	if (lanes_.size() <= p)
+		lanes_.resize(p + 1);
+	lanes_[p] = std::move(s);
+}
+
+void Frontend::drop_lane(uint32_t partition)
+{
+	LaneState *l = lane(partition);
+	if (!l)
+		return;
+	for (uint32_t t = 0; t < l->by_tag.size(); t++)
+		if (l->busy[t])
+			answer(l->by_tag[t].r, -EIO, 0, l->by_tag[t].verdict);
+	for (const Pending &p : l->waiting)
+		answer(p.r, -EIO, 0, p.verdict);
+	lanes_[partition].reset();
 }
 
 void Frontend::answer(const Request &r, int32_t status, uint32_t bytes, uint8_t verdict)
@@ -40,13 +58,28 @@ void Frontend::submit(std::span<const Request> reqs)
 	verdicts_.assign(reqs.size(), SDP_PASS);
 	for (size_t i = 0; i < reqs.size(); i++) {
 		const Request &r = reqs[i];
-		mds_[i] = {r.op, r.flags, r.volume, 0, uint16_t(r.tag), r.sector, r.len, r.part, 0, 0};
+		mds_[i] = {r.op, r.flags, r.volume, r.queue, uint16_t(r.tag), r.sector, r.len, r.part, 0, 0};
 	}
 	if (program_ && !reqs.empty())
 		program_->run(mds_, verdicts_.data());
 	outstanding_ += reqs.size();
 	for (size_t i = 0; i < reqs.size(); i++)
 		route(reqs[i], mds_[i], verdicts_[i]);
+	publish();
+}
+
+// Every lane's posts of this pass go out with one publish and at most one
+// kick of its worker.
+void Frontend::publish()
+{
+	for (auto &l : lanes_)
+		if (l && l->staged) {
+			if (l->lane.sq_bell)
+				l->lane.sq_bell->submit(l->lane.sq, l->staged);
+			else
+				l->lane.sq.submit(l->staged);
+			l->staged = 0;
+		}
 }
 
 void Frontend::route(const Request &r, const sdp_md &md, uint8_t verdict)
@@ -64,10 +97,10 @@ void Frontend::route(const Request &r, const sdp_md &md, uint8_t verdict)
 	case SDP_PASS:
 	case SDP_REDIRECT: {
 		uint32_t part = verdict == SDP_PASS ? volumes_[r.volume].owner : md.target;
-		auto it = lane_of_.find(part);
-		if (it == lane_of_.end() || r.op > SDP_OP_DISCARD)
+		LaneState *lp = lane(part);
+		if (!lp || r.op > SDP_OP_DISCARD)
 			return answer(r, -EIO, 0, verdict);	// nowhere to go, or an op the rings lack
-		LaneState &l = lanes_[it->second];
+		LaneState &l = *lp;
 		stats_.per_partition[part]++;
 		if (!l.waiting.empty() || !post(l, {r, verdict}))
 			l.waiting.push_back({r, verdict});
@@ -92,23 +125,33 @@ bool Frontend::post(LaneState &l, const Pending &p)
 	mkdp_sreq_desc d{r.op, uint16_t(r.flags & SDP_F_FUA ? MKDP_SREQ_F_FUA : 0), t, r.sector, buf, r.len, r.volume};
 	if (r.op == SDP_OP_WRITE && r.data)
 		std::memcpy(l.lane.area.data() + buf, r.data, r.len);
-	if (!l.lane.sq.produce(&d, 1))
+	if (!l.lane.sq.stage(&d, 1))
 		return false;
+	l.staged++;
 	l.free_tags.pop_back();
 	l.by_tag[t] = p;
+	l.busy[t] = 1;
 	return true;
 }
 
 uint32_t Frontend::reap(std::span<Completion> out)
 {
 	uint32_t n = 0;
-	for (LaneState &l : lanes_) {
+	for (auto &lo : lanes_) {
+		if (!lo)
+			continue;
+		LaneState &l = *lo;
 		while (!l.waiting.empty() && post(l, l.waiting.front()))
 			l.waiting.pop_front();
 		mkdp_scpl_desc c[64];
 		uint32_t room = uint32_t(std::min<size_t>(64, out.size() - n));
 		uint32_t k = room ? l.lane.cq.consume(c, room) : 0;
 		for (uint32_t i = 0; i < k; i++) {
+			if (!l.busy[c[i].tag]) {
+				stats_.bad_completions++;
+				continue;
+			}
+			l.busy[c[i].tag] = 0;
 			const Pending &p = l.by_tag[c[i].tag];
 			if (p.r.op == SDP_OP_READ && p.r.data && c[i].status == 0)
 				std::memcpy(p.r.data, l.lane.area.data() + uint64_t(c[i].tag) * l.slot_size, p.r.len);
@@ -125,6 +168,7 @@ uint32_t Frontend::reap(std::span<Completion> out)
 			stats_.per_errno[answered_[i].status]++;
 	}
 	answered_.erase(answered_.begin(), answered_.begin() + long(a));
+	publish();
 	outstanding_ -= n;
 	return n;
 }

@@ -15,11 +15,13 @@
 
 #include "executor.h"
 
+#include <mkdp/doorbell.h>
 #include <mkdp/ring.h>
 
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -30,6 +32,7 @@ struct Lane {
 	Consumer<mkdp_scpl_desc> cq;
 	std::span<uint8_t> area;	// shared with the partition; split into one buffer per tag
 	uint32_t partition = 0;		// the partition that serves it (sdp_md.target, .part)
+	Doorbell *sq_bell = nullptr;	// rings the worker once per batch posted (none: publish only)
 };
 
 struct VolumeInfo {
@@ -47,6 +50,7 @@ struct Request {
 	uint32_t len = 0;
 	uint8_t *data = nullptr;
 	uint32_t part = 0;		// the issuing partition, as the program sees it
+	uint16_t queue = 0;		// the client's submission queue, as the program sees it
 };
 
 struct Completion {
@@ -60,11 +64,13 @@ struct FrontendStats {
 	uint64_t verdicts[SDP_ACTION_MAX + 1] = {};
 	std::map<uint32_t, uint64_t> per_partition;	// requests sent to each lane
 	std::map<int32_t, uint64_t> per_errno;		// completions with that (negative) status
+	uint64_t bad_completions = 0;	// a lane completed a tag it was not given (ignored)
 };
 
 class Frontend {
 public:
 	// `program` may be null: every request passes to its volume's owner.
+	// A volume's owner may have no lane yet (set_lane()).
 	Frontend(Program *program, std::vector<Lane> lanes, std::vector<VolumeInfo> volumes);
 
 	// Judges and routes the requests; all are accepted (those a full lane
@@ -74,6 +80,21 @@ public:
 	// own answers, copying read data to the clients' buffers. Returns how
 	// many completions it wrote to out.
 	uint32_t reap(std::span<Completion> out);
+	// A lane comes (its partition started: fresh rings) or goes (its
+	// partition died): what was in flight on it completes with EIO, and
+	// requests for it fail with EIO until it comes back.
+	void set_lane(Lane lane);
+	void drop_lane(uint32_t partition);
+	// Another program (null: none) for the batches from now on.
+	void set_program(Program *p) noexcept { program_ = p; }
+	Program *program() const noexcept { return program_; }
+	// The completion ring of partition p's lane (null: none), for a caller
+	// that sleeps until a worker completes something (Doorbell::arm()).
+	Consumer<mkdp_scpl_desc> *lane_cq(uint32_t p) noexcept
+	{
+		LaneState *l = lane(p);
+		return l ? &l->lane.cq : nullptr;
+	}
 	// Requests submitted and not yet reaped.
 	uint64_t outstanding() const noexcept { return outstanding_; }
 	const FrontendStats &stats() const noexcept { return stats_; }
@@ -88,15 +109,21 @@ private:
 		uint32_t slot_size = 0;			// bytes of the area per tag
 		std::vector<uint32_t> free_tags;
 		std::vector<Pending> by_tag;		// what each lane tag carries
+		std::vector<uint8_t> busy;		// per lane tag: in flight
 		std::deque<Pending> waiting;		// judged, no room yet
+		uint32_t staged = 0;			// posted, not yet published
 	};
 	void route(const Request &r, const sdp_md &md, uint8_t verdict);
 	void answer(const Request &r, int32_t status, uint32_t bytes, uint8_t verdict);
 	bool post(LaneState &l, const Pending &p);
+	void publish();
+	LaneState *lane(uint32_t partition) noexcept
+	{
+		return partition < lanes_.size() && lanes_[partition] ? &*lanes_[partition] : nullptr;
+	}
 
 	Program *program_;
-	std::vector<LaneState> lanes_;
-	std::map<uint32_t, size_t> lane_of_;	// partition -> lanes_ index
+	std::vector<std::optional<LaneState>> lanes_;	// by partition
 	std::vector<VolumeInfo> volumes_;
 	std::vector<Completion> answered_;	// completed by the front end itself
 	std::vector<sdp_md> mds_;

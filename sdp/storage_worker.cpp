@@ -53,6 +53,12 @@ StorageWorker::~StorageWorker()
 	io_uring_queue_exit(&uring_->ring);
 }
 
+void StorageWorker::signal_completions(int fd)
+{
+	if (int err = io_uring_register_eventfd(&uring_->ring, fd))
+		throw Error(std::string("io_uring eventfd: ") + std::strerror(-err), -err);
+}
+
 void StorageWorker::complete(uint32_t tag, int32_t status, uint32_t bytes)
 {
 	if (tag < busy_.size() && busy_[tag]) {
@@ -152,7 +158,8 @@ uint32_t StorageWorker::flush_completions()
 {
 	if (backlog_.empty())
 		return 0;
-	uint32_t n = cq_.produce(backlog_.data(), uint32_t(backlog_.size()));
+	uint32_t n = cq_bell_ ? cq_bell_->produce(cq_, backlog_.data(), uint32_t(backlog_.size()))
+			      : cq_.produce(backlog_.data(), uint32_t(backlog_.size()));
 	backlog_.erase(backlog_.begin(), backlog_.begin() + n);
 	return n;
 }

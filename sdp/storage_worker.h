@@ -17,6 +17,7 @@
 // write with FUA is durable on completion (RWF_DSYNC).
 #pragma once
 
+#include <mkdp/doorbell.h>
 #include <mkdp/ring.h>
 
 #include <cstdint>
@@ -59,6 +60,16 @@ public:
 	// in flight), starts them, and posts the completions that finished.
 	// Returns how many requests and completions it handled (0: idle).
 	uint32_t poll();
+	// Completions go out through `bell` (the completion ring's producer
+	// side), which kicks the front end as its strategy asks; without one
+	// they are only published. The Doorbell stays the caller's.
+	void ring_completions_with(Doorbell &bell) noexcept { cq_bell_ = &bell; }
+	// io_uring signals eventfd `fd` for every request it completes, so an
+	// idle worker can sleep in poll() with requests in flight.
+	void signal_completions(int fd);
+	// Its ring ends, for a caller that arms the request ring's doorbell.
+	Consumer<mkdp_sreq_desc> &requests() noexcept { return sq_; }
+	Producer<mkdp_scpl_desc> &completions() noexcept { return cq_; }
 	// Requests started and not yet completed.
 	uint32_t in_flight() const noexcept { return in_flight_; }
 	const WorkerStats &stats() const noexcept { return stats_; }
@@ -81,7 +92,8 @@ private:
 	std::vector<uint32_t> want_;		// per tag: bytes a read or write must move
 	std::vector<mkdp_scpl_desc> backlog_;	// completions waiting for room on cq
 	uint32_t in_flight_ = 0;
-	uint32_t queued_ = 0;			// SQEs prepared, not yet submitted
+	uint32_t queued_ = 0;
+	Doorbell *cq_bell_ = nullptr;			// SQEs prepared, not yet submitted
 	WorkerStats stats_;
 };
 

@@ -36,6 +36,10 @@ namespace mkdp {
 
 std::string PartitionPlan::to_json() const
 {
+	nlohmann::json vols = nlohmann::json::array();
+	for (const PlanVolume &v : volumes)
+		vols.push_back({{"volume", v.volume}, {"size", v.size}, {"memory", v.memory},
+				{"direct", v.direct}, {"wakeup", v.wakeup}});
 	return nlohmann::json{{"name", name},	       {"index", index},
 			      {"cpus", cpus},	       {"netns", netns},
 			      {"frame_size", frame_size}, {"forward_every", forward_every},
@@ -44,7 +48,8 @@ std::string PartitionPlan::to_json() const
 			      {"umem", umem},	       {"regions", regions},
 			      {"uid", uid},		       {"gid", gid},
 			      {"wakeup", wakeup},	       {"forward_wakeup", forward_wakeup},
-			      {"doorbells", doorbells},   {"verify_tags", verify_tags}}
+			      {"doorbells", doorbells},   {"verify_tags", verify_tags},
+			      {"volumes", vols},	       {"topology_volumes", topology_volumes}}
 		.dump();
 }
 
@@ -71,6 +76,9 @@ PartitionPlan PartitionPlan::from_json(const std::string &s)
 		p.verify_tags = j.value("verify_tags", false);
 		p.forward_wakeup = j.at("forward_wakeup");
 		p.doorbells = j.at("doorbells").get<std::vector<std::string>>();
+		for (const auto &v : j.at("volumes"))
+			p.volumes.push_back({v.at("volume"), v.at("size"), v.at("memory"), v.at("direct"), v.at("wakeup")});
+		p.topology_volumes = j.at("topology_volumes");
 		return p;
 	} catch (const nlohmann::json::exception &e) {
 		throw Error(std::string("partition plan: ") + e.what());
@@ -446,15 +454,16 @@ void run_idle(PartitionCtl *ctl)
 }
 
 int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std::optional<Region> umem,
-	       PartitionCtl *ctl);
+	       PartitionCtl *ctl, StorageStarter storage);
 
-int partition_run(int sock)
+int partition_run(int sock, StorageStarter storage)
 {
 	std::signal(SIGTERM, on_term);
 	std::signal(SIGINT, on_term);
 	ReceivedFds got = recv_fds(sock);
 	PartitionPlan plan = PartitionPlan::from_json(got.payload);
-	size_t want = 1 + (plan.umem ? 1 : 0) + plan.queues.size() + plan.regions.size() + plan.doorbells.size();
+	size_t want = 1 + (plan.umem ? 1 : 0) + plan.queues.size() + plan.regions.size() + plan.doorbells.size() +
+		      4 * plan.volumes.size();
 	if (got.fds.size() != want || (!plan.umem && !plan.queues.empty()))
 		throw Error("partition " + plan.name + ": expected " + std::to_string(want) + " fds, got " +
 			    std::to_string(got.fds.size()));
@@ -477,7 +486,7 @@ int partition_run(int sock)
 			if (umem->entry("frames").size / plan.frame_size != plan.frames)
 				throw Error("the UMEM region does not match the plan");
 		}
-		return run_mapped(sock, plan, got, std::move(umem), ctl);
+		return run_mapped(sock, plan, got, std::move(umem), ctl, storage);
 	} catch (const std::exception &e) {
 		std::snprintf(ctl->error, sizeof(ctl->error), "%s", e.what());
 		throw;
@@ -485,7 +494,7 @@ int partition_run(int sock)
 }
 
 int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std::optional<Region> umem,
-	       PartitionCtl *ctl)
+	       PartitionCtl *ctl, StorageStarter storage)
 {
 	size_t next = plan.umem ? 2 : 1;
 	std::vector<RxRing> rx;
@@ -508,6 +517,9 @@ int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std:
 	std::map<std::string, int> doorbell_fds;
 	for (const std::string &ring : plan.doorbells)
 		doorbell_fds[ring] = got.fds[next++];
+	std::span<const int> volume_fds(got.fds.data() + next, 4 * plan.volumes.size());
+	if (!plan.volumes.empty() && !storage)
+		throw Error("partition " + plan.name + " serves volumes but has no storage worker");
 
 	set_affinity(plan.cpus);
 	if (!plan.netns.empty())
@@ -519,6 +531,11 @@ int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std:
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != supervisor)
 		throw Error("the supervisor went away during set-up");
 
+	// The storage worker runs beside the network loop, on the same CPUs,
+	// with the same (no) privileges.
+	std::unique_ptr<PartitionStorage> store;
+	if (!plan.volumes.empty())
+		store = storage(plan, volume_fds, &ctl->c.storage);
 	if (!umem) {
 		__atomic_store_n(&ctl->ready, 1, __ATOMIC_RELEASE);
 		close(sock);

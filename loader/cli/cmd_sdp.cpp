@@ -1,13 +1,19 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp sdp test-run`: an SDP program on requests from a file, each verdict
-// printed (BPF_PROG_RUN for storage, for unit-testing SDP programs). The
-// rest of `mkdp sdp` arrives with volumes and workers.
+// `mkdp sdp ...`: SDP programs on volumes that `mkdp up` serves (load,
+// attach, detach, list, stats: requests to the supervisor), and
+// `mkdp sdp test-run`, a program on requests from a file, each verdict
+// printed (BPF_PROG_RUN for storage, for unit-testing SDP programs).
+// `mkdp sdp io` is in cmd_sdp_io.cpp.
 #include "commands.h"
 
+#include <client.h>
 #include <executor.h>
 #include <test_run.h>
 
 #include <mkdp/error.h>
+#include <mkdp/supervisor.h>
+
+#include <filesystem>
 
 #include <cstring>
 #include <iostream>
@@ -24,12 +30,7 @@ struct TestRun {
 	bool json = false;
 };
 
-std::string errno_name(int e)
-{
-	const char *n = strerrordesc_np(e);
-	const char *abbr = strerrorname_np(e);
-	return std::string(abbr ? abbr : std::to_string(e).c_str()) + (n ? std::string(" (") + n + ")" : "");
-}
+using sdp::errno_name;
 
 void print_test_run(const TestRun &o)
 {
@@ -74,6 +75,82 @@ void print_test_run(const TestRun &o)
 	std::printf("verdicts: %s\n", sum.empty() ? "none" : sum.c_str());
 }
 
+struct Admin {
+	std::string volume, prog, name;
+	std::vector<std::string> maps;
+	bool json = false;
+};
+
+void print_json(const nlohmann::json &j)
+{
+	std::cout << j.dump(2) << std::endl;
+}
+
+std::string size_text(uint64_t b)
+{
+	const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int u = 0;
+	while (b >= 1024 && b % 1024 == 0 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	return std::to_string(b) + " " + unit[u];
+}
+
+nlohmann::json sdp_status()
+{
+	nlohmann::json r = supervisor_request({{"cmd", "sdp-status"}});
+	r.erase("ok");
+	return r;
+}
+
+void print_list(const nlohmann::json &st)
+{
+	std::printf("%-10s %-7s %-10s %-8s %-12s %-10s %-16s %s\n", "VOLUME", "BACKEND", "SIZE", "OWNER", "PARTITIONS",
+		    "WAKEUP", "PROGRAM", "SESSIONS");
+	for (const auto &v : st["volumes"]) {
+		std::string parts;
+		for (const auto &p : v["partitions"])
+			parts += (parts.empty() ? "" : ",") + p["name"].get<std::string>() +
+				 (p["lane"] == "up" ? "" : "(down)");
+		std::string prog = v["program"];
+		std::printf("%-10s %-7s %-10s %-8s %-12s %-10s %-16s %u\n", v["name"].get<std::string>().c_str(),
+			    v["backend"].get<std::string>().c_str(), size_text(v["size_bytes"]).c_str(),
+			    v["owner"].get<std::string>().c_str(), parts.c_str(), v["wakeup"].get<std::string>().c_str(),
+			    prog.empty() ? "-" : prog.c_str(), v["sessions"].get<unsigned>());
+	}
+	for (const auto &p : st["programs"])
+		std::printf("program %s: function %s, id %u (bpftool prog show id %u)\n", p["name"].get<std::string>().c_str(),
+			    p["function"].get<std::string>().c_str(), p["prog_id"].get<unsigned>(),
+			    p["prog_id"].get<unsigned>());
+}
+
+void print_stats(const nlohmann::json &st, const std::string &only)
+{
+	bool found = false;
+	for (const auto &v : st["volumes"]) {
+		if (!only.empty() && v["name"] != only)
+			continue;
+		found = true;
+		std::string prog = v["program"];
+		std::printf("volume %s: %llu requests, %llu outstanding, %llu refused by the ring, program %s\n",
+			    v["name"].get<std::string>().c_str(), v["requests"].get<unsigned long long>(),
+			    v["outstanding"].get<unsigned long long>(), v["bad_requests"].get<unsigned long long>(),
+			    prog.empty() ? "none (every request passes to the owner)" : prog.c_str());
+		auto line = [](const char *what, const nlohmann::json &m) {
+			std::string s;
+			for (const auto &[k, n] : m.items())
+				s += "  " + k + " " + std::to_string(n.get<unsigned long long>());
+			std::printf("  %-11s%s\n", what, s.empty() ? "  none" : s.c_str());
+		};
+		line("verdicts", v["verdicts"]);
+		line("partitions", v["per_partition"]);
+		line("errors", v["errors"]);
+	}
+	if (!only.empty() && !found)
+		throw Error("volume '" + only + "' does not exist");
+}
+
 } // namespace
 
 void register_sdp(CLI::App &app)
@@ -97,6 +174,91 @@ void register_sdp(CLI::App &app)
 	t->add_option("--requests", tr.requests, "the request file")->required();
 	t->add_flag("-j,--json", tr.json, "print JSON");
 	t->callback([] { print_test_run(tr); });
+
+	static Admin a;
+	auto abs = [](const std::string &p) { return std::filesystem::absolute(p).string(); };
+	CLI::App *load = sdp->add_subcommand(
+		"load", "Load an SDP program into the supervisor (verified and JIT-compiled by the kernel),\n"
+			"ready to attach. Its maps are ordinary BPF maps: bpftool map dump name MAP.\n"
+			"Example: mkdp sdp load build/sdp/readonly_range.bpf.o --name ro");
+	load->add_option("PROG", a.prog, "the program object (.bpf.o)")->required()->check(CLI::ExistingFile);
+	load->add_option("--name", a.name, "name it (default: its function's name)");
+	load->add_flag("-j,--json", a.json, "print JSON");
+	load->callback([abs] {
+		auto r = supervisor_request({{"cmd", "sdp-load"}, {"path", abs(a.prog)}, {"prog", a.name}});
+		if (a.json)
+			return print_json(r["program"]);
+		const auto &p = r["program"];
+		std::printf("loaded %s (function %s, prog id %u)\n", p["name"].get<std::string>().c_str(),
+			    p["function"].get<std::string>().c_str(), p["prog_id"].get<unsigned>());
+	});
+	CLI::App *unload = sdp->add_subcommand("unload", "Unload a program that no volume uses.\n"
+							 "Example: mkdp sdp unload ro");
+	unload->add_option("NAME", a.name, "the loaded program")->required();
+	unload->add_flag("-j,--json", a.json, "print JSON");
+	unload->callback([] {
+		supervisor_request({{"cmd", "sdp-unload"}, {"prog", a.name}});
+		if (a.json)
+			return print_json({{"program", a.name}, {"unloaded", true}});
+		std::printf("unloaded %s\n", a.name.c_str());
+	});
+	CLI::App *attach = sdp->add_subcommand(
+		"attach", "Attach an SDP program to a volume: from the next batch on, it judges every\n"
+			  "request to the volume. PROG is a loaded program's name or an object file\n"
+			  "(loaded first). --map sets an element of one of its maps first.\n"
+			  "Examples:\n"
+			  "  mkdp sdp attach v0 build/sdp/readonly_range.bpf.o --map 'ro_range u32:0 = u64:0 u64:2048'\n"
+			  "  mkdp sdp attach v0 ro");
+	attach->add_option("VOLUME", a.volume, "the volume")->required();
+	attach->add_option("PROG", a.prog, "a loaded program, or a .bpf.o")->required();
+	attach->add_option("--map", a.maps, "'NAME KEY... = VALUE...' (pieces u8:N u16:N u32:N u64:N)");
+	attach->add_flag("-j,--json", a.json, "print JSON");
+	attach->callback([abs] {
+		std::string prog = std::filesystem::exists(a.prog) ? abs(a.prog) : a.prog;
+		std::vector<std::string> maps;
+		for (const std::string &m : a.maps)
+			maps.push_back("map " + m);
+		auto r = supervisor_request(
+			{{"cmd", "sdp-attach"}, {"volume", a.volume}, {"prog", prog}, {"maps", maps}});
+		r.erase("ok");
+		if (a.json)
+			return print_json(r);
+		std::printf("attached %s to volume %s (prog id %u)\n", r["program"].get<std::string>().c_str(),
+			    a.volume.c_str(), r["prog_id"].get<unsigned>());
+	});
+	CLI::App *detach = sdp->add_subcommand("detach", "Detach a volume's program: its requests pass to the owner.\n"
+							 "Example: mkdp sdp detach v0");
+	detach->add_option("VOLUME", a.volume, "the volume")->required();
+	detach->add_flag("-j,--json", a.json, "print JSON");
+	detach->callback([] {
+		supervisor_request({{"cmd", "sdp-detach"}, {"volume", a.volume}});
+		if (a.json)
+			return print_json({{"volume", a.volume}, {"program", ""}});
+		std::printf("detached the program of volume %s\n", a.volume.c_str());
+	});
+	CLI::App *list = sdp->add_subcommand("list", "The volumes `mkdp up` serves, and the loaded programs.");
+	list->add_flag("-j,--json", a.json, "print JSON");
+	list->callback([] {
+		auto st = sdp_status();
+		a.json ? print_json(st) : print_list(st);
+	});
+	CLI::App *stats = sdp->add_subcommand(
+		"stats", "Per volume: requests, verdicts, which partitions served them, errors by errno.\n"
+			 "Example: mkdp sdp stats v0 --json");
+	stats->add_option("VOLUME", a.volume, "only this volume");
+	stats->add_flag("-j,--json", a.json, "print JSON");
+	stats->callback([] {
+		auto st = sdp_status();
+		if (!a.json)
+			return print_stats(st, a.volume);
+		if (a.volume.empty())
+			return print_json(st["volumes"]);
+		for (const auto &v : st["volumes"])
+			if (v["name"] == a.volume)
+				return print_json(v);
+		throw Error("volume '" + a.volume + "' does not exist");
+	});
+	register_sdp_io(*sdp);
 }
 
 } // namespace mkdp::cli

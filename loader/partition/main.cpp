@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// mkdp-partition: one partition runtime (<mkdp/partition.h>). The supervisor
-// execs it with the control socket as fd 3; a fresh image, so nothing of the
-// supervisor's memory (other partitions' control blocks, the fill rings)
-// reaches a partition. Not meant to be started by hand.
+// mkdp-partition: one partition runtime (<mkdp/partition.h>) and its
+// storage worker (sdp/storage_service.h). The supervisor execs it with the
+// control socket as fd 3; a fresh image, so nothing of the supervisor's
+// memory (other partitions' control blocks, the fill rings) reaches a
+// partition. Not meant to be started by hand.
 #include <mkdp/partition.h>
+#include <storage_service.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -29,5 +31,5 @@ int main(int argc, char **argv)
 		std::fprintf(stderr, "mkdp-partition: usage: mkdp-partition --sock FD (the supervisor starts it)\n");
 		return 2;
 	}
-	return mkdp::partition_run(sock);
+	return mkdp::partition_run(sock, &mkdp::sdp::StorageService::start);
 }

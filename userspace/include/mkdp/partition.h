@@ -13,12 +13,21 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace mkdp {
 
 inline constexpr uint32_t kPartitionCtlMagic = 0x4c54434dU;	// "MCTL"
+
+// What a partition's storage worker publishes (relaxed stores by it only).
+struct StorageCounters {
+	uint64_t requests;	// requests taken from its storage rings
+	uint64_t errors;	// completions it posted with a negative status
+	uint64_t bytes;		// bytes it read and wrote
+};
 
 // Counters a partition publishes (relaxed stores by the partition only).
 struct PartitionCounters {
@@ -43,7 +52,8 @@ struct PartitionCounters {
 	uint64_t tag_order_errors;
 	uint64_t rx_flows;	// bit (flow % 64) for every flow a tag arrived from on RX
 	uint64_t doorbell_suppressed; // submits whose consumer did not ask for a wake-up (adaptive)
-	uint64_t reserved[7];
+	StorageCounters storage;	// its storage worker (sdp/storage_service.h)
+	uint64_t reserved[4];
 };
 static_assert(sizeof(PartitionCounters) == 192);
 
@@ -64,6 +74,16 @@ inline size_t partition_ctl_size(uint32_t frames)
 	size_t n = sizeof(PartitionCtl) + (frames + 63) / 64 * sizeof(uint64_t);
 	return (n + 4095) & ~size_t(4095);
 }
+
+// A volume the partition serves (docs/sdp.md): its storage worker gets the
+// volume's rings and backend.
+struct PlanVolume {
+	uint32_t volume = 0;		// id in the topology
+	uint64_t size = 0;		// bytes
+	bool memory = false;		// the backend fd is a memfd to map
+	bool direct = false;		// the backend fd was opened with O_DIRECT
+	std::string wakeup = "adaptive"; // the rings' doorbell strategy
+};
 
 // What the supervisor tells a runtime about the fds it sends (JSON payload of
 // the SCM_RIGHTS message; fds in the order listed here).
@@ -90,15 +110,29 @@ struct PartitionPlan {
 	// Read the test tag of every frame (tag_sum, tag_order_errors,
 	// rx_flows): a cache miss per frame, so only when a test asks.
 	bool verify_tags = false;
+	std::vector<PlanVolume> volumes;	// the volumes it serves
+	uint32_t topology_volumes = 0;		// volumes in the topology (ids are below)
 	// fd order: ctl, the UMEM region (if umem), one xsk per queue, one fd
-	// per entry of `regions`, then one eventfd per entry of `doorbells`
+	// per entry of `regions`, one eventfd per entry of `doorbells`, then
+	// four per entry of `volumes`: its rings' region, its backend, the
+	// eventfds of its request and its completion ring
 	std::string to_json() const;
 	static PartitionPlan from_json(const std::string &s);
 };
 
+// The storage side of a partition (sdp/storage_service.h), which libmkdp
+// does not link: mkdp-partition gives partition_run a starter, called after
+// privileges are dropped with the plan and its volumes' fds (four per
+// volume, in plan order); what it returns runs until partition_run returns.
+struct PartitionStorage {
+	virtual ~PartitionStorage() = default;
+};
+using StorageStarter = std::unique_ptr<PartitionStorage> (*)(const PartitionPlan &plan, std::span<const int> fds,
+							      StorageCounters *counters);
+
 // Entry of the runtime process (mkdp-partition --sock FD): receives the
 // plan and its fds on `sock`, sets up, drops privileges, and loops until
 // SIGTERM. Returns the process exit code.
-int partition_run(int sock);
+int partition_run(int sock, StorageStarter storage = nullptr);
 
 } // namespace mkdp

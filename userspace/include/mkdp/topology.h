@@ -43,6 +43,9 @@ struct VolumeSpec {
 	std::string path;		// file or block device (file, block)
 	uint64_t size = 0;		// bytes; file and memory volumes
 	std::vector<std::string> partitions; // which partitions may use it
+	std::string owner;
+	std::string program;
+	std::string wakeup = "adaptive";
 	uint32_t line = 0;
 };
 

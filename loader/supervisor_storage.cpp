@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The supervisor's storage commands (`mkdp sdp ...` through the control
+// socket), answered by the storage plane (storage_plane.h).
+#include "supervisor_daemon.h"
+
+namespace mkdp {
+
+void Supervisor::setup_storage()
+{
+	if (topo_.volumes.empty())
+		return;
+	storage_.emplace(topo_);
+	storage_->start();
+}
+
+void Supervisor::handle_sdp(int fd, const std::string &cmd, const json &req)
+{
+	auto str = [&](const char *k) { return req.value(k, std::string()); };
+	try {
+		if (!storage_)
+			throw Error("the topology has no volume (add a [[volume]] to it, docs/topology.md)");
+		json r{{"ok", true}};
+		if (cmd == "sdp-open") {
+			// The session keeps the connection: no reply line.
+			return storage_->open_session(fd, str("volume"), str("as"));
+		} else if (cmd == "sdp-status") {
+			r.update(storage_->status());
+		} else if (cmd == "sdp-load") {
+			r["program"] = storage_->load(str("path"), str("prog"));
+		} else if (cmd == "sdp-unload") {
+			storage_->unload(str("prog"));
+		} else if (cmd == "sdp-attach") {
+			r.update(storage_->attach(str("volume"), str("prog"),
+						  req.value("maps", std::vector<std::string>{})));
+		} else if (cmd == "sdp-detach") {
+			storage_->detach(str("volume"));
+		} else {
+			throw Error("unknown command '" + cmd + "'");
+		}
+		ControlServer::reply(fd, r);
+	} catch (const std::exception &e) {
+		ControlServer::reply(fd, {{"ok", false}, {"error", e.what()}});
+	}
+}
+
+} // namespace mkdp
