@@ -280,6 +280,8 @@ void run_partitions_demo(const PartDemoOptions &o)
 		    (unsigned long long)got, (unsigned long long)st["region"]["leaked"]);
 	if (st["region"]["leaked"] != 0)
 		throw Error("demo: frames leaked");
+	for (const VolumeSpec &v : t.volumes)
+		run_storage_demo(v.name);
 	std::printf("mkdp demo: ok\n");
 }
 

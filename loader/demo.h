@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace mkdp {
 
@@ -16,6 +17,11 @@ struct PartDemoOptions {
 	uint32_t forward_every = 8;
 };
 void run_partitions_demo(const PartDemoOptions &o);
+
+// With mkdp up: a steering SDP program on `volume`, data written through
+// it to two partitions' storage workers, read back and checked, verdicts
+// printed (demo_storage.cpp). Throws on an error or a mismatch.
+void run_storage_demo(const std::string &volume);
 
 // Two processes share one region: the loader writes frames and posts their
 // descriptors on a ring, the partition validates and checks each one and

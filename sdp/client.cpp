@@ -158,6 +158,13 @@ uint32_t Volume::submit(std::span<const Io> ios)
 	return done;
 }
 
+uint32_t Volume::submit_descs(std::span<const mkdp_sreq_desc> descs)
+{
+	uint32_t n = sq_bell_.produce(sq_, descs.data(), uint32_t(descs.size()));
+	in_flight_ += n;
+	return n;
+}
+
 uint32_t Volume::reap(std::span<IoResult> out, uint64_t timeout_ns)
 {
 	if (out.empty())

@@ -77,6 +77,10 @@ public:
 	// Queues as many of `ios` as the ring has room for, in order, and
 	// rings the front end once. Returns how many it queued.
 	uint32_t submit(std::span<const Io> ios);
+	// The same for descriptors as the ring ABI has them (mkdp_sreq_desc:
+	// buf an offset into the rings' area, volume id()): for tools and
+	// tests that must send what submit() never would.
+	uint32_t submit_descs(std::span<const mkdp_sreq_desc> descs);
 	// Collects up to out.size() completions; when none is there, waits up
 	// to timeout_ns for one (0: do not wait). Returns how many.
 	uint32_t reap(std::span<IoResult> out, uint64_t timeout_ns = 0);

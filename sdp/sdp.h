@@ -71,6 +71,9 @@ struct sdp_md {
 	__u32	target;		/* out, SDP_REDIRECT: the partition that serves it */
 };
 
+/* sdp_md.part of a request from a client outside the partitions (the host). */
+#define SDP_PART_HOST	0xffffffffU
+
 /* Requests per BPF_PROG_RUN. */
 #define SDP_BATCH_MAX	64
 

@@ -8,6 +8,8 @@
 // can be at most one slot long.
 #pragma once
 
+#include "sdp.h"
+
 #include <mkdp/region.h>
 
 #include <cstdint>
@@ -34,6 +36,6 @@ inline uint64_t storage_slot_offset(uint32_t tag)
 
 // sdp_md.part of a request from a client outside the partitions (the host:
 // `mkdp sdp io`, the C++ API run from a shell).
-inline constexpr uint32_t kHostPart = 0xffffffffU;
+inline constexpr uint32_t kHostPart = SDP_PART_HOST;
 
 } // namespace mkdp::sdp

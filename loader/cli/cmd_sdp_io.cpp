@@ -103,10 +103,14 @@ void run(const IoOpts &o)
 			    (unsigned long long)r.requests, job.bs, job.qd, s, s > 0 ? double(r.bytes) / s / (1 << 20) : 0.0,
 			    (unsigned long long)r.checksum);
 	}
-	if (r.first_error)
+	if (r.first_error) {
+		uint64_t failed = 0;
+		for (const auto &[e, n] : r.errors)
+			failed += n;
 		throw Error(o.op + " at offset " + std::to_string(r.first_error_offset) + ": " +
-			    sdp::errno_name(r.first_error) + (r.requests > 1 ? ", " + std::to_string(r.errors.size()) +
-			    " kind(s) of error in " + std::to_string(r.requests) + " requests" : std::string()));
+			    sdp::errno_name(r.first_error) + " (" + std::to_string(failed) + " of " +
+			    std::to_string(r.requests) + " requests failed)");
+	}
 	if (r.mismatches)
 		throw Error("read back " + std::to_string(r.mismatches) + " block(s) unlike pattern " +
 			    std::to_string(job.seed) + ", the first at offset " + std::to_string(r.first_mismatch_offset));
