@@ -88,7 +88,8 @@ private:
 nlohmann::json measure_delivery(DeliveryBed &bed, bool quick, int repetitions);
 
 // bench sdp's storage figures (sdp_io.cpp): {"results", "ratios", "direct"}.
-nlohmann::json measure_sdp_io(sdp::Program *prog, bool quick, int reps, std::string &text);
+nlohmann::json measure_sdp_io(sdp::Program *prog, const std::string &prog_path, bool quick, int reps,
+			      std::string &text);
 
 // Each benchmark registers its own subcommand under `mkdp bench`.
 void register_ring(CLI::App &bench);

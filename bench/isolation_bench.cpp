@@ -15,6 +15,7 @@
 // loss is the noise floor), and the control-path time of the restart
 // command alone.
 #include "bench.h"
+#include "up_bed.h"
 
 #include <supervisor.h>	// the loader library
 #include <steer_loader.h>
@@ -70,40 +71,15 @@ uint64_t rx(const std::string &name)
 	return part(supervisor_request({{"cmd", "status"}}), name)["rx"];
 }
 
-// Everything the benchmark brings up, torn down whatever happens.
-class Bed {
+// Everything the benchmark brings up, torn down whatever happens, with
+// one flow pinned to each partition.
+class Bed : public UpBed {
 public:
-	Bed() : ns_("mkdp-bi-" + std::to_string(getpid()))
+	Bed() : UpBed("i")
 	{
-		if (int pid = supervisor_pid())
-			throw Error("mkdp is up (supervisor " + std::to_string(pid) + "): the benchmark brings up its own; run 'mkdp down' first");
-		testbed_up(TestbedOptions{ns_, 2});
-		file_ = "/tmp/" + ns_ + ".toml";
-		std::ofstream(file_) << Topology::testbed_toml(ns_);
-		try {
-			supervisor_up(Topology::load(file_), SupervisorOptions{});
-			pin_flow(ns_, 0);
-			pin_flow(ns_, 1);
-		} catch (...) {
-			teardown();
-			throw;
-		}
+		pin_flow(ns(), 0);
+		pin_flow(ns(), 1);
 	}
-	~Bed() { teardown(); }
-	const std::string &ns() const { return ns_; }
-
-private:
-	void teardown() noexcept
-	{
-		try {
-			supervisor_down();
-		} catch (const std::exception &e) {
-			std::fprintf(stderr, "mkdp bench isolation: down: %s\n", e.what());
-		}
-		testbed_down(ns_);
-		std::remove(file_.c_str());
-	}
-	std::string ns_, file_;
 };
 
 struct Run {

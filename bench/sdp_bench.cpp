@@ -11,6 +11,8 @@
 // Then the storage path against direct io_uring on one file (sdp_io.cpp).
 #include "bench.h"
 
+#include <filesystem>
+
 #include <executor.h>
 
 #include <mkdp/cpu.h>
@@ -100,10 +102,11 @@ void run(const SdpOptions &o)
 		text += line;
 	}
 	close(stats_fd);
-	nlohmann::json io = measure_sdp_io(&p, o.common.quick, reps, text);
+	nlohmann::json io = measure_sdp_io(&p, std::filesystem::absolute(o.program).string(), o.common.quick, reps, text);
 	results["io"] = io["results"];
 	results["io"]["direct"] = io["direct"];
 	ratios["vs_io_uring"] = io["ratios"];
+	ratios["mkdp_up_vs_io_uring"] = io["up_ratios"];
 	for (auto &[k, v] : io["ratios"].items())
 		goals["vs_io_uring_" + k + "_ge_0.8"] = v.get<double>() >= 0.8;
 	double at64 = results["executor_ns_per_req"]["batch_64"]["median"];

@@ -4,12 +4,16 @@
 // the program attached -> storage ring -> storage worker on io_uring) and
 // through io_uring directly from one thread, interleaved, same file.
 //
-// The worker here is a thread pinned to CPU 1, polling its ring, where in
-// `mkdp up` it is the partition's process on its own CPU; the rings, the
-// worker and the front end are the same code. The client runs on CPU 0.
-// Both sides poll for completions (nobody sleeps): the SDP path spends a
-// second CPU on its worker, which the figures do not hide (see docs/sdp.md).
+// Two SDP paths. "SDP path": the front end in the benchmark's thread and a
+// worker thread pinned to CPU 1, both polling (nobody sleeps): the path's
+// own cost, a second CPU spent on the worker, which the figures do not hide.
+// "mkdp up": the whole path as deployed, the same file as a volume served
+// by partition p1 (its process on CPU 1), the supervisor's storage plane
+// between, adaptive doorbells. The client runs on CPU 0 (see docs/sdp.md).
 #include "bench.h"
+#include "up_bed.h"
+
+#include <client.h>
 
 #include <frontend.h>
 #include <storage_worker.h>
@@ -17,11 +21,13 @@
 #include <mkdp/cpu.h>
 #include <mkdp/error.h>
 #include <mkdp/region.h>
+#include <mkdp/supervisor.h>
 
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -147,6 +153,43 @@ double sdp_iops(const sdp::Backend &backend, sdp::Program *prog, bool write, uns
 	return double(ops) / secs;
 }
 
+// The whole `mkdp up` path: a client session (sdp/client.h) -> the
+// supervisor's storage plane running the program -> the owner partition's
+// storage worker (its process, its CPU) -> the same file.
+double partition_iops(sdp::Volume &v, bool write, unsigned qd, uint64_t ops)
+{
+	std::mt19937_64 rnd(std::random_device{}());
+	uint64_t submitted = 0, done = 0;
+	sdp::Io ios[64];
+	sdp::IoResult c[64];
+	auto request = [&](uint16_t tag) {
+		submitted++;
+		return sdp::Io{uint8_t(write ? SDP_OP_WRITE : SDP_OP_READ), 0, tag, kBlock,
+			       random_offset(rnd) / MKDP_SECTOR_SIZE};
+	};
+	uint64_t t0 = now_ns();
+	uint32_t n = 0;
+	for (uint16_t t = 0; t < qd && submitted < ops; t++)
+		ios[n++] = request(t);
+	v.submit({ios, n});
+	while (done < ops) {
+		uint32_t k = v.reap(c, 5'000'000'000);
+		if (!k)
+			throw Error("SDP volume: no completion in 5 s");
+		n = 0;
+		for (uint32_t i = 0; i < k; i++) {
+			if (c[i].status)
+				throw Error("SDP volume " + std::string(write ? "write" : "read") + ": " +
+					    std::strerror(-c[i].status));
+			done++;
+			if (submitted < ops)
+				ios[n++] = request(c[i].tag);
+		}
+		v.submit({ios, n});
+	}
+	return double(ops) / (double(now_ns() - t0) / 1e9);
+}
+
 // Every block written once before measuring: reads of a hole never reach
 // the disk, and a first write to a block allocates it.
 void prefill(int fd)
@@ -168,38 +211,63 @@ void prefill(int fd)
 
 } // namespace
 
-nlohmann::json measure_sdp_io(sdp::Program *prog, bool quick, int reps, std::string &text)
+nlohmann::json measure_sdp_io(sdp::Program *prog, const std::string &prog_path, bool quick, int reps,
+			      std::string &text)
 {
 	std::string path = "/var/tmp/mkdp-bench-sdp-" + std::to_string(getpid());
 	sdp::Backend b = sdp::Backend::open_file(path, kFileSize);
+	// The same file as a volume of `mkdp up`, served by p1 (CPU 1), the
+	// program attached; the client runs here, on CPU 0.
+	std::optional<UpBed> bed;
+	try {
+		bed.emplace("s", "\n[[volume]]\nname = \"bench\"\nbackend = \"file\"\npath = \"" + path +
+					  "\"\nsize = \"" + std::to_string(kFileSize) + "\"\nowner = \"p1\"\n");
+	} catch (...) {
+		unlink(path.c_str());
+		close(b.fd);
+		throw;
+	}
 	unlink(path.c_str());	// gone when closed, whatever happens
+	supervisor_request({{"cmd", "sdp-attach"}, {"volume", "bench"}, {"prog", prog_path}});
+	sdp::Volume vol = sdp::Volume::open("bench");
 	pin_to_cpu(0);
 	uint64_t ops = quick ? 4000 : 40000;
-	nlohmann::json results, ratios;
+	nlohmann::json results, ratios, up_ratios;
 	text += std::string("  storage, 4 KiB random, ") + (b.direct ? "O_DIRECT" : "page cache") + " file, " +
 		std::to_string(ops) + " ops per run:\n";
 	try {
 		prefill(b.fd);
 		for (bool write : {false, true}) {
 			for (unsigned qd : {1u, 32u}) {
-				std::vector<double> s, u;
+				std::vector<double> s, u, m;
 				for (int rep = 0; rep < reps; rep++) {
-					// Alternating which goes first: neither always
-					// finds the other's cache state.
-					if (rep % 2)
-						s.push_back(sdp_iops(b, prog, write, qd, ops));
-					u.push_back(uring_iops(b.fd, write, qd, ops));
-					if (rep % 2 == 0)
-						s.push_back(sdp_iops(b, prog, write, qd, ops));
+					// Rotating which goes first: none always finds
+					// the others' cache state.
+					for (int k = 0; k < 3; k++) {
+						switch ((rep + k) % 3) {
+						case 0:
+							s.push_back(sdp_iops(b, prog, write, qd, ops));
+							break;
+						case 1:
+							u.push_back(uring_iops(b.fd, write, qd, ops));
+							break;
+						default:
+							m.push_back(partition_iops(vol, write, qd, ops));
+						}
+					}
 				}
 				std::string key = std::string(write ? "randwrite" : "randread") + "_qd" + std::to_string(qd);
-				Summary ss = summarize(s), us = summarize(u);
+				Summary ss = summarize(s), us = summarize(u), ms = summarize(m);
 				results["sdp_iops"][key] = to_json(ss);
 				results["io_uring_iops"][key] = to_json(us);
+				results["mkdp_up_iops"][key] = to_json(ms);
 				ratios[key] = ss.median / us.median;
-				char line[160];
-				std::snprintf(line, sizeof(line), "    %-14s SDP path %8.0f IOPS, io_uring %8.0f IOPS (%.2fx)\n",
-					      key.c_str(), ss.median, us.median, ss.median / us.median);
+				up_ratios[key] = ms.median / us.median;
+				char line[200];
+				std::snprintf(line, sizeof(line),
+					      "    %-14s SDP path %8.0f IOPS (%.2fx), mkdp up %8.0f IOPS (%.2fx), io_uring %8.0f IOPS\n",
+					      key.c_str(), ss.median, ss.median / us.median, ms.median, ms.median / us.median,
+					      us.median);
 				text += line;
 			}
 		}
@@ -208,7 +276,7 @@ nlohmann::json measure_sdp_io(sdp::Program *prog, bool quick, int reps, std::str
 		throw;
 	}
 	close(b.fd);
-	return {{"results", results}, {"ratios", ratios}, {"direct", b.direct}};
+	return {{"results", results}, {"ratios", ratios}, {"up_ratios", up_ratios}, {"direct", b.direct}};
 }
 
 } // namespace mkdp::bench
