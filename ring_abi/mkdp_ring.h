@@ -33,7 +33,8 @@
 
 #define MKDP_REGION_MAGIC	0x50444b4dU	/* "MKDP" read as little-endian bytes */
 #define MKDP_ABI_MAJOR		2		/* bumped on incompatible layout change */
-#define MKDP_ABI_MINOR		0		/* bumped on compatible additions */
+#define MKDP_ABI_MINOR		1		/* bumped on compatible additions */
+/* minor 1: MKDP_SOP_WRITE_ZEROES (a minor-0 reader refuses op 4 as unknown) */
 
 #define MKDP_CACHELINE		64		/* alignment of every ring word and area */
 #define MKDP_AREA_ALIGN		4096		/* data areas start on a page (UMEM needs it) */
@@ -216,7 +217,7 @@ struct mkdp_sreq_desc {
 	__u32	tag;		/* chosen by the client, echoed in the completion; < ring entries */
 	__u64	sector;		/* 512-byte sector on the volume */
 	__u64	buf;		/* offset of the data buffer in the ring's area */
-	__u32	len;		/* bytes; a multiple of 512 for READ/WRITE */
+	__u32	len;		/* bytes; a multiple of 512 (FLUSH: ignored) */
 	__u32	volume;		/* volume id from the topology */
 };
 MKDP_STATIC_ASSERT(sizeof(struct mkdp_sreq_desc) == 32, "storage request size");
@@ -232,7 +233,8 @@ MKDP_ASSERT_OFFSET(struct mkdp_sreq_desc, volume, 28);
 #define MKDP_SOP_WRITE		1	/* write len bytes from buf at sector */
 #define MKDP_SOP_FLUSH		2	/* make prior writes durable; len, buf ignored */
 #define MKDP_SOP_DISCARD	3	/* drop len bytes at sector; buf ignored */
-#define MKDP_SOP_MAX		MKDP_SOP_DISCARD
+#define MKDP_SOP_WRITE_ZEROES	4	/* the range reads as zeros afterwards; buf ignored */
+#define MKDP_SOP_MAX		MKDP_SOP_WRITE_ZEROES
 
 #define MKDP_SREQ_F_FUA		(1U << 0)	/* write is durable on completion */
 

@@ -8,6 +8,13 @@
 
 namespace mkdp::sdp {
 
+// A request's op goes on the ring as it is (post() copies it): the
+// program's ops are the ring ABI's.
+static_assert(SDP_OP_READ == MKDP_SOP_READ && SDP_OP_WRITE == MKDP_SOP_WRITE &&
+		      SDP_OP_FLUSH == MKDP_SOP_FLUSH && SDP_OP_DISCARD == MKDP_SOP_DISCARD &&
+		      SDP_OP_WRITE_ZEROES == MKDP_SOP_WRITE_ZEROES && SDP_OP_MAX == MKDP_SOP_MAX,
+	      "SDP_OP_* must equal MKDP_SOP_*");
+
 Frontend::Frontend(Program *program, std::vector<Lane> lanes, std::vector<VolumeInfo> volumes)
 	: program_(program), volumes_(std::move(volumes))
 {
@@ -98,8 +105,8 @@ void Frontend::route(const Request &r, const sdp_md &md, uint8_t verdict)
 	case SDP_REDIRECT: {
 		uint32_t part = verdict == SDP_PASS ? volumes_[r.volume].owner : md.target;
 		LaneState *lp = lane(part);
-		if (!lp || r.op > SDP_OP_DISCARD)
-			return answer(r, -EIO, 0, verdict);	// nowhere to go, or an op the rings lack
+		if (!lp || r.op > SDP_OP_MAX)
+			return answer(r, -EIO, 0, verdict);	// nowhere to go, or an op the ring ABI lacks
 		LaneState &l = *lp;
 		stats_.per_partition[part]++;
 		if (!l.waiting.empty() || !post(l, {r, verdict}))

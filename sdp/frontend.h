@@ -42,7 +42,7 @@ struct VolumeInfo {
 
 // A client's request: its own tag, and its own buffer (len bytes).
 struct Request {
-	uint8_t op = SDP_OP_READ;	// SDP_OP_*; WRITE_ZEROES is not served by the rings yet
+	uint8_t op = SDP_OP_READ;	// SDP_OP_* (the ring ABI's MKDP_SOP_* values)
 	uint8_t flags = 0;		// SDP_F_*
 	uint16_t volume = 0;
 	uint32_t tag = 0;

@@ -30,8 +30,8 @@
 
 #include <linux/types.h>
 
-/* Request operations (sdp_md.op); the first four are the ring ABI's
- * MKDP_SOP_* values. */
+/* Request operations (sdp_md.op): the ring ABI's MKDP_SOP_* values
+ * (WRITE_ZEROES since its minor 1; sdp/frontend.cpp asserts they match). */
 #define SDP_OP_READ		0	/* read len bytes at sector */
 #define SDP_OP_WRITE		1	/* write len bytes at sector */
 #define SDP_OP_FLUSH		2	/* make earlier writes durable; sector, len 0 */

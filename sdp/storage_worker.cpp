@@ -85,6 +85,8 @@ void StorageWorker::start(const mkdp_sreq_desc &r)
 {
 	if (busy_[r.tag])
 		return refuse(r.tag, -EBUSY);
+	if (r.volume >= volumes_.size() || !volumes_[r.volume].served())
+		return refuse(r.tag, -EINVAL);
 	const Backend &b = volumes_[r.volume];
 	uint64_t off = r.sector * MKDP_SECTOR_SIZE;
 	bool ranged = r.op != MKDP_SOP_FLUSH;
@@ -98,7 +100,7 @@ void StorageWorker::start(const mkdp_sreq_desc &r)
 			std::memcpy(buf, b.mem.data() + off, r.len);
 		else if (r.op == MKDP_SOP_WRITE)
 			std::memcpy(b.mem.data() + off, buf, r.len);
-		else if (r.op == MKDP_SOP_DISCARD)
+		else if (r.op == MKDP_SOP_DISCARD || r.op == MKDP_SOP_WRITE_ZEROES)
 			std::memset(b.mem.data() + off, 0, r.len);
 		stats_.bytes_read += r.op == MKDP_SOP_READ ? r.len : 0;
 		stats_.bytes_written += r.op == MKDP_SOP_WRITE ? r.len : 0;
@@ -123,8 +125,11 @@ void StorageWorker::start(const mkdp_sreq_desc &r)
 		io_uring_prep_fsync(sqe, b.fd, IORING_FSYNC_DATASYNC);
 		stats_.flushes++;
 		break;
-	default:	// DISCARD: the range reads as zeros afterwards
+	case MKDP_SOP_DISCARD:	// the range reads as zeros afterwards
 		io_uring_prep_fallocate(sqe, b.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, r.len);
+		break;
+	default:	// WRITE_ZEROES: zeros that stay allocated (a later write needs no space)
+		io_uring_prep_fallocate(sqe, b.fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, off, r.len);
 		break;
 	}
 	want_[r.tag] = r.op == MKDP_SOP_READ || r.op == MKDP_SOP_WRITE ? r.len : 0;

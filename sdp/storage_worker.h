@@ -14,7 +14,9 @@
 //   EBUSY   a tag already in flight
 //   EIO     the backend failed, or transferred less than asked
 // FLUSH makes every write completed before it durable (fdatasync); a
-// write with FUA is durable on completion (RWF_DSYNC).
+// write with FUA is durable on completion (RWF_DSYNC). DISCARD punches a
+// hole, WRITE_ZEROES zeroes the range (FALLOC_FL_ZERO_RANGE on a file or
+// device); on memory both write zeros.
 #pragma once
 
 #include <mkdp/doorbell.h>
@@ -35,6 +37,10 @@ struct Backend {
 	uint64_t size = 0;		// bytes; a multiple of 512
 	bool direct = false;		// fd was opened with O_DIRECT
 
+	// Whether this worker serves the volume: a worker is handed every
+	// volume id, and serves only those given a file or memory.
+	bool served() const noexcept { return fd >= 0 || !mem.empty(); }
+
 	// Opens (creating, and sizing it to `size` when it is smaller) a file
 	// for a volume, with O_DIRECT where the file system allows it.
 	static Backend open_file(const std::string &path, uint64_t size);
@@ -47,9 +53,10 @@ struct WorkerStats {
 
 class StorageWorker {
 public:
-	// Serves `sq`/`cq`, whose buffers live in `area`, for volumes
-	// 0 .. volumes.size() - 1; up to `depth` requests in flight on the
-	// backends (io_uring). Backends stay the caller's.
+	// Serves `sq`/`cq`, whose buffers live in `area`, for the volumes
+	// whose Backend is served() (`volumes` is indexed by volume id); up to
+	// `depth` requests in flight on the backends (io_uring). Backends
+	// stay the caller's.
 	StorageWorker(Consumer<mkdp_sreq_desc> sq, Producer<mkdp_scpl_desc> cq, std::span<uint8_t> area,
 		      std::vector<Backend> volumes, unsigned depth = 64);
 	~StorageWorker();

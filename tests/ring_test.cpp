@@ -533,6 +533,10 @@ TEST_F(Ring, StorageRequestChecks)
 			 DescError::ok},
 			{"flush ignores buf and len", rq(MKDP_SOP_FLUSH, 0, 1, UINT64_MAX, 0, 0), DescError::ok},
 			{"discard", rq(MKDP_SOP_DISCARD, 0, 2, UINT64_MAX, 1 << 20, 0), DescError::ok},
+			{"write zeroes ignores buf", rq(MKDP_SOP_WRITE_ZEROES, 0, 3, UINT64_MAX, 1 << 20, 1),
+			 DescError::ok},
+			{"write zeroes len 0", rq(MKDP_SOP_WRITE_ZEROES, 0, 3, 0, 0, 0), DescError::ok},
+			{"write zeroes fua", rq(MKDP_SOP_WRITE_ZEROES, MKDP_SREQ_F_FUA, 3, 0, 512, 0), DescError::ok},
 			{"op past max", rq(MKDP_SOP_MAX + 1, 0, 0, 0, 512, 0), DescError::bad_op},
 			{"op 0xffff", rq(0xffff, 0, 0, 0, 512, 0), DescError::bad_op},
 			{"unknown flag", rq(MKDP_SOP_READ, 1u << 3, 0, 0, 512, 0), DescError::bad_flags},
@@ -544,6 +548,7 @@ TEST_F(Ring, StorageRequestChecks)
 			{"read len 1000", rq(MKDP_SOP_READ, 0, 0, 0, 1000, 0), DescError::bad_len},
 			{"write len 513", rq(MKDP_SOP_WRITE, 0, 0, 0, 513, 0), DescError::bad_len},
 			{"discard len 100", rq(MKDP_SOP_DISCARD, 0, 0, 0, 100, 0), DescError::bad_len},
+			{"write zeroes len 513", rq(MKDP_SOP_WRITE_ZEROES, 0, 0, 0, 513, 0), DescError::bad_len},
 			{"buf past area", rq(MKDP_SOP_READ, 0, 0, kBufs - 512, 1024, 0), DescError::out_of_area},
 			{"buf at end", rq(MKDP_SOP_WRITE, 0, 0, kBufs, 512, 0), DescError::out_of_area},
 			{"buf+len overflows", rq(MKDP_SOP_WRITE, 0, 0, UINT64_MAX - 511, 1024, 0),
@@ -644,7 +649,7 @@ DescError spec_sreq(const mkdp_sreq_desc &d, const mkdp::DescBounds &b)
 			return DescError::bad_len;
 		if (!mkdp::in_area(d.buf, d.len, b.area_size))
 			return DescError::out_of_area;
-	} else if (d.op == MKDP_SOP_DISCARD && d.len % MKDP_SECTOR_SIZE) {
+	} else if ((d.op == MKDP_SOP_DISCARD || d.op == MKDP_SOP_WRITE_ZEROES) && d.len % MKDP_SECTOR_SIZE) {
 		return DescError::bad_len;
 	}
 	return DescError::ok;

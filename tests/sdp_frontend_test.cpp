@@ -158,5 +158,21 @@ TEST_F(SdpFrontend, NeverWrittenReadsCompleteInTheProgramWithZeros)
 	EXPECT_TRUE(path.fe->stats().per_partition.empty()) << "no partition saw it";
 }
 
+// Write-zeroes goes to the owner's ring like any other op (it used to be
+// answered EIO in the front end) and zeroes the range on the volume.
+TEST_F(SdpFrontend, WriteZeroesPassesToTheOwnersWorker)
+{
+	Path path("");
+	std::fill(path.volume.begin(), path.volume.end(), 0x77);
+	auto got = path.run({{SDP_OP_WRITE_ZEROES, 0, 0, 1, 8, 8192, nullptr, 0}});
+	EXPECT_EQ(got[1].status, 0);
+	EXPECT_EQ(got[1].verdict, SDP_PASS);
+	EXPECT_TRUE(std::all_of(path.volume.begin() + 8 * 512, path.volume.begin() + 8 * 512 + 8192,
+				[](uint8_t b) { return !b; }));
+	EXPECT_EQ(path.volume[8 * 512 - 1], 0x77);
+	EXPECT_EQ(path.volume[8 * 512 + 8192], 0x77);
+	EXPECT_EQ(path.fe->stats().per_partition.at(0), 1u);
+}
+
 } // namespace
 } // namespace mkdp::test

@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <random>
@@ -36,10 +37,13 @@ struct Rig {
 	std::vector<uint8_t> mem = std::vector<uint8_t>(kVolume, 0);
 	std::unique_ptr<StorageWorker> worker;
 
-	explicit Rig(Backend b)
+	explicit Rig(Backend b) : Rig(std::vector<Backend>{b}) {}
+	// Volume ids index `volumes`; only the served() ones are served.
+	explicit Rig(std::vector<Backend> volumes)
 	{
-		worker = std::make_unique<StorageWorker>(region.requests("sq", 1), region.producer<mkdp_scpl_desc>("cq"),
-							 area, std::vector<Backend>{b}, 32);
+		uint32_t n = uint32_t(volumes.size());
+		worker = std::make_unique<StorageWorker>(region.requests("sq", n), region.producer<mkdp_scpl_desc>("cq"),
+							 area, std::move(volumes), 32);
 	}
 	static Backend memory(std::vector<uint8_t> &m) { return Backend{-1, m, m.size(), false}; }
 
@@ -108,6 +112,26 @@ void write_then_read_back(Rig &rig)
 	}
 }
 
+// Write-zeroes in the middle of written data: zeros there, the data
+// around it untouched.
+void zero_a_range(Rig &rig)
+{
+	constexpr uint32_t kLen = 65536, kFrom = 16384, kZeroed = 16384;
+	for (uint32_t i = 0; i < kLen; i++)
+		rig.area[i] = uint8_t(i % 251 + 1);
+	std::vector<uint8_t> data(rig.area.begin(), rig.area.begin() + kLen);
+	ASSERT_EQ(rig.one(req(MKDP_SOP_WRITE, 1, 0, kLen, 0)).status, 0);
+	mkdp_scpl_desc z = rig.one(req(MKDP_SOP_WRITE_ZEROES, 2, kFrom / 512, kZeroed, UINT64_MAX));
+	ASSERT_EQ(z.status, 0);
+	EXPECT_EQ(z.bytes, 0u) << "no data moved";
+	std::memset(rig.area.data(), 0xee, kLen);
+	ASSERT_EQ(rig.one(req(MKDP_SOP_READ, 3, 0, kLen, 0)).status, 0);
+	for (uint32_t i = 0; i < kLen; i++) {
+		bool zeroed = i >= kFrom && i < kFrom + kZeroed;
+		ASSERT_EQ(rig.area[i], uint8_t(zeroed ? 0 : data[i])) << "at byte " << i;
+	}
+}
+
 TEST(StorageWorker, MemoryVolumeReadsBackWhatWasWritten)
 {
 	std::vector<uint8_t> m(kVolume, 0);
@@ -130,6 +154,41 @@ TEST(StorageWorker, FileVolumeThroughIoUringReadsBackWhatWasWritten)
 	}
 	close(b.fd);
 	unlink(path.c_str());
+}
+
+TEST(StorageWorker, WriteZeroesOnMemory)
+{
+	std::vector<uint8_t> m(kVolume, 0);
+	Rig rig(Rig::memory(m));
+	zero_a_range(rig);
+}
+
+TEST(StorageWorker, WriteZeroesOnAFile)
+{
+	std::string path = "/var/tmp/mkdp-sw-zero-" + std::to_string(getpid());
+	Backend b = Backend::open_file(path, kVolume);
+	{
+		Rig rig(b);
+		zero_a_range(rig);
+	}
+	close(b.fd);
+	unlink(path.c_str());
+}
+
+// A worker is handed every volume id and serves some: the others are
+// refused, the served ones still work.
+TEST(StorageWorker, AVolumeNotServedIsRefusedWithEinval)
+{
+	std::vector<uint8_t> m(kVolume, 0);
+	Rig rig(std::vector<Backend>{Backend{}, Rig::memory(m)});
+	EXPECT_FALSE(Backend{}.served());
+	mkdp_sreq_desc r = req(MKDP_SOP_WRITE, 1, 0, 512);
+	std::memset(rig.area.data(), 0xab, 512);
+	EXPECT_EQ(rig.one(r).status, -EINVAL) << "volume 0: not served";
+	r.volume = 1;
+	EXPECT_EQ(rig.one(r).status, 0) << "volume 1: memory";
+	EXPECT_EQ(m[0], 0xab);
+	EXPECT_EQ(rig.worker->stats().errors, 1u);
 }
 
 TEST(StorageWorker, BadRequestsGetTheirErrorCompletion)

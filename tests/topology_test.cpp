@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -51,7 +52,7 @@ shared_with = ["a", "b"]
 name = "vol"
 backend = "memory"
 size = "1MiB"
-partitions = ["a"]
+owner = "a"
 )";
 
 std::vector<std::string> conflicts(const std::string &text, MachineFacts m = two_cpus())
@@ -79,6 +80,10 @@ TEST(Topology, GoodFileParsesAndChecksClean)
 	EXPECT_EQ(t.regions[0].size, 4u << 20);
 	EXPECT_EQ(t.regions[0].shared_with, (std::vector<std::string>{"a", "b"}));
 	EXPECT_EQ(t.volumes[0].size, 1u << 20);
+	EXPECT_EQ(t.volumes[0].owner, "a");
+	EXPECT_EQ(t.volumes[0].partitions, (std::vector<std::string>{"a"})) << "the owner serves it";
+	EXPECT_EQ(t.volumes[0].wakeup, "adaptive");
+	EXPECT_EQ(t.volumes[0].program, "");
 	EXPECT_THAT(conflicts(kGood), ::testing::IsEmpty());
 }
 
@@ -90,6 +95,19 @@ TEST(Topology, BuiltinIsValidOnThisMachine)
 	m.device_queues = 2; // the testbed's default, whether or not it is up
 	m.device_refused.clear();
 	EXPECT_THAT(check(t, m), ::testing::IsEmpty());
+	// The demo's storage: one memory volume owned by p0, served by both.
+	ASSERT_EQ(t.volumes.size(), 1u);
+	EXPECT_EQ(t.volumes[0].name, "v0");
+	EXPECT_EQ(t.volumes[0].backend, "memory");
+	EXPECT_EQ(t.volumes[0].size, 64u << 20);
+	EXPECT_EQ(t.volumes[0].owner, "p0");
+	EXPECT_EQ(t.volumes[0].partitions, (std::vector<std::string>{"p0", "p1"}));
+	// What tests write for `mkdp up FILE` is the same topology.
+	Topology tb = Topology::parse(Topology::testbed_toml("mkdp-lab"), "tb.toml");
+	EXPECT_EQ(tb.netns, "mkdp-lab");
+	ASSERT_EQ(tb.volumes.size(), 1u);
+	EXPECT_EQ(tb.volumes[0].owner, "p0");
+	EXPECT_THAT(check(tb, m), ::testing::IsEmpty());
 }
 
 TEST(Topology, OverlappingCpus)
@@ -241,7 +259,7 @@ TEST(Topology, RegionsBeyondTheMachinesMemory)
 	t = with("[[region]]\nname = \"r2\"\nsize = \"62MiB\"\nshared_with = [\"a\"]\n");
 	c = conflicts(t, m);
 	ASSERT_EQ(c.size(), 1u);
-	EXPECT_THAT(c[0], HasSubstr("0: the regions need 66."));
+	EXPECT_THAT(c[0], HasSubstr("0: the regions and memory volumes need 67.")) << "kGood's 1 MiB volume too";
 	EXPECT_THAT(c[0], HasSubstr("MiB together, more than the machine's memory (64 MiB, MemTotal)"));
 }
 
@@ -316,11 +334,180 @@ TEST(Topology, HugePagesWhenNoneAreAvailable)
 TEST(Topology, VolumeConflicts)
 {
 	auto c = conflicts(with("[[volume]]\nname = \"v2\"\nbackend = \"file\"\nsize = 1000\n"
-				"partitions = [\"zz\"]\n"));
+				"owner = \"a\"\npartitions = [\"zz\"]\n"));
 	ASSERT_EQ(c.size(), 3u);
-	EXPECT_THAT(c[0], HasSubstr("needs a path"));
-	EXPECT_THAT(c[1], HasSubstr("multiple of 512"));
-	EXPECT_THAT(c[2], HasSubstr("unknown partition 'zz'"));
+	EXPECT_THAT(c[0], HasSubstr("unknown partition 'zz'"));
+	EXPECT_EQ(c[1], "27: volume 'v2': size 1000 must be a multiple of 4096 (O_DIRECT and page-size buffers)");
+	EXPECT_THAT(c[2], HasSubstr("needs a path"));
+}
+
+namespace {
+
+// kGood plus one volume made of `keys` (name "v2"), and what check says.
+std::vector<std::string> volume_conflicts(const std::string &keys, MachineFacts m = two_cpus())
+{
+	return conflicts(with("[[volume]]\nname = \"v2\"\n" + keys), m);
+}
+
+// A directory of the test's own, removed afterwards.
+struct TempDir {
+	std::filesystem::path path;
+	TempDir()
+	{
+		char tmpl[] = "/tmp/mkdp-topo-dir-XXXXXX";
+		path = mkdtemp(tmpl);
+	}
+	~TempDir() { std::filesystem::remove_all(path); }
+	std::string file(const std::string &name, const std::string &text = "") const
+	{
+		std::ofstream(path / name) << text;
+		return (path / name).string();
+	}
+};
+
+} // namespace
+
+TEST(Topology, VolumeWithoutOwner)
+{
+	auto c = volume_conflicts("size = \"1MiB\"\npartitions = [\"a\"]\n");
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "27: volume 'v2' has no owner: name the partition that serves it (owner = \"p0\")");
+}
+
+TEST(Topology, VolumeOwnerUnknown)
+{
+	auto c = volume_conflicts("size = \"1MiB\"\nowner = \"ghost\"\n");
+	ASSERT_EQ(c.size(), 1u) << "said once, not again as an unknown serving partition";
+	EXPECT_EQ(c[0], "27: volume 'v2': owner 'ghost' is not a partition");
+}
+
+// The owner is one of the serving partitions: first when the file leaves
+// it out, where the file put it otherwise.
+TEST(Topology, VolumeOwnerIsAServingPartition)
+{
+	Topology t = Topology::parse(with("[[volume]]\nname = \"v2\"\nsize = \"1MiB\"\nowner = \"b\"\n"
+					  "partitions = [\"a\"]\n"
+					  "[[volume]]\nname = \"v3\"\nsize = \"1MiB\"\nowner = \"b\"\n"
+					  "partitions = [\"a\", \"b\"]\n"),
+				     "t.toml");
+	EXPECT_EQ(t.volumes[1].partitions, (std::vector<std::string>{"b", "a"}));
+	EXPECT_EQ(t.volumes[2].partitions, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(Topology, VolumeSizeMustBeWholePages)
+{
+	auto c = volume_conflicts("size = 2048\nowner = \"a\"\n");
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "27: volume 'v2': size 2048 must be a multiple of 4096 (O_DIRECT and page-size buffers)");
+	c = volume_conflicts("size = 12800\nowner = \"a\"\n");
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("size 12800 must be a multiple of 4096"));
+	EXPECT_THAT(volume_conflicts("size = 8192\nowner = \"a\"\n"), ::testing::IsEmpty());
+}
+
+TEST(Topology, FileVolumeInADirectoryThatDoesNotExist)
+{
+	TempDir d;
+	std::string path = (d.path / "no-such-dir" / "vol.img").string();
+	auto c = volume_conflicts("backend = \"file\"\npath = \"" + path + "\"\nsize = \"1MiB\"\nowner = \"a\"\n");
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "27: volume 'v2': directory " + (d.path / "no-such-dir").string() + " of " + path +
+				" does not exist");
+	// A file that does not exist yet in a directory that does: up creates it.
+	path = (d.path / "vol.img").string();
+	EXPECT_THAT(volume_conflicts("backend = \"file\"\npath = \"" + path + "\"\nsize = \"1MiB\"\nowner = \"a\"\n"),
+		    ::testing::IsEmpty());
+}
+
+TEST(Topology, FileVolumeThatIsNotARegularFile)
+{
+	TempDir d;
+	auto c = volume_conflicts("backend = \"file\"\npath = \"" + d.path.string() +
+				  "\"\nsize = \"1MiB\"\nowner = \"a\"\n");
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "27: volume 'v2': " + d.path.string() + " is not a regular file");
+}
+
+TEST(Topology, BlockVolumeThatDoesNotExist)
+{
+	TempDir d;
+	std::string path = (d.path / "nodev").string();
+	auto c = volume_conflicts("backend = \"block\"\npath = \"" + path + "\"\nowner = \"a\"\n");
+	ASSERT_EQ(c.size(), 1u) << "and no size needed: a block volume takes the device's";
+	EXPECT_EQ(c[0], "27: volume 'v2': block device " + path + " does not exist");
+}
+
+TEST(Topology, BlockVolumeThatIsNotABlockDevice)
+{
+	TempDir d;
+	std::string path = d.file("img");
+	auto c = volume_conflicts("backend = \"block\"\npath = \"" + path + "\"\nowner = \"a\"\n");
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "27: volume 'v2': " + path + " is not a block device");
+}
+
+TEST(Topology, TwoVolumesOnOnePath)
+{
+	TempDir d;
+	std::string path = d.file("img");
+	std::string vol = "backend = \"file\"\nsize = \"1MiB\"\nowner = \"a\"\npath = \"";
+	auto c = conflicts(with("[[volume]]\nname = \"va\"\n" + vol + path + "\"\n" +
+				"[[volume]]\nname = \"vb\"\n" + vol + d.path.string() + "/./img\"\n"));
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "33: volume 'vb' uses the same path as volume 'va'");
+}
+
+TEST(Topology, VolumeProgramThatDoesNotExist)
+{
+	auto c = volume_conflicts("size = \"1MiB\"\nowner = \"a\"\nprogram = \"/nonexistent/gate.bpf.o\"\n");
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "27: volume 'v2': program /nonexistent/gate.bpf.o does not exist");
+}
+
+// A relative program path is the topology file's, not the caller's.
+TEST(Topology, VolumeProgramRelativeToTheFile)
+{
+	TempDir d;
+	std::string prog = d.file("gate.bpf.o", "not really an object");
+	std::string text = with("[[volume]]\nname = \"v2\"\nsize = \"1MiB\"\nowner = \"a\"\n"
+				"program = \"gate.bpf.o\"\n");
+	EXPECT_EQ(Topology::parse(text, "<built-in>").volumes[1].program, "gate.bpf.o") << "parse leaves it";
+	Topology t = Topology::load(d.file("t.toml", text));
+	EXPECT_EQ(t.volumes[1].program, prog);
+	EXPECT_THAT(check(t, two_cpus()), ::testing::IsEmpty());
+}
+
+TEST(Topology, VolumeWakeup)
+{
+	auto volume = [](const std::string &wakeup) {
+		return Topology::parse(with("[[volume]]\nname = \"v2\"\nsize = \"1MiB\"\nowner = \"a\"\n"
+					    "wakeup = \"" + wakeup + "\"\n"),
+				       "t.toml");
+	};
+	EXPECT_EQ(volume("polled").volumes[1].wakeup, "polled");
+	EXPECT_EQ(volume("interrupt").volumes[1].wakeup, "interrupt");
+	for (const char *bad : {"monitor", "sometimes"}) {
+		try {
+			volume(bad);
+			ADD_FAILURE() << bad << " accepted";
+		} catch (const Error &e) {
+			EXPECT_THAT(e.what(), HasSubstr("t.toml:31: 'wakeup' must be polled, interrupt or adaptive"));
+		}
+	}
+}
+
+// Memory volumes are memory too: each, and together with the regions.
+TEST(Topology, MemoryVolumesBeyondTheMachinesMemory)
+{
+	MachineFacts m = two_cpus();
+	m.mem_total = 64ull << 20;
+	auto c = volume_conflicts("size = \"128MiB\"\nowner = \"a\"\n", m);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_EQ(c[0], "27: volume 'v2' needs 128 MiB, more than the machine's memory (64 MiB, MemTotal)");
+	c = volume_conflicts("size = \"62MiB\"\nowner = \"a\"\n", m);
+	ASSERT_EQ(c.size(), 1u);
+	EXPECT_THAT(c[0], HasSubstr("0: the regions and memory volumes need 67."));
+	EXPECT_THAT(c[0], HasSubstr("together, more than the machine's memory (64 MiB, MemTotal)"));
 }
 
 TEST(Topology, ParseErrorsNameTheLine)

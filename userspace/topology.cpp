@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include <mkdp/device_safety.h>
+#include <mkdp/doorbell.h>
 #include <mkdp/error.h>
 #include <mkdp/netns.h>
 #include <mkdp/testbed.h>
@@ -157,6 +158,20 @@ public:
 		return out;
 	}
 
+	// A volume's rings use the doorbell library's strategies, except
+	// monitor (as for a partition): it watches one cache line, and the
+	// serving partition waits on its sockets and every ring at once.
+	void volume_wakeup(const toml::table &v, const std::string &wakeup) const
+	{
+		std::optional<DoorbellStrategy> s;
+		try {
+			s = parse_doorbell_strategy(wakeup);
+		} catch (const Error &) {
+		}
+		if (!s || *s == DoorbellStrategy::monitor)
+			fail(v.get("wakeup"), "'wakeup' must be polled, interrupt or adaptive");
+	}
+
 	// [[name]] arrays of tables.
 	template <class F> void each(const toml::table &root, std::string_view key, F &&f) const
 	{
@@ -246,7 +261,8 @@ public:
 			t.regions.push_back(std::move(s));
 		});
 		each(root, "volume", [&](const toml::table &v, uint32_t line) {
-			only_keys(v, {"name", "backend", "path", "size", "partitions"}, "[[volume]]");
+			only_keys(v, {"name", "backend", "path", "size", "owner", "partitions", "program", "wakeup"},
+				  "[[volume]]");
 			VolumeSpec s;
 			s.line = line;
 			s.name = str(v, "name");
@@ -255,7 +271,16 @@ public:
 				fail(v.get("backend"), "'backend' must be memory, file or block");
 			s.path = str(v, "path");
 			s.size = size(v, "size");
+			s.owner = str(v, "owner");
 			s.partitions = strings(v, "partitions");
+			// The owner serves it too: consumers read `partitions` as
+			// every partition that serves the volume.
+			if (!s.owner.empty() &&
+			    std::find(s.partitions.begin(), s.partitions.end(), s.owner) == s.partitions.end())
+				s.partitions.insert(s.partitions.begin(), s.owner);
+			s.program = str(v, "program");
+			s.wakeup = str(v, "wakeup", "adaptive");
+			volume_wakeup(v, s.wakeup);
 			t.volumes.push_back(std::move(s));
 		});
 		return t;
@@ -334,7 +359,12 @@ Topology Topology::load(const std::string &path)
 		throw_errno("topology " + path);
 	std::stringstream ss;
 	ss << f.rdbuf();
-	return parse(ss.str(), path);
+	Topology t = parse(ss.str(), path);
+	// A program path is the file's, wherever `mkdp up` runs from.
+	for (VolumeSpec &v : t.volumes)
+		if (!v.program.empty() && std::filesystem::path(v.program).is_relative())
+			v.program = (std::filesystem::path(path).parent_path() / v.program).string();
+	return t;
 }
 
 std::string Topology::testbed_toml(const std::string &netns)
@@ -348,7 +378,9 @@ std::string Topology::testbed_toml(const std::string &netns)
 	       "[[partition]]\nname = \"p1\"\ncpus = [" + std::to_string(second) +
 	       "]\nqueues = [0, 1]\n\n"
 	       "[[region]]\nname = \"umem0\"\nsize = \"16MiB\"\nframe_size = 2048\n"
-	       "shared_with = [\"p0\", \"p1\"]\n";
+	       "shared_with = [\"p0\", \"p1\"]\n\n"
+	       "[[volume]]\nname = \"v0\"\nbackend = \"memory\"\nsize = \"64MiB\"\nowner = \"p0\"\n"
+	       "partitions = [\"p0\", \"p1\"]\n";
 }
 
 Topology Topology::builtin()

@@ -97,6 +97,35 @@ RegionLayout region_layout(const Topology &t, const RegionSpec &r)
 	return l;
 }
 
+namespace {
+
+// What the supervisor will open for a file or block volume: a file is
+// created in an existing directory (or is a regular file already); a block
+// device must be there.
+template <class Add> void add_backend_conflicts(const VolumeSpec &v, const std::string &who, Add &&add)
+{
+	namespace fs = std::filesystem;
+	std::error_code ec;
+	fs::file_status st = fs::status(v.path, ec);
+	if (v.backend == "block") {
+		if (!fs::exists(st))
+			add(v.line, who + ": block device " + v.path + " does not exist");
+		else if (!fs::is_block_file(st))
+			add(v.line, who + ": " + v.path + " is not a block device");
+		return;
+	}
+	if (fs::exists(st)) {
+		if (!fs::is_regular_file(st))
+			add(v.line, who + ": " + v.path + " is not a regular file");
+		return;
+	}
+	fs::path dir = fs::path(v.path).parent_path();
+	if (!dir.empty() && !fs::is_directory(dir, ec))
+		add(v.line, who + ": directory " + dir.string() + " of " + v.path + " does not exist");
+}
+
+} // namespace
+
 MachineFacts probe_machine(const Topology &t)
 {
 	MachineFacts m;
@@ -246,31 +275,65 @@ std::vector<Conflict> check(const Topology &t, const MachineFacts &m)
 			}
 		}
 	}
-	if (m.mem_total && mem_need > *m.mem_total && !mem_named)
-		add(0, "the regions need " + approx(mem_need) + " together, more than the machine's memory (" +
-			       approx(*m.mem_total) + ", MemTotal)");
-	if (m.huge_pages_free && huge_need > *m.huge_pages_free && !huge_named)
-		add(0, "the huge-page regions need " + std::to_string(huge_need) + " huge pages together, but " +
-			       std::to_string(*m.huge_pages_free) + " are free");
-
 	bool receives = std::any_of(t.partitions.begin(), t.partitions.end(),
 				    [](const PartitionSpec &p) { return !p.queues.empty(); });
 	if (receives && !umem_region(t))
 		add(0, "no region is shared by every partition that receives from " + t.interface +
 			       " (AF_XDP needs one UMEM per queue)");
 
+	std::map<std::string, std::string> path_user;	// backend path -> the first volume using it
+	bool mem_volumes = false;
 	for (const VolumeSpec &v : t.volumes) {
+		const std::string who = "volume '" + v.name + "'";
 		unique("volume", v.name, v.line);
-		if ((v.backend == "file" || v.backend == "block") && v.path.empty())
-			add(v.line, "volume '" + v.name + "': a " + v.backend + " volume needs a path");
-		if (v.backend != "block" && v.size == 0)
-			add(v.line, "volume '" + v.name + "' needs a size");
-		if (v.size % MKDP_SECTOR_SIZE)
-			add(v.line, "volume '" + v.name + "': size must be a multiple of 512");
+		if (v.owner.empty())
+			add(v.line, who + " has no owner: name the partition that serves it (owner = \"p0\")");
+		else if (!t.partition(v.owner))
+			add(v.line, who + ": owner '" + v.owner + "' is not a partition");
 		for (const std::string &p : v.partitions)
-			if (!t.partition(p))
-				add(v.line, "volume '" + v.name + "' names unknown partition '" + p + "'");
+			if (p != v.owner && !t.partition(p))	// an unknown owner is said above
+				add(v.line, who + " names unknown partition '" + p + "'");
+		if (v.backend != "block" && v.size == 0)
+			add(v.line, who + " needs a size");
+		// The worker reads and writes O_DIRECT files through page-sized
+		// buffers: a volume is whole pages.
+		if (v.size && (v.size < 4096 || v.size % 4096))
+			add(v.line, who + ": size " + std::to_string(v.size) +
+					    " must be a multiple of 4096 (O_DIRECT and page-size buffers)");
+		if (!v.program.empty() && !std::filesystem::exists(v.program))
+			add(v.line, who + ": program " + v.program + " does not exist");
+		if (v.backend == "memory") {
+			mem_volumes = true;
+			mem_need += v.size;
+			if (m.mem_total && v.size > *m.mem_total) {
+				add(v.line, who + " needs " + approx(v.size) + ", more than the machine's memory (" +
+						    approx(*m.mem_total) + ", MemTotal)");
+				mem_named = true;
+			}
+			continue;
+		}
+		if (v.path.empty()) {
+			add(v.line, who + ": a " + v.backend + " volume needs a path");
+			continue;
+		}
+		add_backend_conflicts(v, who, add);
+		// Two volumes on one file would overwrite each other's data.
+		std::error_code ec;
+		std::filesystem::path same = std::filesystem::weakly_canonical(v.path, ec);
+		auto [it, fresh] = path_user.emplace(ec ? v.path : same.string(), v.name);
+		if (!fresh)
+			add(v.line, who + " uses the same path as volume '" + it->second + "'");
 	}
+
+	// Regions are populated when up creates them, and a memory volume
+	// holds its whole size once written: all of them must fit together.
+	if (m.mem_total && mem_need > *m.mem_total && !mem_named)
+		add(0, std::string(mem_volumes ? "the regions and memory volumes" : "the regions") + " need " +
+			       approx(mem_need) + " together, more than the machine's memory (" +
+			       approx(*m.mem_total) + ", MemTotal)");
+	if (m.huge_pages_free && huge_need > *m.huge_pages_free && !huge_named)
+		add(0, "the huge-page regions need " + std::to_string(huge_need) + " huge pages together, but " +
+			       std::to_string(*m.huge_pages_free) + " are free");
 	std::stable_sort(out.begin(), out.end(), [](auto &a, auto &b) { return a.line < b.line; });
 	return out;
 }

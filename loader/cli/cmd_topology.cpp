@@ -28,7 +28,8 @@ nlohmann::json to_json(const Topology &t)
 				   {"hugepages", r.hugepages}, {"shared_with", r.shared_with}});
 	for (const auto &v : t.volumes)
 		volumes.push_back({{"name", v.name}, {"backend", v.backend}, {"path", v.path},
-				   {"size", v.size}, {"partitions", v.partitions}});
+				   {"size", v.size}, {"owner", v.owner}, {"partitions", v.partitions},
+				   {"program", v.program}, {"wakeup", v.wakeup}});
 	nlohmann::json j = {{"source", t.source}, {"interface", t.interface}, {"netns", t.netns},
 			    {"partitions", parts}, {"regions", regions}, {"volumes", volumes}};
 	if (t.queues)

@@ -126,7 +126,8 @@ template <> struct DescTraits<mkdp_sreq_desc> {
 	static uint32_t faults(const mkdp_sreq_desc &d, const DescLimits &l) noexcept
 	{
 		bool rw = (d.op == MKDP_SOP_READ) | (d.op == MKDP_SOP_WRITE);
-		bool sized = rw | (d.op == MKDP_SOP_DISCARD);
+		// Ranges without data: whole sectors, no buffer to check.
+		bool sized = rw | (d.op == MKDP_SOP_DISCARD) | (d.op == MKDP_SOP_WRITE_ZEROES);
 		return fault(DescError::bad_op, d.op > MKDP_SOP_MAX) |
 		       fault(DescError::bad_flags, d.flags & ~MKDP_SREQ_F_FUA) |
 		       fault(DescError::bad_tag, d.tag >= l.max_tag) |

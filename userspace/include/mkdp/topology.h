@@ -42,10 +42,13 @@ struct VolumeSpec {
 	std::string backend = "memory"; // memory | file | block
 	std::string path;		// file or block device (file, block)
 	uint64_t size = 0;		// bytes; file and memory volumes
-	std::vector<std::string> partitions; // which partitions may use it
-	std::string owner;
-	std::string program;
-	std::string wakeup = "adaptive";
+	std::string owner;		// the partition that serves SDP_PASS requests
+	// Every partition that serves it (SDP_REDIRECT targets), the owner
+	// included: the parser puts the owner first when the file leaves it out.
+	std::vector<std::string> partitions;
+	std::string program;		// SDP program object attached at up ("" = none);
+					// load() resolves it against the file's directory
+	std::string wakeup = "adaptive"; // polled | interrupt | adaptive (its storage rings)
 	uint32_t line = 0;
 };
 
