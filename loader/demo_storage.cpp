@@ -47,7 +47,8 @@ void run_storage_demo(const std::string &volume)
 	if (!w.errors.empty() || !r.errors.empty() || r.mismatches || r.checksum != w.checksum)
 		throw Error("demo: storage I/O failed (" + sdp::errno_name(w.first_error ? w.first_error : r.first_error) +
 			    ", " + std::to_string(r.mismatches) + " mismatches)");
-	for (const auto &s : supervisor_request({{"cmd", "sdp-status"}})["volumes"]) {
+	nlohmann::json st = supervisor_request({{"cmd", "sdp-status"}});
+	for (const auto &s : st["volumes"]) {
 		if (s["name"] != volume)
 			continue;
 		std::string verdicts, parts;

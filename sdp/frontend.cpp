@@ -123,7 +123,8 @@ bool Frontend::post(LaneState &l, const Pending &p)
 	const Request &r = p.r;
 	if (l.free_tags.empty())
 		return false;
-	if (r.len > l.slot_size) {
+	bool data = r.op == SDP_OP_READ || r.op == SDP_OP_WRITE;
+	if (data && r.len > l.slot_size) {
 		answer(r, -EINVAL, 0, p.verdict);	// larger than a lane buffer
 		return true;
 	}

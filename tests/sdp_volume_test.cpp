@@ -38,7 +38,8 @@ private:
 
 json volume_status(const std::string &name)
 {
-	for (const auto &v : supervisor_request({{"cmd", "sdp-status"}})["volumes"])
+	json st = supervisor_request({{"cmd", "sdp-status"}});
+	for (const auto &v : st["volumes"])
 		if (v["name"] == name)
 			return v;
 	return {};
