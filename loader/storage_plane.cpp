@@ -212,7 +212,7 @@ void StoragePlane::run() noexcept
 		if (strategy_ != DoorbellStrategy::interrupt) {
 			if (!idle_since)
 				idle_since = now;
-			if (strategy_ == DoorbellStrategy::polled || now - idle_since < kStoragePollBudgetNs) {
+			if (strategy_ == DoorbellStrategy::polled || now - idle_since < sdp::kStoragePollBudgetNs) {
 				cpu_relax();
 				continue;
 			}

@@ -16,13 +16,11 @@
 
 namespace mkdp {
 
-inline constexpr uint64_t kStoragePollBudgetNs = 20000;	// adaptive: spin this long before sleeping
-
 // Every ring of a volume waits with the volume's strategy, through an
 // eventfd (the plane and the workers sleep in poll() on several).
 inline DoorbellOptions storage_bell(DoorbellStrategy s, int fd)
 {
-	return {.strategy = s, .mechanism = WakeMechanism::eventfd, .poll_budget_ns = kStoragePollBudgetNs, .eventfd = fd};
+	return {.strategy = s, .mechanism = WakeMechanism::eventfd, .poll_budget_ns = sdp::kStoragePollBudgetNs, .eventfd = fd};
 }
 
 // One pair of storage rings between the plane and a partition serving a

@@ -84,8 +84,11 @@ Volume Volume::open(const std::string &name, const OpenOptions &o)
 	v.max_io_ = kStorageSlot;
 	v.data_ = v.rings_.area("data");
 	DoorbellStrategy s = parse_doorbell_strategy(wakeup);
-	v.cq_bell_ = Doorbell(v.cq_, {.strategy = s, .mechanism = WakeMechanism::eventfd, .eventfd = v.bells_[1]});
-	v.sq_bell_ = Doorbell(v.sq_, {.strategy = s, .mechanism = WakeMechanism::eventfd, .eventfd = v.bells_[0]});
+	DoorbellOptions bo{.strategy = s, .mechanism = WakeMechanism::eventfd, .poll_budget_ns = 200000};
+	bo.eventfd = v.bells_[1];
+	v.cq_bell_ = Doorbell(v.cq_, bo);
+	bo.eventfd = v.bells_[0];
+	v.sq_bell_ = Doorbell(v.sq_, bo);
 	return v;
 }
 

@@ -28,6 +28,14 @@ inline RegionLayout storage_rings_layout()
 	return l;
 }
 
+// Adaptive doorbells on storage rings spin this long before sleeping (the
+// network rings spin 20 us): about one I/O of a disk or virtio device, so
+// a volume with requests in flight keeps every hop (client, plane, worker)
+// awake and pays no wake-up per request, and an idle one sleeps after
+// 0.2 ms. docs/sdp.md has the figures that chose it.
+inline constexpr uint64_t kStoragePollBudgetNs = 20000;
+inline constexpr uint64_t kStorageInFlightBudgetNs = 200'000;
+
 // The buffer of tag t in a ring pair's area.
 inline uint64_t storage_slot_offset(uint32_t tag)
 {

@@ -15,7 +15,6 @@ namespace mkdp::sdp {
 
 namespace {
 
-constexpr uint64_t kPollBudgetNs = 20000;	// adaptive: spin this long before sleeping
 constexpr int kWatchdogMs = 100;		// a sleeper looks at quit at least this often
 
 } // namespace
@@ -67,7 +66,7 @@ StorageService::StorageService(const std::vector<ServedVolume> &served, uint32_t
 							    l->rings.producer<mkdp_scpl_desc>("cq"), l->rings.area("data"),
 							    std::move(backends));
 		DoorbellOptions o{.strategy = v.wakeup, .mechanism = WakeMechanism::eventfd,
-				  .poll_budget_ns = kPollBudgetNs, .eventfd = v.sq_bell};
+				  .poll_budget_ns = kStoragePollBudgetNs, .eventfd = v.sq_bell};
 		l->sq_bell = Doorbell(l->worker->requests(), o);
 		o.eventfd = v.cq_bell;
 		l->cq_bell = Doorbell(l->worker->completions(), o);
@@ -125,9 +124,10 @@ void StorageService::run() noexcept
 {
 	uint64_t idle_since = 0;
 	while (!quit_.load(std::memory_order_relaxed)) {
-		uint32_t work = 0;
+		uint32_t work = 0, in_flight = 0;
 		for (auto &l : lanes_) {
 			work += l->worker->poll();
+			in_flight += l->worker->in_flight();
 			const WorkerStats &s = l->worker->stats();
 			if (s.requests != l->seen.requests) {
 				__atomic_fetch_add(&counters_->requests, s.requests - l->seen.requests, __ATOMIC_RELAXED);
@@ -146,7 +146,10 @@ void StorageService::run() noexcept
 			uint64_t now = now_ns();
 			if (!idle_since)
 				idle_since = now;
-			if (strategy_ == DoorbellStrategy::polled || now - idle_since < kPollBudgetNs) {
+			// With I/O in flight it polls the io_uring for a device's
+			// latency, as a polled io_uring client would.
+			uint64_t budget = in_flight ? kStorageInFlightBudgetNs : kStoragePollBudgetNs;
+			if (strategy_ == DoorbellStrategy::polled || now - idle_since < budget) {
 				cpu_relax();
 				continue;
 			}
