@@ -9,7 +9,6 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -26,30 +25,11 @@ std::string errno_name(int err)
 	return std::string(abbr ? abbr : "E" + std::to_string(e)) + (desc ? std::string(" (") + desc + ")" : "");
 }
 
-namespace {
-
-int connect_supervisor()
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		throw_errno("socket");
-	sockaddr_un sa{};
-	sa.sun_family = AF_UNIX;
-	std::strncpy(sa.sun_path, kSupervisorSocket, sizeof(sa.sun_path) - 1);
-	if (connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa))) {
-		int e = errno;
-		::close(fd);
-		throw Error(std::string("no mkdp supervisor is running (") + std::strerror(e) + "); run 'mkdp up'", e);
-	}
-	return fd;
-}
-
-} // namespace
 
 Volume Volume::open(const std::string &name, const OpenOptions &o)
 {
 	Volume v;
-	v.sock_ = connect_supervisor();
+	v.sock_ = supervisor_connect();
 	std::string line = nlohmann::json{{"cmd", "sdp-open"}, {"volume", name}, {"as", o.as}}.dump() + "\n";
 	if (send(v.sock_, line.data(), line.size(), MSG_NOSIGNAL) != ssize_t(line.size()))
 		throw_errno("send to the supervisor");

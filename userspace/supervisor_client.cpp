@@ -35,7 +35,7 @@ int supervisor_pid()
 	return line.compare(open + 1, 4, "mkdp") == 0 ? pid : 0;
 }
 
-nlohmann::json supervisor_request(const nlohmann::json &req, int timeout_ms)
+int supervisor_connect()
 {
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -48,6 +48,12 @@ nlohmann::json supervisor_request(const nlohmann::json &req, int timeout_ms)
 		close(fd);
 		throw Error(std::string("no mkdp supervisor is running (") + std::strerror(e) + "); run 'mkdp up'", e);
 	}
+	return fd;
+}
+
+nlohmann::json supervisor_request(const nlohmann::json &req, int timeout_ms)
+{
+	int fd = supervisor_connect();
 	std::string line = req.dump() + "\n";
 	if (send(fd, line.data(), line.size(), MSG_NOSIGNAL) != ssize_t(line.size())) {
 		close(fd);

@@ -28,6 +28,11 @@ inline constexpr const char *kSupervisorState = "/run/mkdp/state.json";
 // The pid of the running supervisor, 0 when there is none.
 int supervisor_pid();
 
+// A connection to the control socket (close-on-exec), for a client that
+// keeps it (an SDP session, sdp/client.h). Throws mkdp::Error naming
+// `mkdp up` when no supervisor listens.
+int supervisor_connect();
+
 // One request ({"cmd": "...", ...}) and its answer. Throws mkdp::Error when
 // no supervisor answers or the answer is an error ({"ok": false, "error"}).
 nlohmann::json supervisor_request(const nlohmann::json &req, int timeout_ms = 10000);
