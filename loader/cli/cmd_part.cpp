@@ -59,6 +59,18 @@ void print_parts(const nlohmann::json &st)
 	if (std::any_of(st["partitions"].begin(), st["partitions"].end(),
 			[](const auto &p) { return p["frames"].value("throttled", false); }))
 		std::printf("*: over its frame quota; its traffic takes the default action until it returns frames\n");
+	for (const auto &v : st.value("volumes", nlohmann::json::array())) {
+		std::string prog = v["program"];
+		std::printf("volume %s: %s, owner %s, program %s, %llu requests (mkdp sdp stats)\n",
+			    v["name"].get<std::string>().c_str(), v["backend"].get<std::string>().c_str(),
+			    v["owner"].get<std::string>().c_str(), prog.empty() ? "none" : prog.c_str(),
+			    (unsigned long long)v["requests"].get<uint64_t>());
+	}
+	for (const auto &p : st["partitions"])
+		if (p["storage"]["requests"] != 0)
+			std::printf("%s storage worker: %llu requests, %llu errors, %llu bytes\n",
+				    p["name"].get<std::string>().c_str(), (unsigned long long)p["storage"]["requests"],
+				    (unsigned long long)p["storage"]["errors"], (unsigned long long)p["storage"]["bytes"]);
 }
 
 } // namespace
