@@ -21,6 +21,7 @@ PACKAGES := \
 	liburing-dev \
 	libcap-dev \
 	iproute2 iputils-ping ethtool fio stress-ng \
+	qemu-system-common e2fsprogs \
 	python3 python3-matplotlib
 
 .PHONY: all build deps demo test bench clean
