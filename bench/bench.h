@@ -87,9 +87,16 @@ private:
 // Frames/s into the AF_XDP socket against the netns UDP socket, interleaved.
 nlohmann::json measure_delivery(DeliveryBed &bed, bool quick, int repetitions);
 
-// bench sdp's storage figures (sdp_io.cpp): {"results", "ratios", "direct"}.
-nlohmann::json measure_sdp_io(sdp::Program *prog, const std::string &prog_path, bool quick, int reps,
-			      std::string &text);
+class BenchVolume;
+
+// bench sdp's storage figures against io_uring (sdp_io.cpp), on the shared
+// volume: {"results", "ratios", "up_ratios", "direct"}.
+nlohmann::json measure_sdp_io(BenchVolume &bv, sdp::Program *prog, const std::string &prog_path, bool quick,
+			      int reps, std::string &text);
+// bench sdp's FUSE figures (sdp_fuse.cpp), fio on the shared volume's file,
+// qemu-storage-daemon's export of it and mkdp's export of the volume:
+// {"results", "vs_qsd_fuse", "fuse_vs_file"}.
+nlohmann::json measure_sdp_fuse(BenchVolume &bv, bool quick, int reps, std::string &text);
 
 // Each benchmark registers its own subcommand under `mkdp bench`.
 void register_ring(CLI::App &bench);

@@ -8,8 +8,10 @@
 // (bpf_enable_stats(BPF_STATS_RUN_TIME): run_time_ns of the syscall program,
 // which is the bpf_loop over the batch and the request function). Their
 // ratio is what batching through BPF_PROG_RUN adds to the program's work.
-// Then the storage path against direct io_uring on one file (sdp_io.cpp).
+// Then the storage path against direct io_uring on one file (sdp_io.cpp),
+// and mkdp's FUSE export against qemu-storage-daemon's (sdp_fuse.cpp).
 #include "bench.h"
+#include "bench_volume.h"
 
 #include <filesystem>
 
@@ -102,13 +104,22 @@ void run(const SdpOptions &o)
 		text += line;
 	}
 	close(stats_fd);
-	nlohmann::json io = measure_sdp_io(&p, std::filesystem::absolute(o.program).string(), o.common.quick, reps, text);
+	// One bring-up and one prefilled file for both storage parts.
+	BenchVolume bv;
+	nlohmann::json io = measure_sdp_io(bv, &p, std::filesystem::absolute(o.program).string(), o.common.quick, reps,
+					   text);
+	nlohmann::json fuse = measure_sdp_fuse(bv, o.common.quick, reps, text);
 	results["io"] = io["results"];
 	results["io"]["direct"] = io["direct"];
 	ratios["vs_io_uring"] = io["ratios"];
 	ratios["mkdp_up_vs_io_uring"] = io["up_ratios"];
 	for (auto &[k, v] : io["ratios"].items())
 		goals["vs_io_uring_" + k + "_ge_0.8"] = v.get<double>() >= 0.8;
+	results["fuse"] = fuse["results"];
+	ratios["vs_qsd_fuse"] = fuse["vs_qsd_fuse"];
+	ratios["fuse_vs_file"] = fuse["fuse_vs_file"];
+	for (auto &[k, v] : fuse["vs_qsd_fuse"].items())
+		goals["vs_qsd_fuse_" + k + "_ge_1.0"] = v.get<double>() >= 1.0;
 	double at64 = results["executor_ns_per_req"]["batch_64"]["median"];
 	goals["executor_ns_per_req_batch_64_le_100"] = at64 <= 100;
 	emit(o.common,
@@ -130,7 +141,8 @@ void register_sdp(CLI::App &bench)
 		"sdp", "The SDP executor's cost per request at batch 1, 16 and 64 (wall time as a caller\n"
 		       "sees it against the program's own run time, kernel BPF statistics), and 4 KiB\n"
 		       "random reads and writes at queue depth 1 and 32 through the SDP path against\n"
-		       "io_uring directly on the same file (/var/tmp), same runs. Needs root.");
+		       "io_uring directly on the same file (/var/tmp), same runs; fio through mkdp's FUSE\n"
+		       "export of that file's volume against qemu-storage-daemon's export and the file. Needs root.");
 	add_common_options(*cmd, o.common);
 	cmd->add_option("--program", o.program, "the SDP program object")->capture_default_str();
 	cmd->add_option("--requests", o.requests, "requests per batch size and run")

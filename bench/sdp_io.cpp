@@ -11,7 +11,7 @@
 // by partition p1 (its process on CPU 1), the supervisor's storage plane
 // between, adaptive doorbells. The client runs on CPU 0 (see docs/sdp.md).
 #include "bench.h"
-#include "up_bed.h"
+#include "bench_volume.h"
 
 #include <client.h>
 
@@ -27,7 +27,6 @@
 
 #include <atomic>
 #include <cstring>
-#include <optional>
 #include <random>
 #include <thread>
 
@@ -37,7 +36,7 @@ namespace mkdp::bench {
 
 namespace {
 
-constexpr uint64_t kFileSize = 256ULL << 20;
+constexpr uint64_t kFileSize = BenchVolume::kSize;
 constexpr uint32_t kBlock = 4096;
 
 uint64_t random_offset(std::mt19937_64 &rnd)
@@ -190,92 +189,55 @@ double partition_iops(sdp::Volume &v, bool write, unsigned qd, uint64_t ops)
 	return double(ops) / (double(now_ns() - t0) / 1e9);
 }
 
-// Every block written once before measuring: reads of a hole never reach
-// the disk, and a first write to a block allocates it.
-void prefill(int fd)
-{
-	constexpr size_t kChunk = 1 << 20;
-	void *mem = nullptr;
-	if (posix_memalign(&mem, kBlock, kChunk))
-		throw Error("no memory for the prefill");
-	std::memset(mem, 0xa5, kChunk);
-	for (uint64_t off = 0; off < kFileSize; off += kChunk)
-		if (pwrite(fd, mem, kChunk, off_t(off)) != ssize_t(kChunk)) {
-			free(mem);
-			throw_errno("prefill the benchmark file");
-		}
-	free(mem);
-	if (fdatasync(fd))
-		throw_errno("prefill the benchmark file");
-}
-
 } // namespace
 
-nlohmann::json measure_sdp_io(sdp::Program *prog, const std::string &prog_path, bool quick, int reps,
-			      std::string &text)
+nlohmann::json measure_sdp_io(BenchVolume &bv, sdp::Program *prog, const std::string &prog_path, bool quick,
+			      int reps, std::string &text)
 {
-	std::string path = "/var/tmp/mkdp-bench-sdp-" + std::to_string(getpid());
-	sdp::Backend b = sdp::Backend::open_file(path, kFileSize);
-	// The same file as a volume of `mkdp up`, served by p1 (CPU 1), the
-	// program attached; the client runs here, on CPU 0.
-	std::optional<UpBed> bed;
-	try {
-		bed.emplace("s", "\n[[volume]]\nname = \"bench\"\nbackend = \"file\"\npath = \"" + path +
-					  "\"\nsize = \"" + std::to_string(kFileSize) + "\"\nowner = \"p1\"\n");
-	} catch (...) {
-		unlink(path.c_str());
-		close(b.fd);
-		throw;
-	}
-	unlink(path.c_str());	// gone when closed, whatever happens
-	supervisor_request({{"cmd", "sdp-attach"}, {"volume", "bench"}, {"prog", prog_path}});
-	sdp::Volume vol = sdp::Volume::open("bench");
+	// The volume served by p1 (CPU 1) with the program attached; the
+	// client runs here, on CPU 0.
+	const sdp::Backend &b = bv.backend();
+	supervisor_request({{"cmd", "sdp-attach"}, {"volume", BenchVolume::kName}, {"prog", prog_path}});
+	sdp::Volume vol = sdp::Volume::open(BenchVolume::kName);
 	pin_to_cpu(0);
 	uint64_t ops = quick ? 4000 : 40000;
 	nlohmann::json results, ratios, up_ratios;
 	text += std::string("  storage, 4 KiB random, ") + (b.direct ? "O_DIRECT" : "page cache") + " file, " +
 		std::to_string(ops) + " ops per run:\n";
-	try {
-		prefill(b.fd);
-		for (bool write : {false, true}) {
-			for (unsigned qd : {1u, 32u}) {
-				std::vector<double> s, u, m;
-				for (int rep = 0; rep < reps; rep++) {
-					// Rotating which goes first: none always finds
-					// the others' cache state.
-					for (int k = 0; k < 3; k++) {
-						switch ((rep + k) % 3) {
-						case 0:
-							s.push_back(sdp_iops(b, prog, write, qd, ops));
-							break;
-						case 1:
-							u.push_back(uring_iops(b.fd, write, qd, ops));
-							break;
-						default:
-							m.push_back(partition_iops(vol, write, qd, ops));
-						}
+	for (bool write : {false, true}) {
+		for (unsigned qd : {1u, 32u}) {
+			std::vector<double> s, u, m;
+			for (int rep = 0; rep < reps; rep++) {
+				// Rotating which goes first: none always finds
+				// the others' cache state.
+				for (int k = 0; k < 3; k++) {
+					switch ((rep + k) % 3) {
+					case 0:
+						s.push_back(sdp_iops(b, prog, write, qd, ops));
+						break;
+					case 1:
+						u.push_back(uring_iops(b.fd, write, qd, ops));
+						break;
+					default:
+						m.push_back(partition_iops(vol, write, qd, ops));
 					}
 				}
-				std::string key = std::string(write ? "randwrite" : "randread") + "_qd" + std::to_string(qd);
-				Summary ss = summarize(s), us = summarize(u), ms = summarize(m);
-				results["sdp_iops"][key] = to_json(ss);
-				results["io_uring_iops"][key] = to_json(us);
-				results["mkdp_up_iops"][key] = to_json(ms);
-				ratios[key] = ss.median / us.median;
-				up_ratios[key] = ms.median / us.median;
-				char line[200];
-				std::snprintf(line, sizeof(line),
-					      "    %-14s SDP path %8.0f IOPS (%.2fx), mkdp up %8.0f IOPS (%.2fx), io_uring %8.0f IOPS\n",
-					      key.c_str(), ss.median, ss.median / us.median, ms.median, ms.median / us.median,
-					      us.median);
-				text += line;
 			}
+			std::string key = std::string(write ? "randwrite" : "randread") + "_qd" + std::to_string(qd);
+			Summary ss = summarize(s), us = summarize(u), ms = summarize(m);
+			results["sdp_iops"][key] = to_json(ss);
+			results["io_uring_iops"][key] = to_json(us);
+			results["mkdp_up_iops"][key] = to_json(ms);
+			ratios[key] = ss.median / us.median;
+			up_ratios[key] = ms.median / us.median;
+			char line[200];
+			std::snprintf(line, sizeof(line),
+				      "    %-14s SDP path %8.0f IOPS (%.2fx), mkdp up %8.0f IOPS (%.2fx), io_uring %8.0f IOPS\n",
+				      key.c_str(), ss.median, ss.median / us.median, ms.median, ms.median / us.median,
+				      us.median);
+			text += line;
 		}
-	} catch (...) {
-		close(b.fd);
-		throw;
 	}
-	close(b.fd);
 	return {{"results", results}, {"ratios", ratios}, {"up_ratios", up_ratios}, {"direct", b.direct}};
 }
 
