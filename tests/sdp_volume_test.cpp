@@ -5,7 +5,7 @@
 // through io_uring. Data integrity with random offsets, sizes and queue
 // depths; the example programs on real I/O; bad requests; a serving
 // partition killed while requests are in flight.
-#include "partition_harness.h"
+#include "volume_bed.h"
 
 #include <client.h>
 #include <volume_io.h>
@@ -18,32 +18,6 @@
 
 namespace mkdp::test {
 namespace {
-
-// The built-in testbed topology (memory volume v0: owner p0, also served
-// by p1) plus a file volume f0 owned by p1.
-class VolumeBed : public PartitionBed {
-public:
-	VolumeBed()
-	{
-		img_ = "/tmp/" + netns() + ".img";
-		std::ofstream(file(), std::ios::app) << "\n[[volume]]\nname = \"f0\"\nbackend = \"file\"\npath = \"" << img_
-						   << "\"\nsize = \"32MiB\"\nowner = \"p1\"\n";
-	}
-	~VolumeBed() { std::remove(img_.c_str()); }
-	const std::string &image() const { return img_; }
-
-private:
-	std::string img_;
-};
-
-json volume_status(const std::string &name)
-{
-	json st = supervisor_request({{"cmd", "sdp-status"}});
-	for (const auto &v : st["volumes"])
-		if (v["name"] == name)
-			return v;
-	return {};
-}
 
 sdp::IoJobResult io(sdp::Volume &v, uint8_t op, uint64_t off, uint64_t size, uint32_t bs, uint32_t qd, uint64_t seed,
 		    bool verify = false)
@@ -59,12 +33,6 @@ sdp::IoJobResult io(sdp::Volume &v, uint8_t op, uint64_t off, uint64_t size, uin
 	j.random = true;
 	return sdp::run_io(v, j, 10'000'000'000);
 }
-
-#define UP_OR_FAIL(bed)                                                                  \
-	do {                                                                             \
-		ProgramResult r_ = (bed).up();                                           \
-		ASSERT_EQ(r_.status, 0) << r_.out << r_.err;                             \
-	} while (0)
 
 TEST(SdpVolume, RandomIoReadsBackWhatWasWrittenOnEveryBackend)
 {
