@@ -18,7 +18,7 @@ PACKAGES := \
 	libbpf-dev libxdp-dev bpftool xdp-tools \
 	libcli11-dev nlohmann-json3-dev libtomlplusplus-dev \
 	libgtest-dev libgmock-dev libbenchmark-dev \
-	liburing-dev \
+	liburing-dev libfuse3-dev fuse3 \
 	libcap-dev \
 	iproute2 iputils-ping ethtool fio stress-ng \
 	qemu-system-common e2fsprogs \

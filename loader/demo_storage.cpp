@@ -10,9 +10,79 @@
 #include <mkdp/error.h>
 #include <mkdp/supervisor.h>
 
+#include <mkdp/subprocess.h>
+
+#include <unistd.h>
+
 #include <cstdio>
+#include <fstream>
 
 namespace mkdp {
+
+namespace {
+
+std::string must(const std::vector<std::string> &argv)
+{
+	ProgramResult r = run_program(argv);
+	if (r.status)
+		throw Error("demo: " + argv[0] + " failed (" + std::to_string(r.status) + "): " +
+			    r.err.substr(0, r.err.find('\n')));
+	return r.out;
+}
+
+// The volume as a file any program uses: exported (FUSE), a loop device on
+// it, ext4 made, files written, unmounted and checked. Everything it set
+// up is undone, also when a step fails.
+void export_act(const std::string &volume)
+{
+	struct Undo {
+		std::string file, loop, dir;
+		bool exported = false, mounted = false;
+		~Undo()
+		{
+			if (mounted)
+				run_program({"umount", dir});
+			if (!loop.empty())
+				run_program({"losetup", "-d", loop});
+			if (exported)
+				try {
+					supervisor_request({{"cmd", "sdp-unexport"}, {"mountpoint", file}});
+				} catch (const std::exception &) {
+				}
+			if (!dir.empty())
+				rmdir(dir.c_str());
+			unlink(file.c_str());
+		}
+	} u;
+	u.file = "/tmp/mkdp-demo-" + volume + "-" + std::to_string(getpid()) + ".img";
+	std::ofstream(u.file).close();
+	supervisor_request(
+		{{"cmd", "sdp-export"}, {"volume", volume}, {"mountpoint", u.file}, {"writable", true}, {"direct", true}});
+	u.exported = true;
+	std::printf("[demo] mkdp sdp export %s %s --writable --direct: the volume is a 64 MiB file now, sector_steer still judging every request\n",
+		    volume.c_str(), u.file.c_str());
+	u.loop = must({"losetup", "--find", "--show", u.file});
+	u.loop = u.loop.substr(0, u.loop.find('\n'));
+	must({"mkfs.ext4", "-q", "-F", u.loop});
+	char tmpl[] = "/tmp/mkdp-demo-mnt-XXXXXX";
+	if (!mkdtemp(tmpl))
+		throw_errno("mkdtemp");
+	u.dir = tmpl;
+	must({"mount", u.loop, u.dir});
+	u.mounted = true;
+	for (int i = 0; i < 8; i++) {
+		std::ofstream f(u.dir + "/file" + std::to_string(i));
+		for (int k = 0; k < 65536; k++)
+			f << "line " << k << " of file " << i << "\n";
+	}
+	must({"umount", u.dir});
+	u.mounted = false;
+	must({"fsck.ext4", "-f", "-n", u.loop});
+	std::printf("[demo] losetup %s, mkfs.ext4, mount, 8 files of 1.1 MiB written, umount, fsck.ext4 -f: clean\n",
+		    u.loop.c_str());
+}
+
+} // namespace
 
 void run_storage_demo(const std::string &volume)
 {
@@ -59,6 +129,14 @@ void run_storage_demo(const std::string &volume)
 			parts += " " + k + " " + std::to_string(n.get<uint64_t>());
 		std::printf("[demo] %s verdicts:%s; served by:%s\n", volume.c_str(), verdicts.c_str(), parts.c_str());
 	}
+	export_act(volume);
+	st = supervisor_request({{"cmd", "sdp-status"}});
+	for (const auto &s : st["volumes"])
+		if (s["name"] == volume)
+			std::printf("[demo] %s after the file system: %llu requests, verdicts pass %llu, redirect %llu, "
+				    "drop %llu\n",
+				    volume.c_str(), (unsigned long long)s["requests"], (unsigned long long)s["verdicts"]["pass"],
+				    (unsigned long long)s["verdicts"]["redirect"], (unsigned long long)s["verdicts"]["drop"]);
 }
 
 } // namespace mkdp

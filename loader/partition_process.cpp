@@ -18,19 +18,26 @@
 
 namespace mkdp {
 
-std::string partition_executable()
+std::string helper_executable(const std::string &name)
 {
 	std::error_code ec;
 	std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
 	if (!ec) {
-		std::filesystem::path next = self.parent_path() / "mkdp-partition";
+		std::filesystem::path next = self.parent_path() / name;
 		if (access(next.c_str(), X_OK) == 0)
 			return next;
 	}
-	if (access(MKDP_PARTITION_BUILD_PATH, X_OK) == 0)
-		return MKDP_PARTITION_BUILD_PATH;
-	throw Error("mkdp-partition not found next to " + (ec ? std::string("this program") : self.string()) +
+	// Where the build put it: next to mkdp-partition.
+	std::filesystem::path built = std::filesystem::path(MKDP_PARTITION_BUILD_PATH).parent_path() / name;
+	if (access(built.c_str(), X_OK) == 0)
+		return built;
+	throw Error(name + " not found next to " + (ec ? std::string("this program") : self.string()) +
 		    " (it is built with the mkdp CLI)");
+}
+
+std::string partition_executable()
+{
+	return helper_executable("mkdp-partition");
 }
 
 PartitionProcess spawn_partition(const std::string &exe, const PartitionPlan &plan, std::span<const int> fds,

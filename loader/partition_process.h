@@ -12,8 +12,9 @@
 
 namespace mkdp {
 
-// Where the supervisor finds mkdp-partition: next to the running program,
-// else where the build put it.
+// Where the supervisor finds one of its executables (mkdp-partition,
+// mkdp-export): next to the running program, else where the build put it.
+std::string helper_executable(const std::string &name);
 std::string partition_executable();
 
 struct PartitionProcess {

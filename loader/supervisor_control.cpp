@@ -178,6 +178,7 @@ void Supervisor::reap()
 		for (Part &p : parts_)
 			if (p.pid == pid)
 				on_exit(p, status);
+		exports_.on_exit(pid);	// an export that died: its mount goes too
 	}
 }
 

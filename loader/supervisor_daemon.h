@@ -14,6 +14,7 @@
 
 #include "control_server.h"
 #include "data_path.h"
+#include "exports.h"
 #include "storage_plane.h"
 #include "supervisor.h"
 #include "up_handshake.h"
@@ -115,6 +116,7 @@ private:
 
 	// supervisor_storage.cpp
 	void setup_storage();
+	void start_exports();
 	void handle_sdp(int fd, const std::string &cmd, const json &req);
 
 	// supervisor_status.cpp
@@ -143,6 +145,7 @@ private:
 	int down_client_ = -1;
 	std::map<std::string, int> doorbell_fds_;	// forward ring -> its doorbell's eventfd
 	std::optional<StoragePlane> storage_;	// the volumes' front ends (none: no volume)
+	Exports exports_;			// FUSE exports of volumes (mkdp-export processes)
 };
 
 // The daemon's main: set up, commit with `up` (up_handshake.h), loop.

@@ -103,6 +103,9 @@ void Supervisor::setup()
 	for (const Part &p : parts_)
 		if (p.state != PState::running)
 			throw Error(start_failure(p));
+	if (storage_)
+		start_exports();
+	checkpoint("exports");
 }
 
 FramePool Supervisor::setup_region()
@@ -314,6 +317,7 @@ void Supervisor::teardown() noexcept
 		p.placement = {};
 		finish_waiters(p, {{"ok", false}, {"error", "the supervisor is going down"}});
 	}
+	exports_.stop_all();	// unmounted before their sessions go
 	storage_.reset();	// its sessions end; the partitions serving it are gone
 	undo_steering();
 	steer_.reset();

@@ -134,6 +134,7 @@ nlohmann::json Supervisor::status()
 	return {{"ok", true},
 		{"supervisor_pid", getpid()},
 		{"volumes", volumes},
+		{"exports", exports_.list()},
 		{"interface", topo_.interface},
 		{"netns", topo_.netns},
 		{"topology", topo_.source},

@@ -13,6 +13,14 @@ void Supervisor::setup_storage()
 	storage_->start();
 }
 
+// After the partitions are up: the exports the topology names.
+void Supervisor::start_exports()
+{
+	for (const VolumeSpec &v : topo_.volumes)
+		if (!v.export_path.empty())
+			exports_.start(*storage_, {v.name, v.export_path, v.export_writable, v.export_direct, true});
+}
+
 void Supervisor::handle_sdp(int fd, const std::string &cmd, const json &req)
 {
 	auto str = [&](const char *k) { return req.value(k, std::string()); };
@@ -25,6 +33,7 @@ void Supervisor::handle_sdp(int fd, const std::string &cmd, const json &req)
 			return storage_->open_session(fd, str("volume"), str("as"));
 		} else if (cmd == "sdp-status") {
 			r.update(storage_->status());
+			r["exports"] = exports_.list();
 		} else if (cmd == "sdp-load") {
 			r["program"] = storage_->load(str("path"), str("prog"));
 		} else if (cmd == "sdp-unload") {
@@ -34,6 +43,12 @@ void Supervisor::handle_sdp(int fd, const std::string &cmd, const json &req)
 						  req.value("maps", std::vector<std::string>{})));
 		} else if (cmd == "sdp-detach") {
 			storage_->detach(str("volume"));
+		} else if (cmd == "sdp-export") {
+			exports_.start(*storage_, {str("volume"), str("mountpoint"), req.value("writable", false),
+						   req.value("direct", false)});
+			r["exports"] = exports_.list();
+		} else if (cmd == "sdp-unexport") {
+			exports_.stop(str("mountpoint"));
 		} else {
 			throw Error("unknown command '" + cmd + "'");
 		}

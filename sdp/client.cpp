@@ -28,13 +28,22 @@ std::string errno_name(int err)
 
 Volume Volume::open(const std::string &name, const OpenOptions &o)
 {
-	Volume v;
-	v.sock_ = supervisor_connect();
+	int sock = supervisor_connect();
 	std::string line = nlohmann::json{{"cmd", "sdp-open"}, {"volume", name}, {"as", o.as}}.dump() + "\n";
-	if (send(v.sock_, line.data(), line.size(), MSG_NOSIGNAL) != ssize_t(line.size()))
-		throw_errno("send to the supervisor");
+	if (send(sock, line.data(), line.size(), MSG_NOSIGNAL) != ssize_t(line.size())) {
+		int e = errno;
+		::close(sock);
+		throw_errno("send to the supervisor", e);
+	}
+	return adopt(sock, name, o.timeout_ns);
+}
+
+Volume Volume::adopt(int sock, const std::string &name, uint64_t timeout_ns)
+{
+	Volume v;
+	v.sock_ = sock;
 	pollfd p{v.sock_, POLLIN, 0};
-	if (poll(&p, 1, int(o.timeout_ns / 1'000'000)) <= 0)
+	if (poll(&p, 1, int(timeout_ns / 1'000'000)) <= 0)
 		throw Error("the supervisor did not answer 'sdp-open' in time");
 	ReceivedFds got = recv_fds(v.sock_);
 	nlohmann::json r;
@@ -64,7 +73,9 @@ Volume Volume::open(const std::string &name, const OpenOptions &o)
 	v.max_io_ = kStorageSlot;
 	v.data_ = v.rings_.area("data");
 	DoorbellStrategy s = parse_doorbell_strategy(wakeup);
-	DoorbellOptions bo{.strategy = s, .mechanism = WakeMechanism::eventfd, .poll_budget_ns = 200000};
+	// A client waiting for its completions spins about one device I/O
+	// before sleeping (docs/sdp.md, "Doorbells on storage rings").
+	DoorbellOptions bo{.strategy = s, .mechanism = WakeMechanism::eventfd, .poll_budget_ns = kStorageInFlightBudgetNs};
 	bo.eventfd = v.bells_[1];
 	v.cq_bell_ = Doorbell(v.cq_, bo);
 	bo.eventfd = v.bells_[0];

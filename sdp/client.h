@@ -61,6 +61,10 @@ public:
 	// Throws mkdp::Error: no supervisor, no such volume ("volume 'x' does
 	// not exist; volumes: v0, v1"), no such partition.
 	static Volume open(const std::string &name, const OpenOptions &o = {});
+	// A session the supervisor opened already on `sock` (its answer and
+	// rings waiting there): how a process the supervisor starts (an
+	// export) gets one without a request of its own. Takes `sock`.
+	static Volume adopt(int sock, const std::string &name, uint64_t timeout_ns = 10'000'000'000);
 
 	Volume() = default;
 	Volume(Volume &&) noexcept;

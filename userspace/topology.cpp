@@ -261,7 +261,8 @@ public:
 			t.regions.push_back(std::move(s));
 		});
 		each(root, "volume", [&](const toml::table &v, uint32_t line) {
-			only_keys(v, {"name", "backend", "path", "size", "owner", "partitions", "program", "wakeup"},
+			only_keys(v, {"name", "backend", "path", "size", "owner", "partitions", "program", "wakeup",
+				      "export", "export_writable", "export_direct"},
 				  "[[volume]]");
 			VolumeSpec s;
 			s.line = line;
@@ -281,6 +282,9 @@ public:
 			s.program = str(v, "program");
 			s.wakeup = str(v, "wakeup", "adaptive");
 			volume_wakeup(v, s.wakeup);
+			s.export_path = str(v, "export");
+			s.export_writable = boolean(v, "export_writable", false);
+			s.export_direct = boolean(v, "export_direct", false);
 			t.volumes.push_back(std::move(s));
 		});
 		return t;

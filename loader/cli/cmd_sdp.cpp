@@ -76,9 +76,9 @@ void print_test_run(const TestRun &o)
 }
 
 struct Admin {
-	std::string volume, prog, name;
+	std::string volume, prog, name, mountpoint;
 	std::vector<std::string> maps;
-	bool json = false;
+	bool json = false, writable = false, direct = false;
 };
 
 void print_json(const nlohmann::json &j)
@@ -119,6 +119,10 @@ void print_list(const nlohmann::json &st)
 			    v["owner"].get<std::string>().c_str(), parts.c_str(), v["wakeup"].get<std::string>().c_str(),
 			    prog.empty() ? "-" : prog.c_str(), v["sessions"].get<unsigned>());
 	}
+	for (const auto &e : st["exports"])
+		std::printf("export of %s on %s (%s%s, pid %d)\n", e["volume"].get<std::string>().c_str(),
+			    e["mountpoint"].get<std::string>().c_str(), e["writable"].get<bool>() ? "writable" : "read-only",
+			    e["direct"].get<bool>() ? ", direct" : "", e["pid"].get<int>());
 	for (const auto &p : st["programs"])
 		std::printf("program %s: function %s, id %u (bpftool prog show id %u)\n", p["name"].get<std::string>().c_str(),
 			    p["function"].get<std::string>().c_str(), p["prog_id"].get<unsigned>(),
@@ -257,6 +261,40 @@ void register_sdp(CLI::App &app)
 			if (v["name"] == a.volume)
 				return print_json(v);
 		throw Error("volume '" + a.volume + "' does not exist");
+	});
+	CLI::App *exp = sdp->add_subcommand(
+		"export", "Export a volume as one regular file of its size, mounted (FUSE) over an existing\n"
+			  "file, as qemu-storage-daemon does: dd, fio, losetup and file systems do I/O on it,\n"
+			  "every request through the volume's SDP program, rings and partitions.\n"
+			  "Examples:\n"
+			  "  touch /tmp/v0.img && mkdp sdp export v0 /tmp/v0.img --writable --direct\n"
+			  "  fio --name=t --filename=/tmp/v0.img --direct=1 --rw=randwrite --bs=4k --verify=crc32c\n"
+			  "  mkdp sdp unexport /tmp/v0.img");
+	exp->add_option("VOLUME", a.volume, "the volume")->required();
+	exp->add_option("MOUNTPOINT", a.mountpoint, "an existing regular file")->required();
+	exp->add_flag("--writable", a.writable, "allow writes (default: read-only)");
+	exp->add_flag("--direct", a.direct, "FUSE direct_io: no page cache between clients and the volume");
+	exp->add_flag("-j,--json", a.json, "print JSON");
+	exp->callback([abs] {
+		auto r = supervisor_request({{"cmd", "sdp-export"},
+					     {"volume", a.volume},
+					     {"mountpoint", abs(a.mountpoint)},
+					     {"writable", a.writable},
+					     {"direct", a.direct}});
+		if (a.json)
+			return print_json(r["exports"]);
+		std::printf("exported %s on %s (%s%s)\n", a.volume.c_str(), abs(a.mountpoint).c_str(),
+			    a.writable ? "writable" : "read-only", a.direct ? ", direct" : "");
+	});
+	CLI::App *unexp = sdp->add_subcommand("unexport", "Unmount an export and stop it.\n"
+							  "Example: mkdp sdp unexport /tmp/v0.img");
+	unexp->add_option("MOUNTPOINT", a.mountpoint, "where it is mounted")->required();
+	unexp->add_flag("-j,--json", a.json, "print JSON");
+	unexp->callback([abs] {
+		supervisor_request({{"cmd", "sdp-unexport"}, {"mountpoint", abs(a.mountpoint)}});
+		if (a.json)
+			return print_json({{"mountpoint", abs(a.mountpoint)}, {"exported", false}});
+		std::printf("unexported %s\n", abs(a.mountpoint).c_str());
 	});
 	register_sdp_io(*sdp);
 }

@@ -49,6 +49,12 @@ struct VolumeSpec {
 	std::string program;		// SDP program object attached at up ("" = none);
 					// load() resolves it against the file's directory
 	std::string wakeup = "adaptive"; // polled | interrupt | adaptive (its storage rings)
+	// A FUSE export `up` creates (docs/sdp.md): the file it appears as
+	// ("" = none; made if missing, removed at down if made), writable or
+	// read-only, with FUSE direct_io or through the page cache.
+	std::string export_path;
+	bool export_writable = false;
+	bool export_direct = false;
 	uint32_t line = 0;
 };
 
