@@ -13,7 +13,7 @@
 // than the export; libaio's O_DIRECT goes to FUSE's asynchronous direct I/O.
 #include "bench.h"
 #include "bench_volume.h"
-#include "fuse_export.h"
+#include "export_mounts.h"
 
 #include <mkdp/error.h>
 #include <mkdp/subprocess.h>

@@ -8,7 +8,7 @@
 // fsync'd before the kill intact.
 #include "volume_bed.h"
 
-#include <fuse_export.h>
+#include <export_mounts.h>
 
 #include <mkdp/subprocess.h>
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-#include "fuse_export.h"
+#include "export_mounts.h"
 
 #include <mkdp/cpu.h>
 #include <mkdp/error.h>
