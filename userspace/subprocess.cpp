@@ -84,8 +84,20 @@ RunningProgram::RunningProgram(const std::vector<std::string> &argv)
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+	// A caller may block signals (a daemon's signal thread) or ignore
+	// SIGPIPE; a program started from it must not inherit either, or a
+	// daemon such as qemu-storage-daemon never sees the SIGTERM it is sent.
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &all);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	pid_t pid;
-	int rc = posix_spawn(&pid, path.c_str(), &fa, nullptr, args.data(), environ);
+	int rc = posix_spawn(&pid, path.c_str(), &fa, &attr, args.data(), environ);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(out[1]);
 	close(err[1]);
