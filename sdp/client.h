@@ -90,6 +90,18 @@ public:
 	uint32_t reap(std::span<IoResult> out, uint64_t timeout_ns = 0);
 	uint32_t in_flight() const noexcept { return in_flight_; }
 
+	// For a loop that sleeps on several sources at once (an export waits
+	// on its FUSE device and its completions in one poll()): arm() is
+	// false when completions are waiting (do not sleep); true when the
+	// next one will make completion_fd() readable. A volume whose
+	// completions are polled cannot wake a sleeper (!can_sleep()): its
+	// caller spins while requests are in flight. After the sleep,
+	// disarm() whatever woke it.
+	bool arm() noexcept { return cq_bell_.arm(cq_); }
+	void disarm() noexcept { cq_bell_.disarm(cq_); }
+	int completion_fd() const noexcept { return cq_bell_.wake_fd(); }
+	bool can_sleep() const noexcept { return completion_fd() >= 0 && cq_bell_.options().strategy != DoorbellStrategy::polled && cq_bell_.options().strategy != DoorbellStrategy::monitor; }
+
 private:
 	void close() noexcept;
 

@@ -11,9 +11,10 @@
 //   fsync, fdatasync     -> SDP flush
 //   fallocate PUNCH_HOLE -> SDP discard;  ZERO_RANGE -> SDP write-zeroes
 //
-// libfuse's threads hand their requests to one dispatcher thread that owns
-// the volume's session: what is in flight together goes to the plane
-// together, in one batch (one BPF_PROG_RUN), never one per FUSE call.
+// One thread serves the FUSE device (libfuse's low-level API, without
+// blocking) and owns the volume's session: the FUSE requests waiting
+// together go to the plane together, in one batch (one BPF_PROG_RUN), and
+// each is answered when its last piece completes.
 // A request the program fails (SDP_DROP) fails with the program's errno;
 // while the serving partition is down requests fail with EIO.
 #pragma once
