@@ -13,6 +13,7 @@
 #include <mkdp/subprocess.h>
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -244,6 +245,35 @@ TEST_F(SdpExport, UnalignedWritesKeepTheBytesAroundThem)
 	ASSERT_EQ(pread(fd, all.data(), kSpan, 0), ssize_t(kSpan));
 	EXPECT_EQ(all, want);
 	close(fd);
+}
+
+// fallocate's zero-range becomes write-zeroes (the range reads back as
+// zeros, the bytes around it untouched), punch-hole becomes discard, fsync
+// a flush; all answer success.
+TEST_F(SdpExport, FallocateAndFsyncReachTheVolume)
+{
+	VolumeBed bed;
+	UP_OR_FAIL(bed);
+	MkdpExport exp("v0", mountpoint("falloc"));
+	DirectFd f(exp.path());
+	ASSERT_GE(f.fd, 0) << std::strerror(errno);
+	Pattern all(1 << 20, 3), zeros(256 << 10, 0);
+	std::memset(zeros.data.get(), 0, zeros.bytes);
+	ASSERT_EQ(pwrite(f.fd, all.data.get(), all.bytes, 0), ssize_t(all.bytes)) << std::strerror(errno);
+	ASSERT_EQ(fallocate(f.fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 256 << 10, 256 << 10), 0)
+		<< std::strerror(errno);
+	Pattern got(all.bytes, 0);
+	ASSERT_EQ(pread(f.fd, got.data.get(), got.bytes, 0), ssize_t(got.bytes));
+	EXPECT_EQ(std::memcmp(got.data.get(), all.data.get(), 256 << 10), 0);
+	EXPECT_EQ(std::memcmp(got.data.get() + (256 << 10), zeros.data.get(), zeros.bytes), 0) << "not zeroed";
+	EXPECT_EQ(std::memcmp(got.data.get() + (512 << 10), all.data.get() + (512 << 10), 512 << 10), 0);
+	EXPECT_EQ(fallocate(f.fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 64 << 10), 0) << std::strerror(errno);
+	EXPECT_EQ(fsync(f.fd), 0) << std::strerror(errno);
+	EXPECT_EQ(fdatasync(f.fd), 0) << std::strerror(errno);
+	// Not whole sectors: refused, as a block device refuses them.
+	errno = 0;
+	EXPECT_EQ(fallocate(f.fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 100, 1000), -1);
+	EXPECT_EQ(errno, EINVAL);
 }
 
 TEST_F(SdpExport, OwnerKilledUnderFioFailsItThenServesAgainWithFlushedDataIntact)
