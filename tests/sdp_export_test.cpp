@@ -20,6 +20,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <random>
 #include <vector>
@@ -274,6 +275,36 @@ TEST_F(SdpExport, FallocateAndFsyncReachTheVolume)
 	errno = 0;
 	EXPECT_EQ(fallocate(f.fd, FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE, 100, 1000), -1);
 	EXPECT_EQ(errno, EINVAL);
+}
+
+// A topology's `export` key: `up` mounts it (making the file), `status`
+// lists it, clients use it, and `down` unmounts it and removes the file it
+// made.
+TEST_F(SdpExport, TheTopologysExportsComeUpWithItAndGoAtDown)
+{
+	VolumeBed bed;
+	std::string path = "/tmp/" + bed.netns() + "-f0.img";
+	// The last table of the bed's file is f0's.
+	std::ofstream(bed.file(), std::ios::app) << "export = \"" << path << "\"\nexport_writable = true\n";
+	UP_OR_FAIL(bed);
+	ASSERT_TRUE(bench::is_mounted(path));
+	json st = supervisor_request({{"cmd", "status"}});
+	ASSERT_EQ(st["exports"].size(), 1u) << st.dump();
+	EXPECT_EQ(st["exports"][0]["volume"], "f0");
+	EXPECT_EQ(st["exports"][0]["mountpoint"], path);
+	EXPECT_EQ(st["exports"][0]["writable"], true);
+	{
+		DirectFd f(path);
+		ASSERT_GE(f.fd, 0) << std::strerror(errno);
+		Pattern p(1 << 20, 9);
+		ASSERT_EQ(pwrite(f.fd, p.data.get(), p.bytes, 4 << 20), ssize_t(p.bytes)) << std::strerror(errno);
+		EXPECT_TRUE(holds(f.fd, 4 << 20, p));
+	}
+	ProgramResult d = mkdp_cli({"down"});
+	ASSERT_EQ(d.status, 0) << d.err;
+	EXPECT_FALSE(bench::is_mounted(path));
+	struct stat sb {};
+	EXPECT_NE(stat(path.c_str(), &sb), 0) << path << " left behind";
 }
 
 TEST_F(SdpExport, OwnerKilledUnderFioFailsItThenServesAgainWithFlushedDataIntact)
