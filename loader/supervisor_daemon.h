@@ -41,6 +41,7 @@ inline constexpr uint64_t kSettleNs = 20'000'000;	// after clearing XSKMAP slots
 inline constexpr uint64_t kStartTimeoutNs = 5'000'000'000;
 inline constexpr uint64_t kStopTimeoutNs = 2'000'000'000;
 inline constexpr int kControlNice = -5;	// the control thread's, see Supervisor::loop()
+inline constexpr int kBulkNice = 10;	// its bulk work's (the rule walk of a status)
 
 enum class PState { stopped, starting, running, stopping, reclaiming };
 const char *to_string(PState s);

@@ -8,12 +8,31 @@
 
 #include <mkdp/error.h>
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
 
 namespace mkdp {
+
+namespace {
+
+// The rule walk is bulk work (hundreds of milliseconds with a full rule
+// table): it runs below the partitions' priority rather than at the
+// control thread's raised one (kControlNice), so that a client asking for
+// status in a loop never takes a partition's CPU on a busy machine.
+class BulkPriority {
+public:
+	BulkPriority() { set(kBulkNice); }
+	~BulkPriority() { set(kControlNice); }
+
+private:
+	static void set(int nice) { (void)!setpriority(PRIO_PROCESS, pid_t(syscall(SYS_gettid)), nice); }
+};
+
+} // namespace
 
 nlohmann::json Supervisor::part_json(const Part &p, const FramePool::PartInfo &fi, const FramePool::Tally *t) const
 {
@@ -104,6 +123,7 @@ nlohmann::json Supervisor::status()
 		queues.push_back({{"queue", data_->queues()[qi].id}, {"fill_ring_empty", fill_empty[qi]}});
 	SteerStats st;
 	try {
+		BulkPriority low;
 		st = steer_->read_stats();
 	} catch (const std::exception &) {
 	}
