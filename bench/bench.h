@@ -36,6 +36,10 @@ nlohmann::json to_json(const Summary &s);
 // Percentile (0..100) of samples, nearest-rank; sorts in place.
 double percentile(std::vector<double> &samples, double pct);
 
+// A latency distribution, ns: p50, p99, p99.9, the sample count, and
+// "cdf_5pct", the 0th, 5th, ... 95th and 99.9th percentiles (for plots).
+nlohmann::json latency_json(std::vector<double> samples);
+
 // Options every benchmark understands.
 struct CommonOptions {
 	bool json = false;	// one JSON document on stdout
@@ -74,6 +78,17 @@ public:
 	// and the kernel stack into the UDP socket.
 	double xsk_pps(uint32_t frames);
 	double udp_pps(uint32_t frames);
+	// The same run with its CPU cost: the injector's and the receiver's
+	// thread CPU per frame received (the kernel's delivery work runs on
+	// the injecting CPU; the receiver reads every byte of every frame).
+	enum class Path { xsk, udp };
+	struct PathRun {
+		double pps, cpu_ns_per_frame;
+	};
+	PathRun run(Path path, uint32_t frames);
+	// One frame at a time, each stamped with the sender's clock just before
+	// it enters the device: ns until the application holds it.
+	std::vector<double> latency_ns(Path path, uint32_t samples);
 	// The kernel-timed cost per frame on the receive CPU of running prog
 	// on live frames that it redirects into the socket (drained meanwhile).
 	double live_ns_per_frame(int prog_fd, const std::vector<uint8_t> &frame, uint32_t frames);
@@ -104,5 +119,6 @@ void register_steer(CLI::App &bench);
 void register_doorbell(CLI::App &bench);
 void register_isolation(CLI::App &bench);
 void register_sdp(CLI::App &bench);
+void register_all(CLI::App &bench);
 
 } // namespace mkdp::bench

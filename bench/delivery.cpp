@@ -38,6 +38,7 @@
 #include <bpf/libbpf.h>
 
 #include "bare_redirect.skel.h"
+#include "doorbell_measure.h"	// thread_cpu_ns
 #include "steer_loader.h"
 
 namespace mkdp::bench {
@@ -46,6 +47,10 @@ namespace {
 
 constexpr uint16_t kPort = 9;
 constexpr uint32_t kFrameSize = 2048, kFrames = 8192;
+// Where the latency runs put the sender's clock: the UDP payload of a
+// 60-byte frame (Ethernet 14, IPv4 20, UDP 8).
+constexpr size_t kStampOffset = 42;
+constexpr size_t kUdpCsumOffset = 40;
 
 // Runs `frames` live frames through prog on queue 0 of the device; returns
 // when the kernel has processed all of them.
@@ -101,6 +106,7 @@ template <class Poll> Receive receive_until_quiet(std::atomic<bool> &injected, P
 struct Run {
 	double pps;			// frames the application received per second
 	double kernel_ns_per_frame;	// the injector's kernel-timed cost per frame
+	double cpu_ns_per_frame;	// injector and receiver thread CPU per frame received
 };
 
 Run run_once(int prog_fd, int ifindex, const std::vector<uint8_t> &frame, uint32_t frames,
@@ -108,13 +114,17 @@ Run run_once(int prog_fd, int ifindex, const std::vector<uint8_t> &frame, uint32
 {
 	std::atomic<bool> injected{false};
 	uint32_t kernel_ns = 0;
+	uint64_t inject_cpu = 0;
 	std::exception_ptr err;
-	uint64_t t0 = now_ns();
+	using doorbell::thread_cpu_ns;
+	uint64_t t0 = now_ns(), cpu0 = thread_cpu_ns();
 	std::thread inj([&] {
 		try {
 			run_in_netns(netns, [&] {
 				pin_to_cpu(0);
+				uint64_t c = thread_cpu_ns();
 				kernel_ns = inject(prog_fd, ifindex, frame, frames);
+				inject_cpu = thread_cpu_ns() - c;
 			});
 		} catch (...) {
 			err = std::current_exception();
@@ -122,12 +132,64 @@ Run run_once(int prog_fd, int ifindex, const std::vector<uint8_t> &frame, uint32
 		injected.store(true, std::memory_order_release);
 	});
 	Receive r = receive_until_quiet(injected, poll);
+	// The receiver polls, so its CPU tracks its wall time; the quiet
+	// tail it waits out after the last frame is not the frames' cost.
+	uint64_t t1 = now_ns();
+	double recv_cpu = double(thread_cpu_ns() - cpu0) * double(r.last_ns - t0) / double(t1 - t0);
 	inj.join();
 	if (err)
 		std::rethrow_exception(err);
 	if (!r.frames)
 		throw Error(std::string("delivery: nothing reached the ") + what);
-	return {double(r.frames) * 1e9 / double(r.last_ns - t0), double(kernel_ns)};
+	return {double(r.frames) * 1e9 / double(r.last_ns - t0), double(kernel_ns),
+		(double(inject_cpu) + recv_cpu) / double(r.frames)};
+}
+
+// Sends one frame at a time with the sender's clock in its payload and
+// waits for the receiver to report it: the latency of each from the moment
+// before BPF_PROG_RUN to the moment the application holds it.
+std::vector<double> one_by_one(int prog_fd, int ifindex, std::vector<uint8_t> frame, uint32_t samples,
+			       const std::function<uint64_t()> &poll_stamp, const std::string &netns)
+{
+	std::vector<double> lat;
+	lat.reserve(samples);
+	std::atomic<uint32_t> got{0};
+	std::atomic<bool> done{false};
+	std::exception_ptr err;
+	std::thread inj([&] {
+		try {
+			run_in_netns(netns, [&] {
+				pin_to_cpu(0);
+				for (uint32_t i = 0; i < samples && !done.load(); i++) {
+					uint64_t t = now_ns();
+					std::memcpy(frame.data() + kStampOffset, &t, sizeof(t));
+					inject(prog_fd, ifindex, frame, 1);
+					uint64_t deadline = now_ns() + 1'000'000'000;
+					while (got.load(std::memory_order_acquire) <= i)
+						if (now_ns() > deadline)
+							throw Error("delivery: a frame did not arrive in 1 s");
+						else
+							cpu_relax();
+				}
+			});
+		} catch (...) {
+			err = std::current_exception();
+		}
+		done.store(true);
+	});
+	while (!done.load()) {
+		uint64_t stamp = poll_stamp();
+		if (stamp) {
+			lat.push_back(double(now_ns() - stamp));
+			got.fetch_add(1, std::memory_order_release);
+		} else {
+			cpu_relax();
+		}
+	}
+	inj.join();
+	if (err)
+		std::rethrow_exception(err);
+	return lat;
 }
 
 } // namespace
@@ -160,14 +222,42 @@ struct DeliveryBed::State {
 		tb.reset();
 	}
 
+	// The consumer reads every byte it receives, as the UDP path's copy
+	// to user space does and the KVM guest does: equal work.
 	uint32_t poll_xsk()
 	{
 		mkdp_frame_desc descs[64];
 		uint32_t n = xsk->rx_burst(descs, 64);
+		for (uint32_t i = 0; i < n; i++) {
+			const uint8_t *d = umem->data(descs[i].addr);
+			for (uint32_t b = 0; b < descs[i].len; b++)
+				touched += d[b];
+		}
 		if (n)
 			xsk->recycle(descs, n);
 		return n;
 	}
+
+	// One frame's stamp, or 0.
+	uint64_t stamp_xsk()
+	{
+		mkdp_frame_desc d;
+		if (!xsk->rx_burst(&d, 1))
+			return 0;
+		uint64_t t;
+		std::memcpy(&t, umem->data(d.addr) + kStampOffset, sizeof(t));
+		xsk->recycle(&d, 1);
+		return t;
+	}
+
+	uint64_t stamp_udp()
+	{
+		uint64_t t = 0;
+		ssize_t n = recv(udp, &t, sizeof(t), MSG_DONTWAIT);
+		return n == ssize_t(sizeof(t)) ? t : 0;
+	}
+
+	uint64_t touched = 0;
 };
 
 DeliveryBed::DeliveryBed() : s_(std::make_unique<State>())
@@ -188,6 +278,9 @@ DeliveryBed::DeliveryBed() : s_(std::make_unique<State>())
 	spec.dst_port = kPort;
 	spec.payload_len = 18;	// a 60-byte frame
 	s.udp_frame = make_frame(spec);
+	// No UDP checksum (IPv4 allows it), so the latency runs may write
+	// their stamps into the payload.
+	s.udp_frame[kUdpCsumOffset] = s.udp_frame[kUdpCsumOffset + 1] = 0;
 
 	run_in_netns(s.ns, [&] {
 		AttachOptions o;
@@ -231,36 +324,54 @@ int DeliveryBed::ifindex() const noexcept
 	return s_->tb->info().rx.ifindex;
 }
 
-double DeliveryBed::xsk_pps(uint32_t frames)
+DeliveryBed::PathRun DeliveryBed::run(Path path, uint32_t frames)
 {
 	State &s = *s_;
 	pin_to_cpu(1);	// the receiver; the injector runs on CPU 0
-	return run_once(s.steer->prog_fd(), ifindex(), s.udp_frame, frames, [&] { return s.poll_xsk(); }, s.ns,
-			"AF_XDP socket")
-		.pps;
+	Run r;
+	if (path == Path::xsk) {
+		r = run_once(s.steer->prog_fd(), ifindex(), s.udp_frame, frames, [&] { return s.poll_xsk(); }, s.ns,
+			     "AF_XDP socket");
+	} else {
+		constexpr unsigned kVlen = 64;
+		static char bufs[kVlen][128];
+		iovec iov[kVlen];
+		mmsghdr msgs[kVlen];
+		for (unsigned i = 0; i < kVlen; i++) {
+			iov[i] = {bufs[i], sizeof(bufs[i])};
+			msgs[i] = {};
+			msgs[i].msg_hdr.msg_iov = &iov[i];
+			msgs[i].msg_hdr.msg_iovlen = 1;
+		}
+		auto poll_udp = [&]() -> uint32_t {
+			int n = recvmmsg(s.udp, msgs, kVlen, MSG_DONTWAIT, nullptr);
+			return n > 0 ? uint32_t(n) : 0;
+		};
+		r = run_once(bpf_program__fd(s.pass->progs.bare_redirect), ifindex(), s.udp_frame, frames, poll_udp,
+			     s.ns, "UDP socket");
+	}
+	return {r.pps, r.cpu_ns_per_frame};
+}
+
+double DeliveryBed::xsk_pps(uint32_t frames)
+{
+	return run(Path::xsk, frames).pps;
 }
 
 double DeliveryBed::udp_pps(uint32_t frames)
 {
+	return run(Path::udp, frames).pps;
+}
+
+std::vector<double> DeliveryBed::latency_ns(Path path, uint32_t samples)
+{
 	State &s = *s_;
-	constexpr unsigned kVlen = 64;
-	static char bufs[kVlen][128];
-	iovec iov[kVlen];
-	mmsghdr msgs[kVlen];
-	for (unsigned i = 0; i < kVlen; i++) {
-		iov[i] = {bufs[i], sizeof(bufs[i])};
-		msgs[i] = {};
-		msgs[i].msg_hdr.msg_iov = &iov[i];
-		msgs[i].msg_hdr.msg_iovlen = 1;
-	}
-	auto poll_udp = [&]() -> uint32_t {
-		int n = recvmmsg(s.udp, msgs, kVlen, MSG_DONTWAIT, nullptr);
-		return n > 0 ? uint32_t(n) : 0;
-	};
 	pin_to_cpu(1);
-	return run_once(bpf_program__fd(s.pass->progs.bare_redirect), ifindex(), s.udp_frame, frames, poll_udp,
-			s.ns, "UDP socket")
-		.pps;
+	if (path == Path::xsk)
+		return one_by_one(s.steer->prog_fd(), ifindex(), s.udp_frame, samples, [&] { return s.stamp_xsk(); },
+				  s.ns);
+	return one_by_one(bpf_program__fd(s.pass->progs.bare_redirect), ifindex(), s.udp_frame, samples,
+			  [&] { return s.stamp_udp(); }, s.ns);
 }
 
 double DeliveryBed::live_ns_per_frame(int prog_fd, const std::vector<uint8_t> &frame, uint32_t frames)

@@ -12,6 +12,7 @@
 // between, adaptive doorbells. The client runs on CPU 0 (see docs/sdp.md).
 #include "bench.h"
 #include "bench_volume.h"
+#include "storage_load.h"
 
 #include <client.h>
 
@@ -30,70 +31,13 @@
 #include <random>
 #include <thread>
 
-#include <liburing.h>
 
 namespace mkdp::bench {
 
 namespace {
 
 constexpr uint64_t kFileSize = BenchVolume::kSize;
-constexpr uint32_t kBlock = 4096;
-
-uint64_t random_offset(std::mt19937_64 &rnd)
-{
-	return rnd() % (kFileSize / kBlock) * kBlock;
-}
-
-// io_uring from one thread, completions polled: qd requests in flight until
-// `ops` completed.
-double uring_iops(int fd, bool write, unsigned qd, uint64_t ops)
-{
-	io_uring ring;
-	if (int err = io_uring_queue_init(qd, &ring, 0))
-		throw Error(std::string("io_uring: ") + std::strerror(-err), -err);
-	void *mem = nullptr;
-	if (posix_memalign(&mem, kBlock, size_t(qd) * kBlock))
-		throw Error("no memory for buffers");
-	auto *bufs = static_cast<uint8_t *>(mem);
-	std::memset(bufs, 0x5a, size_t(qd) * kBlock);
-	std::mt19937_64 rnd(std::random_device{}());
-	uint64_t submitted = 0, done = 0;
-	auto prep = [&](unsigned slot) {
-		io_uring_sqe *sqe = io_uring_get_sqe(&ring);
-		if (write)
-			io_uring_prep_write(sqe, fd, bufs + size_t(slot) * kBlock, kBlock, random_offset(rnd));
-		else
-			io_uring_prep_read(sqe, fd, bufs + size_t(slot) * kBlock, kBlock, random_offset(rnd));
-		io_uring_sqe_set_data64(sqe, slot);
-		submitted++;
-	};
-	uint64_t t0 = now_ns();
-	for (unsigned s = 0; s < qd && submitted < ops; s++)
-		prep(s);
-	io_uring_submit(&ring);
-	while (done < ops) {
-		// Polled, as the SDP worker polls its ring and its io_uring:
-		// neither side sleeps, so the ratio is the path, not a wake-up.
-		io_uring_cqe *cqe;
-		while (io_uring_peek_cqe(&ring, &cqe))
-			cpu_relax();
-		unsigned slot = unsigned(io_uring_cqe_get_data64(cqe));
-		int res = cqe->res;
-		io_uring_cqe_seen(&ring, cqe);
-		if (res != int(kBlock))
-			throw Error("io_uring " + std::string(write ? "write" : "read") + ": " +
-				    (res < 0 ? std::strerror(-res) : "short"));
-		done++;
-		if (submitted < ops) {
-			prep(slot);
-			io_uring_submit(&ring);
-		}
-	}
-	double secs = double(now_ns() - t0) / 1e9;
-	io_uring_queue_exit(&ring);
-	free(mem);
-	return double(ops) / secs;
-}
+constexpr uint32_t kBlock = kLoadBlock;
 
 // The SDP path: the same requests through the front end, a ring and a
 // worker thread.
@@ -152,43 +96,6 @@ double sdp_iops(const sdp::Backend &backend, sdp::Program *prog, bool write, uns
 	return double(ops) / secs;
 }
 
-// The whole `mkdp up` path: a client session (sdp/client.h) -> the
-// supervisor's storage plane running the program -> the owner partition's
-// storage worker (its process, its CPU) -> the same file.
-double partition_iops(sdp::Volume &v, bool write, unsigned qd, uint64_t ops)
-{
-	std::mt19937_64 rnd(std::random_device{}());
-	uint64_t submitted = 0, done = 0;
-	sdp::Io ios[64];
-	sdp::IoResult c[64];
-	auto request = [&](uint16_t tag) {
-		submitted++;
-		return sdp::Io{uint8_t(write ? SDP_OP_WRITE : SDP_OP_READ), 0, tag, kBlock,
-			       random_offset(rnd) / MKDP_SECTOR_SIZE};
-	};
-	uint64_t t0 = now_ns();
-	uint32_t n = 0;
-	for (uint16_t t = 0; t < qd && submitted < ops; t++)
-		ios[n++] = request(t);
-	v.submit({ios, n});
-	while (done < ops) {
-		uint32_t k = v.reap(c, 5'000'000'000);
-		if (!k)
-			throw Error("SDP volume: no completion in 5 s");
-		n = 0;
-		for (uint32_t i = 0; i < k; i++) {
-			if (c[i].status)
-				throw Error("SDP volume " + std::string(write ? "write" : "read") + ": " +
-					    std::strerror(-c[i].status));
-			done++;
-			if (submitted < ops)
-				ios[n++] = request(c[i].tag);
-		}
-		v.submit({ios, n});
-	}
-	return double(ops) / (double(now_ns() - t0) / 1e9);
-}
-
 } // namespace
 
 nlohmann::json measure_sdp_io(BenchVolume &bv, sdp::Program *prog, const std::string &prog_path, bool quick,
@@ -216,10 +123,10 @@ nlohmann::json measure_sdp_io(BenchVolume &bv, sdp::Program *prog, const std::st
 						s.push_back(sdp_iops(b, prog, write, qd, ops));
 						break;
 					case 1:
-						u.push_back(uring_iops(b.fd, write, qd, ops));
+						u.push_back(uring_load(b.fd, write, qd, ops).iops);
 						break;
 					default:
-						m.push_back(partition_iops(vol, write, qd, ops));
+						m.push_back(volume_load(vol, write, qd, ops).iops);
 					}
 				}
 			}

@@ -37,4 +37,13 @@ nlohmann::json to_json(const Summary &s)
 		{"p25", s.p25}, {"p75", s.p75}, {"n", s.n}};
 }
 
+nlohmann::json latency_json(std::vector<double> samples)
+{
+	nlohmann::json cdf = nlohmann::json::array();
+	for (int q = 0; q <= 100; q += 5)
+		cdf.push_back(percentile(samples, q == 100 ? 99.9 : q));
+	return {{"p50", percentile(samples, 50)}, {"p99", percentile(samples, 99)},
+		{"p999", percentile(samples, 99.9)}, {"samples", samples.size()}, {"cdf_5pct", cdf}};
+}
+
 } // namespace mkdp::bench

@@ -18,6 +18,7 @@ void register_bench(CLI::App &app)
 	mkdp::bench::register_doorbell(*bench);
 	mkdp::bench::register_isolation(*bench);
 	mkdp::bench::register_sdp(*bench);
+	mkdp::bench::register_all(*bench);
 }
 
 } // namespace mkdp::cli
