@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// `mkdp bench all --quick --out DIR --json` writes a complete and sane
+// report: all three paths for network and storage, the doorbell table, a
+// KVM guest that really ran (its exits and interrupts counted), report.md
+// naming every path, and the plots. Never a timing threshold.
+#include "partition_harness.h"	// mkdp_cli, have_root
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace mkdp::test {
+namespace {
+
+double med(const json &j)
+{
+	return j.at("median").get<double>();
+}
+
+TEST(BenchAll, QuickReportIsCompleteAndSane)
+{
+	if (!have_root())
+		GTEST_SKIP() << "needs root (BPF, network namespaces, /dev/kvm)";
+	std::string dir = "/tmp/mkdp-bench-all-test-" + std::to_string(getpid());
+	ProgramResult r = mkdp_cli({"bench", "all", "--quick", "--out", dir, "--json"});
+	ASSERT_EQ(r.status, 0) << r.err;
+	json d = json::parse(r.out);
+	std::ifstream f(dir + "/report.json");
+	ASSERT_TRUE(f) << "no report.json in " << dir;
+	EXPECT_EQ(json::parse(f)["results"], d["results"]) << "report.json is not what --json printed";
+
+	EXPECT_TRUE(d["machine"].contains("cpu"));
+	const json &net = d["results"]["network"], &sto = d["results"]["storage"];
+	for (const char *path : {"partition", "namespace"}) {
+		SCOPED_TRACE(path);
+		ASSERT_TRUE(net.contains(path));
+		EXPECT_GT(med(net[path]["pps"]), 0);
+		EXPECT_GT(med(net[path]["cpu_ns_per_frame"]), 0);
+		EXPECT_GT(net[path]["latency_ns"]["samples"].get<uint64_t>(), 0u);
+		EXPECT_LE(net[path]["latency_ns"]["p50"].get<double>(), net[path]["latency_ns"]["p99"].get<double>());
+		ASSERT_TRUE(sto.contains(path));
+		for (const char *k : {"randread_qd1", "randread_qd32", "randwrite_qd1", "randwrite_qd32"}) {
+			EXPECT_GT(med(sto[path][k]["iops"]), 0) << k;
+			EXPECT_GT(med(sto[path][k]["latency_ns"]["p50"]), 0) << k;
+		}
+	}
+	EXPECT_GT(d["ratios"]["network"]["partition_vs_namespace_pps"].get<double>(), 0);
+	EXPECT_GT(d["ratios"]["storage"]["partition_vs_namespace"]["randread_qd32"].get<double>(), 0);
+
+	std::ifstream mdf(dir + "/report.md");
+	std::stringstream md;
+	md << mdf.rdbuf();
+	for (const char *want : {"## Network", "## Storage", "| partition |", "| namespace |", "Method:"})
+		EXPECT_NE(md.str().find(want), std::string::npos) << "report.md lacks " << want;
+	if (d["files"]["plots"] == "drawn")
+		for (const char *png : {"network_throughput.png", "network_latency.png", "network_cpu_per_frame.png",
+					"storage_iops.png"})
+			EXPECT_TRUE(std::filesystem::exists(dir + "/" + png)) << png;
+	else
+		ADD_FAILURE() << "no plots: " << d["files"]["plots"];
+	std::filesystem::remove_all(dir);
+}
+
+} // namespace
+} // namespace mkdp::test
