@@ -67,12 +67,24 @@ nlohmann::json measure_sdp_alternatives(const std::vector<sdp_md> &reqs, int rep
 	uint64_t range[2] = {kFirst, kEnd};
 	exec.set_map("ro_range", {reinterpret_cast<uint8_t *>(&key), sizeof(key)},
 		     {reinterpret_cast<uint8_t *>(range), sizeof(range)});
-	sdp::alt::UserRingbuf ring;
+	sdp::alt::UserRingbuf ring, ring_wakeup(true);
 	ring.set_range(kFirst, kEnd);
+	ring_wakeup.set_range(kFirst, kEnd);
 
 	std::vector<Way> ways;
 	ways.push_back({"batch_map", SDP_BATCH_MAX, [&](std::span<sdp_md> r, uint8_t *v) { exec.run(r, v); }, {}});
 	ways.push_back({"user_ringbuf", SDP_BATCH_MAX, [&](std::span<sdp_md> r, uint8_t *v) { ring.run(r, v); }, {}});
+	ways.push_back({"user_ringbuf_wakeup", SDP_BATCH_MAX,
+			[&](std::span<sdp_md> r, uint8_t *v) { ring_wakeup.run(r, v); }, {}});
+	nlohmann::json sizes;
+	auto size_of = [&](const std::string &name, int fd) {
+		sdp::alt::ProgSize z = sdp::alt::prog_size(fd);
+		sizes[name] = {{"xlated_insns", z.xlated_insns},
+			       {"jited_bytes", z.jited_bytes},
+			       {"verified_insns", z.verified_insns}};
+	};
+	size_of("batch_map", exec.prog_fd());
+	size_of("user_ringbuf", ring.prog_fd());
 
 	nlohmann::json ctx;
 	std::vector<std::unique_ptr<sdp::alt::CtxBatch>> loaded;
@@ -81,6 +93,7 @@ nlohmann::json measure_sdp_alternatives(const std::vector<sdp_md> &reqs, int rep
 			auto c = std::make_unique<sdp::alt::CtxBatch>(p);
 			c->set_range(kFirst, kEnd);
 			sdp::alt::CtxBatch *cp = c.get();
+			size_of(p.name, cp->prog_fd());
 			loaded.push_back(std::move(c));
 			ways.push_back({p.name, p.max_batch, [cp](std::span<sdp_md> r, uint8_t *v) { cp->run(r, v); }, {}});
 			ctx[p.name] = {{"loads", true}};
@@ -110,12 +123,12 @@ nlohmann::json measure_sdp_alternatives(const std::vector<sdp_md> &reqs, int rep
 	nlohmann::json results, ratios;
 	char line[200];
 	std::snprintf(line, sizeof(line),
-		      "  alternatives (readonly_range, the same %zu requests, ns/request, medians):\n"
-		      "  batch  batch map  user ringbuf  ratio",
+		      "  alternatives (readonly_range, the same %zu requests), ns/request, medians (x batch map):\n"
+		      "  batch",
 		      reqs.size());
 	text += line;
-	for (size_t k = 2; k < ways.size(); k++)
-		text += "  " + ways[k].name;
+	for (const Way &w : ways)
+		text += "  " + w.name;
 	text += "\n";
 	for (uint32_t batch : kBatches) {
 		std::string b = "batch_" + std::to_string(batch);
@@ -128,22 +141,26 @@ nlohmann::json measure_sdp_alternatives(const std::vector<sdp_md> &reqs, int rep
 				continue;
 			}
 			Summary s = summarize(w.ns[batch]);
-			if (w.name == "batch_map") {
+			if (w.name == "batch_map")
 				base = s.median;
-				results["batch_map"][b] = to_json(s);
-			} else if (w.name == "user_ringbuf") {
-				results["user_ringbuf"][b] = to_json(s);
-			} else {
-				ctx[w.name][b] = to_json(s);
-			}
-			if (w.name != "batch_map")
+			else
 				ratios[w.name + "_vs_batch_map"][b] = s.median / base;
-			std::snprintf(line, sizeof(line), w.name == "user_ringbuf" ? "  %12.1f  %5.2fx" : "  %9.1f",
-				      s.median, s.median / base);
+			(w.name.rfind("ctx_", 0) == 0 ? ctx[w.name] : results[w.name])[b] = to_json(s);
+			if (w.name == "batch_map")
+				std::snprintf(line, sizeof(line), "  %.1f", s.median);
+			else
+				std::snprintf(line, sizeof(line), "  %.1f (%.2fx)", s.median, s.median / base);
 			text += line;
 		}
 		text += "\n";
 	}
+	for (auto &[name, z] : sizes.items()) {
+		std::snprintf(line, sizeof(line), "  %s: %u instructions (%u verified), %u bytes JIT-compiled\n",
+			      name.c_str(), z["xlated_insns"].get<unsigned>(), z["verified_insns"].get<unsigned>(),
+			      z["jited_bytes"].get<unsigned>());
+		text += line;
+	}
+	results["program_size"] = sizes;
 	for (const sdp::alt::CtxProgram &p : sdp::alt::ctx_programs())
 		if (!ctx[p.name]["loads"].get<bool>())
 			text += std::string("  ") + p.name + ": refused by the verifier: " +

@@ -59,31 +59,33 @@ void set_ro_range(bpf_map *m, uint64_t first, uint64_t end)
 		throw_errno("set ro_range");
 }
 
-void run_syscall(int fd, void *ctx, uint32_t size, bool back, const char *what)
+// The kernel copies a syscall program's context back into ctx_in itself
+// (it refuses ctx_out with EINVAL).
+void run_syscall(int fd, void *ctx, uint32_t size, const char *what)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = ctx, .ctx_size_in = size);
-	if (back) {
-		o.ctx_out = ctx;
-		o.ctx_size_out = size;
-	}
 	if (bpf_prog_test_run_opts(fd, &o))
 		throw_errno(std::string("run ") + what);
 }
 
 } // namespace
 
-UserRingbuf::UserRingbuf()
+UserRingbuf::UserRingbuf(bool wakeup)
 {
 	QuietLibbpf q;
 	static char log[1 << 16];
 	skel_ = sdp_alt_user_ringbuf__open();
 	if (!skel_)
 		throw_errno("open the user ring buffer alternative");
-	bpf_program__set_log_buf(skel_->progs.user_ringbuf_batch, log, sizeof(log));
+	bpf_program *prog = wakeup ? skel_->progs.user_ringbuf_batch_wakeup : skel_->progs.user_ringbuf_batch;
+	bpf_program__set_autoload(wakeup ? skel_->progs.user_ringbuf_batch : skel_->progs.user_ringbuf_batch_wakeup,
+				  false);
+	bpf_program__set_log_buf(prog, log, sizeof(log));
 	if (int err = sdp_alt_user_ringbuf__load(skel_)) {
 		sdp_alt_user_ringbuf__destroy(skel_);
 		throw Error("load the user ring buffer alternative: " + refusal_line(log), -err);
 	}
+	prog_fd_ = bpf_program__fd(prog);
 	rb_ = user_ring_buffer__new(bpf_map__fd(skel_->maps.reqs), nullptr);
 	if (!rb_) {
 		int e = errno;
@@ -127,7 +129,7 @@ void UserRingbuf::run(std::span<sdp_md> reqs, uint8_t *verdicts)
 	}
 	out_->done = 0;
 	uint64_t ctx = 0;
-	run_syscall(bpf_program__fd(skel_->progs.user_ringbuf_batch), &ctx, sizeof(ctx), false,
+	run_syscall(prog_fd_, &ctx, sizeof(ctx),
 		    "the user ring buffer alternative");
 	if (out_->done != n)
 		throw Error("user ring buffer alternative judged " + std::to_string(out_->done) + " of " +
@@ -137,6 +139,15 @@ void UserRingbuf::run(std::span<sdp_md> reqs, uint8_t *verdicts)
 		reqs[i].target = out_->res[i].target;
 	}
 	std::memcpy(verdicts, out_->verdict, n);
+}
+
+ProgSize prog_size(int prog_fd)
+{
+	bpf_prog_info info{};
+	uint32_t len = sizeof(info);
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		throw_errno("read a program's info");
+	return {info.xlated_prog_len / 8, info.jited_prog_len, info.verified_insns};
 }
 
 const std::vector<CtxProgram> &ctx_programs()
@@ -195,7 +206,7 @@ void CtxBatch::run(std::span<sdp_md> reqs, uint8_t *verdicts)
 	batch_.count = n;
 	batch_.done = 0;
 	std::memcpy(batch_.req, reqs.data(), n * sizeof(sdp_md));
-	run_syscall(prog_fd_, &batch_, sizeof(batch_), true, "the context-batch alternative");
+	run_syscall(prog_fd_, &batch_, sizeof(batch_), "the context-batch alternative");
 	if (batch_.done != n)
 		throw Error("context-batch alternative judged " + std::to_string(batch_.done) + " of " +
 			    std::to_string(n) + " requests");

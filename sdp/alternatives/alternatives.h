@@ -27,7 +27,9 @@ namespace mkdp::sdp::alt {
 // BPF_PROG_RUN to drain them.
 class UserRingbuf {
 public:
-	UserRingbuf();	// throws mkdp::Error with the verifier's line
+	// wakeup: drain with the default flags, which wake producers (an
+	// irq_work) after every drain; else BPF_RB_NO_WAKEUP.
+	explicit UserRingbuf(bool wakeup = false);	// throws mkdp::Error with the verifier's line
 	~UserRingbuf();
 	UserRingbuf(const UserRingbuf &) = delete;
 	UserRingbuf &operator=(const UserRingbuf &) = delete;
@@ -37,9 +39,11 @@ public:
 	// At most SDP_BATCH_MAX requests; err/target and verdicts back, as
 	// sdp::Program::run.
 	void run(std::span<sdp_md> reqs, uint8_t *verdicts);
+	int prog_fd() const noexcept { return prog_fd_; }
 
 private:
 	sdp_alt_user_ringbuf *skel_ = nullptr;
+	int prog_fd_ = -1;
 	user_ring_buffer *rb_ = nullptr;
 	sdp_alt_out *out_ = nullptr;
 	size_t out_len_ = 0;
@@ -65,6 +69,7 @@ public:
 	// At most max_batch() requests, the batch copied in and back as the context.
 	void run(std::span<sdp_md> reqs, uint8_t *verdicts);
 	uint32_t max_batch() const noexcept { return max_batch_; }
+	int prog_fd() const noexcept { return prog_fd_; }
 
 private:
 	sdp_alt_ctx_batch *skel_ = nullptr;
@@ -72,6 +77,13 @@ private:
 	uint32_t max_batch_;
 	sdp_batch batch_{};
 };
+
+// What the verifier and the JIT made of a loaded program: the cost of
+// unrolling shows here rather than in the timings.
+struct ProgSize {
+	uint32_t xlated_insns, jited_bytes, verified_insns;
+};
+ProgSize prog_size(int prog_fd);
 
 // The verifier's refusal: `line` is the line that names the reason.
 struct CtxRefused {
