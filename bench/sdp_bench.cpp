@@ -8,10 +8,12 @@
 // (bpf_enable_stats(BPF_STATS_RUN_TIME): run_time_ns of the syscall program,
 // which is the bpf_loop over the batch and the request function). Their
 // ratio is what batching through BPF_PROG_RUN adds to the program's work.
-// Then the storage path against direct io_uring on one file (sdp_io.cpp),
+// Then the executor's alternatives on the same requests (sdp_alternatives.cpp),
+// the storage path against direct io_uring on one file (sdp_io.cpp),
 // and mkdp's FUSE export against qemu-storage-daemon's (sdp_fuse.cpp).
 #include "bench.h"
 #include "bench_volume.h"
+#include "sdp_alternatives.h"
 
 #include <filesystem>
 
@@ -104,6 +106,11 @@ void run(const SdpOptions &o)
 		text += line;
 	}
 	close(stats_fd);
+	// After the statistics are off: they would add their clock reads to every run.
+	nlohmann::json alt = measure_sdp_alternatives(all, reps, text);
+	results["alternatives"] = alt["results"];
+	for (auto &[k, v] : alt["ratios"].items())
+		ratios[k] = v;
 	// One bring-up and one prefilled file for both storage parts.
 	BenchVolume bv;
 	nlohmann::json io = measure_sdp_io(bv, &p, std::filesystem::absolute(o.program).string(), o.common.quick, reps,
@@ -139,7 +146,9 @@ void register_sdp(CLI::App &bench)
 	static SdpOptions o;
 	CLI::App *cmd = bench.add_subcommand(
 		"sdp", "The SDP executor's cost per request at batch 1, 16 and 64 (wall time as a caller\n"
-		       "sees it against the program's own run time, kernel BPF statistics), and 4 KiB\n"
+		       "sees it against the program's own run time, kernel BPF statistics), the same\n"
+		       "requests through the executor's alternatives (a user ring buffer, the batch as\n"
+		       "the program's context: figures or the verifier's refusal), and 4 KiB\n"
 		       "random reads and writes at queue depth 1 and 32 through the SDP path against\n"
 		       "io_uring directly on the same file (/var/tmp), same runs; fio through mkdp's FUSE\n"
 		       "export of that file's volume against qemu-storage-daemon's export and the file. Needs root.");
