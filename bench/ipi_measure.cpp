@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: BSD-2-Clause
+// The bare-IPI row (ipi_measure.h): how the figures are taken.
+//
+// One-way latency is the program's bpf_ktime_get_ns() on the target CPU
+// minus the caller's CLOCK_MONOTONIC just before the system call: it holds
+// the syscall entry, the test-run set-up and the IPI's delivery, which is
+// what a user-space doorbell built on it would pay. The round trip is the
+// caller's clock after the call returns: smp_call_function_single(wait=1)
+// spins until the target has run the program, so the caller's CPU time per
+// call is about the round trip, not the cost of the interrupt itself.
+//
+// The target's cost per IPI cannot be read from the caller. It is
+// estimated from the target's side: a thread spinning on the target CPU
+// reads CLOCK_MONOTONIC back to back and sums the gaps (time taken from it:
+// interrupt entry, handler, program, exit), once while IPIs arrive and
+// once for as long without them; the difference over the number of IPIs
+// is the time each one took from the target.
+#include "ipi_measure.h"
+
+#include "bench.h"
+#include "bpf_util.h"
+
+#include <mkdp/cpu.h>
+#include <mkdp/error.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <time.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "ipi.h"
+#include "ipi.skel.h"
+
+namespace mkdp::bench::ipi {
+
+using namespace doorbell;
+
+struct Probe::Skel {
+	::ipi *obj = nullptr;
+};
+
+Probe::Probe() : s_(std::make_unique<Skel>())
+{
+	QuietLibs quiet;
+	s_->obj = ipi__open_and_load();
+	if (!s_->obj)
+		throw Error("loading the raw_tp probe (ipi.bpf.c) failed: " + std::string(strerror(errno)) +
+				    QuietLibs::why(),
+			    errno);
+}
+
+Probe::~Probe() { ipi__destroy(s_->obj); }
+
+int Probe::run(int cpu, Sample &s)
+{
+	uint64_t args[1] = {++seq_};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = args, .ctx_size_in = sizeof(args),
+		    .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = uint32_t(cpu));
+	int fd = bpf_program__fd(s_->obj->progs.ipi_arrive);
+	s.t0 = now_ns();
+	int err = bpf_prog_test_run_opts(fd, &o);
+	s.t1 = now_ns();
+	if (err)
+		return err < 0 ? err : -errno;
+	// The run is synchronous: the target wrote the record before the
+	// system call returned.
+	volatile auto *a = &s_->obj->bss->arrival;
+	if (a->seq != args[0])
+		return -EPROTO;
+	s.arrival = a->ns;
+	s.cpu = o.retval;
+	return 0;
+}
+
+std::string Probe::check()
+{
+	Sample s{};
+	int err = run(kProducerCpu, s);
+	std::string cpu = "CPU " + std::to_string(kProducerCpu);
+	switch (-err) {
+	case 0:
+		break;
+	case EINVAL:
+		return "the kernel refuses BPF_PROG_RUN with BPF_F_TEST_RUN_ON_CPU for a raw_tp program "
+		       "(EINVAL; the flag needs Linux 5.10)";
+	case ENXIO:
+		return cpu + " is absent or offline (BPF_PROG_RUN: ENXIO)";
+	case EPERM:
+	case EACCES:
+		return "BPF_PROG_RUN not permitted (" + std::string(strerror(-err)) +
+		       "): needs root or CAP_BPF and CAP_PERFMON";
+	case EPROTO:
+		return "the program ran but its arrival record did not come back through the mapped .bss";
+	default:
+		return "BPF_PROG_RUN on " + cpu + " failed: " + strerror(-err);
+	}
+	if (s.cpu != uint32_t(kProducerCpu))
+		return "the program reported CPU " + std::to_string(s.cpu) + ", not " + cpu +
+		       ": the kernel did not run it on the named CPU";
+	return {};
+}
+
+PingPong Probe::series(int cpu, size_t samples, double *cpu_ns_per_call, uint32_t *seen)
+{
+	std::vector<double> oneway, rtt;
+	oneway.reserve(samples);
+	rtt.reserve(samples);
+	Sample s{};
+	uint64_t c0 = thread_cpu_ns();
+	for (size_t i = 0; i < samples; i++) {
+		if (int err = run(cpu, s))
+			throw Error("bare IPI: BPF_PROG_RUN on CPU " + std::to_string(cpu) + ": " + strerror(-err),
+				    -err);
+		// Signed: the two CPUs' clocks are one clock, but a skew of a
+		// few ns must not wrap.
+		oneway.push_back(double(int64_t(s.arrival - s.t0)));
+		rtt.push_back(double(s.t1 - s.t0));
+	}
+	*cpu_ns_per_call = double(thread_cpu_ns() - c0) / double(samples);
+	*seen = s.cpu;
+	return {dist(oneway), dist(rtt)};
+}
+
+namespace {
+
+// A gap between two clock reads longer than this is time taken from the
+// spinning thread; one longer than kMaxGapNs is the scheduler running
+// something else there, not an interrupt, and is left out of both windows.
+constexpr uint64_t kMinGapNs = 300, kMaxGapNs = 200'000;
+
+// Spins on the target CPU, summing the gaps per phase until told to stop.
+struct Spinner {
+	enum Phase { starting, with_ipis, without, stop };
+	std::atomic<int> phase{starting};
+	uint64_t stolen[2] = {}, span[2] = {};
+
+	void spin()
+	{
+		uint64_t prev = now_ns();
+		int ph = starting;
+		uint64_t start = prev;
+		for (;;) {
+			int now_ph = phase.load(std::memory_order_relaxed);
+			uint64_t t = now_ns();
+			if (now_ph != ph) {
+				if (ph == with_ipis || ph == without)
+					span[ph - with_ipis] = t - start;
+				if (now_ph == stop)
+					return;
+				ph = now_ph;
+				start = t;
+			} else if (ph != starting) {
+				uint64_t gap = t - prev;
+				if (gap >= kMinGapNs && gap <= kMaxGapNs)
+					stolen[ph - with_ipis] += gap;
+			}
+			prev = t;
+		}
+	}
+};
+
+} // namespace
+
+Rep Probe::rep(size_t samples)
+{
+	Rep r;
+	r.count = samples;
+	uint32_t seen_own = 0;
+	r.idle = series(kProducerCpu, samples, &r.caller_cpu_ns, &r.target_seen);
+	r.own = series(kConsumerCpu, samples, &r.own_cpu_ns, &seen_own);
+
+	// The target busy: IPIs into a spinning thread, then as long without.
+	Spinner sp;
+	PinnedThread t(kProducerCpu, [&] { sp.spin(); });
+	sp.phase = Spinner::with_ipis;
+	// Let the spinner see the phase before the first IPI.
+	timespec settle{0, 1'000'000};
+	nanosleep(&settle, nullptr);
+	uint64_t t0 = now_ns();
+	double busy_cpu = 0;
+	uint32_t seen_busy = 0;
+	r.busy = series(kProducerCpu, samples, &busy_cpu, &seen_busy);
+	uint64_t d = now_ns() - t0;
+	sp.phase = Spinner::without;
+	timespec rest{time_t(d / 1'000'000'000), long(d % 1'000'000'000)};
+	nanosleep(&rest, nullptr);
+	sp.phase = Spinner::stop;
+	t.join();
+	if (sp.span[0] && sp.span[1]) {
+		double base = double(sp.stolen[1]) * double(sp.span[0]) / double(sp.span[1]);
+		r.stolen_ns = std::max(0.0, (double(sp.stolen[0]) - base) / double(samples));
+	}
+	return r;
+}
+
+size_t samples(bool quick) { return quick ? 2000 : 20000; }
+
+std::string unavailable_reason()
+{
+	if (std::thread::hardware_concurrency() < 2)
+		return "one CPU: the bare IPI needs a caller on CPU " + std::to_string(kConsumerCpu) +
+		       " and a target on CPU " + std::to_string(kProducerCpu);
+	std::string why;
+	PinnedThread t(kConsumerCpu, [&] {
+		try {
+			Probe p;
+			why = p.check();
+		} catch (const Error &e) {
+			why = e.what();
+		}
+	});
+	t.join();
+	return why;
+}
+
+std::vector<Rep> run_reps(bool quick, int reps)
+{
+	std::vector<Rep> out;
+	PinnedThread t(kConsumerCpu, [&] {
+		Probe p;
+		for (int i = 0; i < reps; i++)
+			out.push_back(p.rep(samples(quick)));
+	});
+	t.join();
+	return out;
+}
+
+RowRep row_rep(const Rep &r)
+{
+	RowRep t;
+	t.oneway_p50 = r.idle.oneway.p50;
+	t.oneway_p99 = r.idle.oneway.p99;
+	t.rtt_p50 = r.idle.rtt.p50;
+	t.rtt_p99 = r.idle.rtt.p99;
+	t.waker_cpu_ns = r.caller_cpu_ns;
+	t.woken_cpu_ns = r.stolen_ns;
+	// Nothing waits: the target sits in the kernel's idle loop (a halted
+	// vCPU) until the interrupt comes, so it burns nothing by construction.
+	t.idle_cpu_fraction = 0;
+	return t;
+}
+
+nlohmann::json details(const std::vector<Rep> &reps)
+{
+	Series s;
+	for (const Rep &r : reps) {
+		add(s, "oneway", r.idle.oneway);
+		add(s, "rtt", r.idle.rtt);
+		add(s, "busy.oneway", r.busy.oneway);
+		add(s, "busy.rtt", r.busy.rtt);
+		add(s, "own.oneway", r.own.oneway);
+		add(s, "own.rtt", r.own.rtt);
+		s["caller_cpu"].push_back(r.caller_cpu_ns);
+		s["own_cpu"].push_back(r.own_cpu_ns);
+		s["stolen"].push_back(r.stolen_ns);
+		// What crossing to the other CPU adds to the same call.
+		s["ipi_added_rtt"].push_back(r.idle.rtt.p50 - r.own.rtt.p50);
+	}
+	auto sum = [&](const char *k) { return to_json(summarize(s[k])); };
+	return {
+		{"measured", true},
+		{"method", "BPF_PROG_RUN of a raw_tp program with BPF_F_TEST_RUN_ON_CPU: the kernel runs it on "
+			   "the target CPU through smp_call_function_single (an IPI); one-way = the program's "
+			   "bpf_ktime_get_ns() minus the caller's CLOCK_MONOTONIC before the system call; "
+			   "round trip = the system call, which returns once the target has run it"},
+		{"caller_cpu", kConsumerCpu},
+		{"target_cpu", kProducerCpu},
+		{"target_cpu_seen", reps.empty() ? -1 : int(reps.back().target_seen)},
+		{"count", reps.empty() ? 0 : reps.back().count},
+		{"repetitions", reps.size()},
+		{"oneway_ns", dist_json(s, "oneway")},
+		{"rtt_ns", dist_json(s, "rtt")},
+		{"cpu_ns_per_wakeup",
+		 {{"waker", sum("caller_cpu")},
+		  {"woken", sum("stolen")},
+		  {"note", "waker: the caller's thread CPU per call, which spins until the target has run the "
+			   "program (smp_call_function_single waits), so about the round trip; woken: time each "
+			   "IPI took from a thread spinning on the target (interrupt entry, handler, exit), "
+			   "with the target's clock gaps without IPIs subtracted"}}},
+		{"ipi_added_rtt_ns", sum("ipi_added_rtt")},
+		{"target_busy", {{"oneway_ns", dist_json(s, "busy.oneway")}, {"rtt_ns", dist_json(s, "busy.rtt")}}},
+		{"own_cpu",
+		 {{"note", "cpu = the caller's: the same system call and program without an IPI"},
+		  {"oneway_ns", dist_json(s, "own.oneway")},
+		  {"rtt_ns", dist_json(s, "own.rtt")},
+		  {"caller_cpu_ns_per_call", sum("own_cpu")}}},
+	};
+}
+
+} // namespace mkdp::bench::ipi
+
+namespace mkdp::bench {
+
+nlohmann::json measure_bare_ipi(bool quick, int reps)
+{
+	std::string why = ipi::unavailable_reason();
+	if (!why.empty())
+		return {{"measured", false}, {"reason", why}};
+	return ipi::details(ipi::run_reps(quick, reps));
+}
+
+} // namespace mkdp::bench
