@@ -198,12 +198,12 @@ std::string ratio_cell(const nlohmann::json &summary)
 	       fmt(summary["max"].get<double>(), prec) + "]";
 }
 
-// p99.9 is in the details only (results.strategies, floor_cacheline).
+// p99.9 is in the details only (results.strategies, floor_cacheline, bare_ipi).
 std::string p999_cell(const nlohmann::json &results, const std::string &name)
 {
 	const nlohmann::json *d = nullptr;
-	if (name == "floor_cacheline")
-		d = &results["floor_cacheline"];
+	if (name == "floor_cacheline" || name == "bare_ipi")
+		d = &results[name];
 	else if (results["strategies"].contains(name))
 		d = &results["strategies"][name];
 	return d && d->contains("oneway_ns") ? cell((*d)["oneway_ns"]["p999"]) : "-";
@@ -251,7 +251,8 @@ std::string markdown(const nlohmann::json &results, const nlohmann::json &ratios
 		   << fmt(med(ipi["own_cpu"]["rtt_ns"]["p50"])) << " ns round trip; crossing CPUs adds "
 		   << fmt(med(ipi["ipi_added_rtt_ns"])) << " ns. With a thread spinning on the target: one-way p50 "
 		   << fmt(med(ipi["target_busy"]["oneway_ns"]["p50"])) << " ns, p99 "
-		   << fmt(med(ipi["target_busy"]["oneway_ns"]["p99"])) << " ns.\n";
+		   << fmt(med(ipi["target_busy"]["oneway_ns"]["p99"])) << " ns. Function-call interrupts the target "
+		   << "took per call: " << cell(ipi["target_ipis_per_call"], 2) << ".\n";
 	md << "\n| strategy | load /s | achieved /s | latency p50 ns | p99 | p99.9 | consumer CPU ns/msg | consumer CPU |\n"
 	   << "|---|---|---:|---:|---:|---:|---:|---:|\n";
 	for (const auto &[name, s] : results["strategies"].items()) {

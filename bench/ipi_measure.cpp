@@ -31,6 +31,8 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "ipi.h"
@@ -88,6 +90,8 @@ std::string Probe::check()
 	case EINVAL:
 		return "the kernel refuses BPF_PROG_RUN with BPF_F_TEST_RUN_ON_CPU for a raw_tp program "
 		       "(EINVAL; the flag needs Linux 5.10)";
+	case 524: // ENOTSUPP, kernel-internal: no test run for raw_tp at all
+		return "the kernel has no BPF_PROG_RUN for raw_tp programs (ENOTSUPP, 524; Linux < 5.10)";
 	case ENXIO:
 		return cpu + " is absent or offline (BPF_PROG_RUN: ENXIO)";
 	case EPERM:
@@ -127,6 +131,28 @@ PingPong Probe::series(int cpu, size_t samples, double *cpu_ns_per_call, uint32_
 }
 
 namespace {
+
+// Function-call interrupts `cpu` has taken (/proc/interrupts, row "CAL"),
+// -1 if unreadable. Counted around a series they show that every run
+// arrived by a real IPI: the kernel skips the IPI when the target's idle
+// loop polls (kernel/smp.c, call_function_single_prep_ipi).
+int64_t call_ipis(int cpu)
+{
+	std::ifstream in("/proc/interrupts");
+	for (std::string line; std::getline(in, line);) {
+		std::istringstream l(line);
+		std::string name;
+		l >> name;
+		if (name != "CAL:")
+			continue;
+		int64_t n = -1;
+		for (int i = 0; i <= cpu; i++)	// one column per CPU
+			if (!(l >> n))
+				return -1;
+		return n;
+	}
+	return -1;
+}
 
 // A gap between two clock reads longer than this is time taken from the
 // spinning thread; one longer than kMaxGapNs is the scheduler running
@@ -171,7 +197,11 @@ Rep Probe::rep(size_t samples)
 	Rep r;
 	r.count = samples;
 	uint32_t seen_own = 0;
+	int64_t cal0 = call_ipis(kProducerCpu);
 	r.idle = series(kProducerCpu, samples, &r.caller_cpu_ns, &r.target_seen);
+	int64_t cal1 = call_ipis(kProducerCpu);
+	if (cal0 >= 0 && cal1 >= cal0)
+		r.ipis_per_call = double(cal1 - cal0) / double(samples);
 	r.own = series(kConsumerCpu, samples, &r.own_cpu_ns, &seen_own);
 
 	// The target busy: IPIs into a spinning thread, then as long without.
@@ -258,6 +288,8 @@ nlohmann::json details(const std::vector<Rep> &reps)
 		s["caller_cpu"].push_back(r.caller_cpu_ns);
 		s["own_cpu"].push_back(r.own_cpu_ns);
 		s["stolen"].push_back(r.stolen_ns);
+		if (r.ipis_per_call >= 0)
+			s["ipis_per_call"].push_back(r.ipis_per_call);
 		// What crossing to the other CPU adds to the same call.
 		s["ipi_added_rtt"].push_back(r.idle.rtt.p50 - r.own.rtt.p50);
 	}
@@ -283,6 +315,9 @@ nlohmann::json details(const std::vector<Rep> &reps)
 			   "IPI took from a thread spinning on the target (interrupt entry, handler, exit), "
 			   "with the target's clock gaps without IPIs subtracted"}}},
 		{"ipi_added_rtt_ns", sum("ipi_added_rtt")},
+		{"target_ipis_per_call", s["ipis_per_call"].empty() ? nlohmann::json(nullptr) : sum("ipis_per_call")},
+		{"target_ipis_note", "function-call interrupts (/proc/interrupts CAL) the target took per call, target "
+				     "idle: about 1 when every run came by an IPI (other senders add a little)"},
 		{"target_busy", {{"oneway_ns", dist_json(s, "busy.oneway")}, {"rtt_ns", dist_json(s, "busy.rtt")}}},
 		{"own_cpu",
 		 {{"note", "cpu = the caller's: the same system call and program without an IPI"},

@@ -33,6 +33,9 @@ struct Rep {
 	double own_cpu_ns = 0;		// the same, own CPU
 	double stolen_ns = 0;		// busy target: time taken from its thread per IPI
 	uint32_t target_seen = 0;	// the CPU the program reported
+	// Function-call interrupts the target took per call, target idle
+	// (/proc/interrupts "CAL"); -1 when unreadable.
+	double ipis_per_call = -1;
 	size_t count = 0;		// samples per condition
 };
 
