@@ -237,8 +237,14 @@ nlohmann::json measure_doorbell_table(bool quick, int reps, uint64_t poll_budget
 			RowRep f = rows.floor();
 			// The probe's caller must sit on the consumer CPU.
 			PinnedThread t(kConsumerCpu, [&] { ipi_reps.push_back(probe->rep(ipi::samples(p.quick))); });
-			t.join();
-			rows.add("bare_ipi", ipi::row_rep(ipi_reps.back()), f);
+			try {
+				t.join();
+				rows.add("bare_ipi", ipi::row_rep(ipi_reps.back()), f);
+			} catch (const std::exception &e) {
+				// A run refused mid-table ends this row, not the table.
+				ipi_why = e.what();
+				probe.reset();
+			}
 		}
 		for (const RowSource &src : extra) {
 			if (!why[src.name].empty())
@@ -273,7 +279,7 @@ nlohmann::json measure_doorbell_table(bool quick, int reps, uint64_t poll_budget
 		table.push_back(doorbell_row_unmeasured("monitor", "none", user_monitor_description()));
 	}
 
-	if (probe) {
+	if (ipi_why.empty()) {
 		results["bare_ipi"] = ipi::details(ipi_reps);
 		table.push_back(doorbell_row("bare_ipi", "ipi", rows.reps["bare_ipi"],
 					     "waker: the caller's CPU per call (it spins until the target ran the "

@@ -9,12 +9,14 @@
 // spins until the target has run the program, so the caller's CPU time per
 // call is about the round trip, not the cost of the interrupt itself.
 //
-// The target's cost per IPI cannot be read from the caller. It is
-// estimated from the target's side: a thread spinning on the target CPU
-// reads CLOCK_MONOTONIC back to back and sums the gaps (time taken from it:
-// interrupt entry, handler, program, exit), once while IPIs arrive and
-// once for as long without them; the difference over the number of IPIs
-// is the time each one took from the target.
+// The target's cost per IPI cannot be read from the caller. It is read on
+// the target: a thread spinning there reads CLOCK_MONOTONIC back to back
+// and records every gap between two reads (time taken from it), and each
+// call's arrival stamp falls inside exactly one gap, the one that IPI made:
+// interrupt entry, handler, program, exit, and on a VM the host's work of
+// getting the interrupt into a running vCPU. Attributing gaps to arrivals
+// leaves the target's other interruptions (timer ticks, the scheduler)
+// out, where summing all gaps over a window would count them.
 #include "ipi_measure.h"
 
 #include "bench.h"
@@ -28,6 +30,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -109,7 +112,8 @@ std::string Probe::check()
 	return {};
 }
 
-PingPong Probe::series(int cpu, size_t samples, double *cpu_ns_per_call, uint32_t *seen)
+PingPong Probe::series(int cpu, size_t samples, double *cpu_ns_per_call, uint32_t *seen,
+			std::vector<uint64_t> *arrivals)
 {
 	std::vector<double> oneway, rtt;
 	oneway.reserve(samples);
@@ -124,6 +128,8 @@ PingPong Probe::series(int cpu, size_t samples, double *cpu_ns_per_call, uint32_
 		// few ns must not wrap.
 		oneway.push_back(double(int64_t(s.arrival - s.t0)));
 		rtt.push_back(double(s.t1 - s.t0));
+		if (arrivals)
+			arrivals->push_back(s.arrival);
 	}
 	*cpu_ns_per_call = double(thread_cpu_ns() - c0) / double(samples);
 	*seen = s.cpu;
@@ -155,38 +161,33 @@ int64_t call_ipis(int cpu)
 }
 
 // A gap between two clock reads longer than this is time taken from the
-// spinning thread; one longer than kMaxGapNs is the scheduler running
-// something else there, not an interrupt, and is left out of both windows.
-constexpr uint64_t kMinGapNs = 300, kMaxGapNs = 200'000;
+// spinning thread (back-to-back reads are ~20-50 ns apart).
+constexpr uint64_t kMinGapNs = 300;
 
-// Spins on the target CPU, summing the gaps per phase until told to stop.
+// Spins on the target CPU, recording the gaps, until told to stop.
 struct Spinner {
-	enum Phase { starting, with_ipis, without, stop };
-	std::atomic<int> phase{starting};
-	uint64_t stolen[2] = {}, span[2] = {};
+	std::atomic<bool> stop{false}, running{false};
+	std::vector<std::pair<uint64_t, uint64_t>> gaps; // [before, after], in time order
 
+	explicit Spinner(size_t most) { gaps.reserve(most); }
 	void spin()
 	{
+		running = true;
 		uint64_t prev = now_ns();
-		int ph = starting;
-		uint64_t start = prev;
-		for (;;) {
-			int now_ph = phase.load(std::memory_order_relaxed);
+		while (!stop.load(std::memory_order_relaxed)) {
 			uint64_t t = now_ns();
-			if (now_ph != ph) {
-				if (ph == with_ipis || ph == without)
-					span[ph - with_ipis] = t - start;
-				if (now_ph == stop)
-					return;
-				ph = now_ph;
-				start = t;
-			} else if (ph != starting) {
-				uint64_t gap = t - prev;
-				if (gap >= kMinGapNs && gap <= kMaxGapNs)
-					stolen[ph - with_ipis] += gap;
-			}
+			if (t - prev >= kMinGapNs && gaps.size() < gaps.capacity())
+				gaps.push_back({prev, t});
 			prev = t;
 		}
+	}
+	// The length of the gap holding `stamp`, or -1 when none does.
+	double gap_at(uint64_t stamp) const
+	{
+		auto it = std::upper_bound(gaps.begin(), gaps.end(), std::make_pair(stamp, UINT64_MAX));
+		if (it == gaps.begin() || (--it)->second < stamp)
+			return -1;
+		return double(it->second - it->first);
 	}
 };
 
@@ -204,27 +205,26 @@ Rep Probe::rep(size_t samples)
 		r.ipis_per_call = double(cal1 - cal0) / double(samples);
 	r.own = series(kConsumerCpu, samples, &r.own_cpu_ns, &seen_own);
 
-	// The target busy: IPIs into a spinning thread, then as long without.
-	Spinner sp;
+	// The target busy: IPIs into a spinning thread. Room for every
+	// IPI's gap and as many again from timer ticks and the like.
+	Spinner sp(2 * samples + 4096);
 	PinnedThread t(kProducerCpu, [&] { sp.spin(); });
-	sp.phase = Spinner::with_ipis;
-	// Let the spinner see the phase before the first IPI.
-	timespec settle{0, 1'000'000};
-	nanosleep(&settle, nullptr);
-	uint64_t t0 = now_ns();
+	while (!sp.running)
+		cpu_relax();
 	double busy_cpu = 0;
 	uint32_t seen_busy = 0;
-	r.busy = series(kProducerCpu, samples, &busy_cpu, &seen_busy);
-	uint64_t d = now_ns() - t0;
-	sp.phase = Spinner::without;
-	timespec rest{time_t(d / 1'000'000'000), long(d % 1'000'000'000)};
-	nanosleep(&rest, nullptr);
-	sp.phase = Spinner::stop;
+	std::vector<uint64_t> arrivals;
+	arrivals.reserve(samples);
+	r.busy = series(kProducerCpu, samples, &busy_cpu, &seen_busy, &arrivals);
+	sp.stop = true;
 	t.join();
-	if (sp.span[0] && sp.span[1]) {
-		double base = double(sp.stolen[1]) * double(sp.span[0]) / double(sp.span[1]);
-		r.stolen_ns = std::max(0.0, (double(sp.stolen[0]) - base) / double(samples));
-	}
+	std::vector<double> stolen;
+	for (uint64_t a : arrivals)
+		if (double g = sp.gap_at(a); g >= 0)
+			stolen.push_back(g);
+	r.attributed = double(stolen.size()) / double(samples);
+	if (!stolen.empty())
+		r.stolen = dist(stolen);
 	return r;
 }
 
@@ -268,7 +268,7 @@ RowRep row_rep(const Rep &r)
 	t.rtt_p50 = r.idle.rtt.p50;
 	t.rtt_p99 = r.idle.rtt.p99;
 	t.waker_cpu_ns = r.caller_cpu_ns;
-	t.woken_cpu_ns = r.stolen_ns;
+	t.woken_cpu_ns = r.attributed > 0 ? r.stolen.p50 : -1;
 	// Nothing waits: the target sits in the kernel's idle loop (a halted
 	// vCPU) until the interrupt comes, so it burns nothing by construction.
 	t.idle_cpu_fraction = 0;
@@ -287,13 +287,18 @@ nlohmann::json details(const std::vector<Rep> &reps)
 		add(s, "own.rtt", r.own.rtt);
 		s["caller_cpu"].push_back(r.caller_cpu_ns);
 		s["own_cpu"].push_back(r.own_cpu_ns);
-		s["stolen"].push_back(r.stolen_ns);
+		if (r.attributed > 0) {
+			add(s, "stolen", r.stolen);
+			s["attributed"].push_back(r.attributed);
+		}
 		if (r.ipis_per_call >= 0)
 			s["ipis_per_call"].push_back(r.ipis_per_call);
 		// What crossing to the other CPU adds to the same call.
 		s["ipi_added_rtt"].push_back(r.idle.rtt.p50 - r.own.rtt.p50);
 	}
-	auto sum = [&](const char *k) { return to_json(summarize(s[k])); };
+	// null for what no repetition measured (the CAL row, attributed gaps)
+	auto sum = [&](const char *k) { return s[k].empty() ? nlohmann::json(nullptr) : to_json(summarize(s[k])); };
+	bool stolen = s.count("stolen.p50");
 	return {
 		{"measured", true},
 		{"method", "BPF_PROG_RUN of a raw_tp program with BPF_F_TEST_RUN_ON_CPU: the kernel runs it on "
@@ -309,13 +314,15 @@ nlohmann::json details(const std::vector<Rep> &reps)
 		{"rtt_ns", dist_json(s, "rtt")},
 		{"cpu_ns_per_wakeup",
 		 {{"waker", sum("caller_cpu")},
-		  {"woken", sum("stolen")},
+		  {"woken", stolen ? dist_json(s, "stolen") : nlohmann::json(nullptr)},
+		  {"woken_attributed", sum("attributed")},
 		  {"note", "waker: the caller's thread CPU per call, which spins until the target has run the "
 			   "program (smp_call_function_single waits), so about the round trip; woken: time each "
-			   "IPI took from a thread spinning on the target (interrupt entry, handler, exit), "
-			   "with the target's clock gaps without IPIs subtracted"}}},
+			   "IPI took from a thread spinning on the target, the gap between two of its clock reads "
+			   "that holds the program's stamp (interrupt entry, handler, exit, and the host's "
+			   "delivery into a running vCPU); woken_attributed: the share of calls so attributed"}}},
 		{"ipi_added_rtt_ns", sum("ipi_added_rtt")},
-		{"target_ipis_per_call", s["ipis_per_call"].empty() ? nlohmann::json(nullptr) : sum("ipis_per_call")},
+		{"target_ipis_per_call", sum("ipis_per_call")},
 		{"target_ipis_note", "function-call interrupts (/proc/interrupts CAL) the target took per call, target "
 				     "idle: about 1 when every run came by an IPI (other senders add a little)"},
 		{"target_busy", {{"oneway_ns", dist_json(s, "busy.oneway")}, {"rtt_ns", dist_json(s, "busy.rtt")}}},

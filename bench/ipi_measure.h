@@ -31,7 +31,11 @@ struct Rep {
 	doorbell::PingPong own;
 	double caller_cpu_ns = 0;	// caller thread CPU per call, idle target
 	double own_cpu_ns = 0;		// the same, own CPU
-	double stolen_ns = 0;		// busy target: time taken from its thread per IPI
+	// Busy target: time each IPI took from its thread (the gap in its
+	// clock reads that holds the arrival), and the share of calls whose
+	// arrival fell in a gap (1 unless the spinner lost its CPU).
+	doorbell::Dist stolen{};
+	double attributed = 0;
 	uint32_t target_seen = 0;	// the CPU the program reported
 	// Function-call interrupts the target took per call, target idle
 	// (/proc/interrupts "CAL"); -1 when unreadable.
@@ -61,7 +65,9 @@ private:
 	};
 	// One BPF_PROG_RUN on cpu; negative errno on failure.
 	int run(int cpu, Sample &s);
-	doorbell::PingPong series(int cpu, size_t samples, double *cpu_ns_per_call, uint32_t *seen);
+	// `samples` runs on cpu; arrivals, if given, gets each run's stamp.
+	doorbell::PingPong series(int cpu, size_t samples, double *cpu_ns_per_call, uint32_t *seen,
+				  std::vector<uint64_t> *arrivals = nullptr);
 
 	struct Skel;
 	std::unique_ptr<Skel> s_;
