@@ -209,8 +209,11 @@ Rep Probe::rep(size_t samples)
 	// IPI's gap and as many again from timer ticks and the like.
 	Spinner sp(2 * samples + 4096);
 	PinnedThread t(kProducerCpu, [&] { sp.spin(); });
-	while (!sp.running)
-		cpu_relax();
+	// Sleep, not spin: the new thread starts on this CPU with this
+	// thread's policy (SCHED_FIFO with --realtime) until it pins itself,
+	// and a FIFO spinner here would never let it run.
+	for (timespec tick{0, 100'000}; !sp.running;)
+		nanosleep(&tick, nullptr);
 	double busy_cpu = 0;
 	uint32_t seen_busy = 0;
 	std::vector<uint64_t> arrivals;
