@@ -235,12 +235,11 @@ std::string markdown(const nlohmann::json &results, const nlohmann::json &ratios
 			   << " |||||||||\n";
 			continue;
 		}
-		const auto &cpu = r["cpu_ns_per_wakeup"], &vs = r["vs_cacheline"];
-		md << "| " << name << " | " << r["wake"].get<std::string>() << " | " << cell(r["oneway_ns"]["p50"])
-		   << " | " << cell(r["oneway_ns"]["p99"]) << " | " << p999_cell(results, name) << " | "
-		   << cell(r["rtt_ns"]["p50"]) << " | " << ratio_cell(vs["oneway_p50"]) << " | "
-		   << ratio_cell(vs["oneway_p99"]) << " | " << ratio_cell(vs["rtt_p50"]) << " | "
-		   << cell(cpu["waker"]) << " / " << cell(cpu["woken"]) << " | "
+		md << "| " << name << " | " << r["wake"].get<std::string>() << " | " << cell(r["oneway_p50_ns"])
+		   << " | " << cell(r["oneway_p99_ns"]) << " | " << p999_cell(results, name) << " | "
+		   << cell(r["rtt_p50_ns"]) << " | " << ratio_cell(r["vs_cacheline"]) << " | "
+		   << ratio_cell(r["vs_cacheline_p99"]) << " | " << ratio_cell(r["rtt_vs_cacheline"]) << " | "
+		   << cell(r["waker_cpu_ns"]) << " / " << cell(r["woken_cpu_ns"]) << " | "
 		   << cell(r["idle_cpu_fraction"], 2, true) << " |\n";
 	}
 	const auto &ipi = results["bare_ipi"];

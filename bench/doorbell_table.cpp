@@ -14,6 +14,7 @@
 #include <mkdp/doorbell.h>
 #include <mkdp/error.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <thread>
@@ -182,19 +183,28 @@ nlohmann::json doorbell_row(const std::string &name, const std::string &wake, co
 			    const std::string &note)
 {
 	using R = RowRep;
+	// Both sides' CPU per wake-up, of the sides a repetition measured.
+	std::vector<RowRep> total = reps;
+	for (RowRep &r : total)
+		r.waker_cpu_ns = r.waker_cpu_ns < 0 && r.woken_cpu_ns < 0
+					 ? -1
+					 : std::max(0.0, r.waker_cpu_ns) + std::max(0.0, r.woken_cpu_ns);
 	nlohmann::json j = {
 		{"name", name},
 		{"measured", true},
 		{"wake", wake},
 		{"repetitions", reps.size()},
-		{"oneway_ns", {{"p50", column(reps, &R::oneway_p50)}, {"p99", column(reps, &R::oneway_p99)}}},
-		{"rtt_ns", {{"p50", column(reps, &R::rtt_p50)}, {"p99", column(reps, &R::rtt_p99)}}},
-		{"cpu_ns_per_wakeup", {{"waker", column(reps, &R::waker_cpu_ns)}, {"woken", column(reps, &R::woken_cpu_ns)}}},
+		{"oneway_p50_ns", column(reps, &R::oneway_p50)},
+		{"oneway_p99_ns", column(reps, &R::oneway_p99)},
+		{"rtt_p50_ns", column(reps, &R::rtt_p50)},
+		{"rtt_p99_ns", column(reps, &R::rtt_p99)},
+		{"cpu_ns_per_wakeup", column(total, &R::waker_cpu_ns)},
+		{"waker_cpu_ns", column(reps, &R::waker_cpu_ns)},
+		{"woken_cpu_ns", column(reps, &R::woken_cpu_ns)},
 		{"idle_cpu_fraction", column(reps, &R::idle_cpu_fraction)},
-		{"vs_cacheline",
-		 {{"oneway_p50", column(reps, &R::oneway_p50, &R::floor_oneway_p50)},
-		  {"oneway_p99", column(reps, &R::oneway_p99, &R::floor_oneway_p99)},
-		  {"rtt_p50", column(reps, &R::rtt_p50, &R::floor_rtt_p50)}}},
+		{"vs_cacheline", column(reps, &R::oneway_p50, &R::floor_oneway_p50)},
+		{"vs_cacheline_p99", column(reps, &R::oneway_p99, &R::floor_oneway_p99)},
+		{"rtt_vs_cacheline", column(reps, &R::rtt_p50, &R::floor_rtt_p50)},
 	};
 	if (!note.empty())
 		j["note"] = note;
@@ -306,12 +316,10 @@ nlohmann::json measure_doorbell_table(bool quick, int reps, uint64_t poll_budget
 	for (const auto &row : table) {
 		if (!row["measured"].get<bool>() || row["name"] == "floor_cacheline")
 			continue;
-		const auto &vs = row["vs_cacheline"];
 		std::string n = row["name"];
-		if (!vs["oneway_p50"].is_null())
-			ratios["vs_cacheline"][n] = vs["oneway_p50"]["median"];
-		if (!vs["rtt_p50"].is_null())
-			ratios["rtt_vs_cacheline"][n] = vs["rtt_p50"]["median"];
+		for (const char *k : {"vs_cacheline", "rtt_vs_cacheline"})
+			if (!row[k].is_null())
+				ratios[k][n] = row[k]["median"];
 	}
 	results["table"] = table;
 

@@ -35,13 +35,16 @@ struct RowRep {
 	double floor_oneway_p50 = -1, floor_oneway_p99 = -1, floor_rtt_p50 = -1;
 };
 
-// A measured row: {"name", "measured": true, "wake", "oneway_ns": {p50,
-// p99}, "rtt_ns": {p50, p99}, "cpu_ns_per_wakeup": {waker, woken},
-// "idle_cpu_fraction", "vs_cacheline": {oneway_p50, oneway_p99, rtt_p50},
-// "repetitions", "note"}. Every figure is a summary over the repetitions
-// {median, min, max, p25, p75, n}, or null when not measured; each ratio
-// is taken per repetition against that repetition's floor (p50 over the
-// floor's p50, p99 over its p99), then summarised.
+// A measured row, in the vocabulary `mkdp bench all` reads as
+// results.doorbells: {"name", "measured": true, "wake", "repetitions",
+// "oneway_p50_ns", "oneway_p99_ns", "rtt_p50_ns", "rtt_p99_ns",
+// "cpu_ns_per_wakeup" (both sides, of those measured), "waker_cpu_ns",
+// "woken_cpu_ns", "idle_cpu_fraction", "vs_cacheline" (one-way p50 over the
+// floor's), "vs_cacheline_p99" (p99 over the floor's p99),
+// "rtt_vs_cacheline", "note"}. Every figure is a summary over the
+// repetitions {median, min, max, p25, p75, n}, or null when not measured;
+// each ratio is taken per repetition against that repetition's floor, then
+// summarised.
 nlohmann::json doorbell_row(const std::string &name, const std::string &wake, const std::vector<RowRep> &reps,
 			    const std::string &note = "");
 // A row that could not be measured: {"name", "measured": false, "wake",
