@@ -251,7 +251,9 @@ std::string markdown(const nlohmann::json &results, const nlohmann::json &ratios
 		   << fmt(med(ipi["ipi_added_rtt_ns"])) << " ns. With a thread spinning on the target: one-way p50 "
 		   << fmt(med(ipi["target_busy"]["oneway_ns"]["p50"])) << " ns, p99 "
 		   << fmt(med(ipi["target_busy"]["oneway_ns"]["p99"])) << " ns. Function-call interrupts the target "
-		   << "took per call: " << cell(ipi["target_ipis_per_call"], 2) << ".\n";
+		   << "took per call: " << cell(ipi["target_ipis_per_call"], 2) << " idle (below 1: calls that found "
+		   << "its idle loop polling, taken without an IPI), "
+		   << cell(ipi["target_busy"]["target_ipis_per_call"], 2) << " busy.\n";
 	md << "\n| strategy | load /s | achieved /s | latency p50 ns | p99 | p99.9 | consumer CPU ns/msg | consumer CPU |\n"
 	   << "|---|---|---:|---:|---:|---:|---:|---:|\n";
 	for (const auto &[name, s] : results["strategies"].items()) {

@@ -198,11 +198,13 @@ Rep Probe::rep(size_t samples)
 	Rep r;
 	r.count = samples;
 	uint32_t seen_own = 0;
-	int64_t cal0 = call_ipis(kProducerCpu);
+	auto ipis_since = [&](int64_t cal0) {
+		int64_t cal1 = call_ipis(kProducerCpu);
+		return cal0 >= 0 && cal1 >= cal0 ? double(cal1 - cal0) / double(samples) : -1;
+	};
+	int64_t cal = call_ipis(kProducerCpu);
 	r.idle = series(kProducerCpu, samples, &r.caller_cpu_ns, &r.target_seen);
-	int64_t cal1 = call_ipis(kProducerCpu);
-	if (cal0 >= 0 && cal1 >= cal0)
-		r.ipis_per_call = double(cal1 - cal0) / double(samples);
+	r.ipis_per_call = ipis_since(cal);
 	r.own = series(kConsumerCpu, samples, &r.own_cpu_ns, &seen_own);
 
 	// The target busy: IPIs into a spinning thread. Room for every
@@ -218,7 +220,9 @@ Rep Probe::rep(size_t samples)
 	uint32_t seen_busy = 0;
 	std::vector<uint64_t> arrivals;
 	arrivals.reserve(samples);
+	cal = call_ipis(kProducerCpu);
 	r.busy = series(kProducerCpu, samples, &busy_cpu, &seen_busy, &arrivals);
+	r.busy_ipis_per_call = ipis_since(cal);
 	sp.stop = true;
 	t.join();
 	std::vector<double> stolen;
@@ -296,6 +300,8 @@ nlohmann::json details(const std::vector<Rep> &reps)
 		}
 		if (r.ipis_per_call >= 0)
 			s["ipis_per_call"].push_back(r.ipis_per_call);
+		if (r.busy_ipis_per_call >= 0)
+			s["busy.ipis_per_call"].push_back(r.busy_ipis_per_call);
 		// What crossing to the other CPU adds to the same call.
 		s["ipi_added_rtt"].push_back(r.idle.rtt.p50 - r.own.rtt.p50);
 	}
@@ -326,9 +332,14 @@ nlohmann::json details(const std::vector<Rep> &reps)
 			   "delivery into a running vCPU); woken_attributed: the share of calls so attributed"}}},
 		{"ipi_added_rtt_ns", sum("ipi_added_rtt")},
 		{"target_ipis_per_call", sum("ipis_per_call")},
-		{"target_ipis_note", "function-call interrupts (/proc/interrupts CAL) the target took per call, target "
-				     "idle: about 1 when every run came by an IPI (other senders add a little)"},
-		{"target_busy", {{"oneway_ns", dist_json(s, "busy.oneway")}, {"rtt_ns", dist_json(s, "busy.rtt")}}},
+		{"target_ipis_note", "function-call interrupts (/proc/interrupts CAL) the target took per call: 1 "
+				     "when every run came by an IPI; below 1 when calls found the idle target's "
+				     "idle loop polling between halts (TIF_POLLING_NRFLAG), which takes the call "
+				     "without an IPI (kernel/smp.c, call_function_single_prep_ipi)"},
+		{"target_busy",
+		 {{"oneway_ns", dist_json(s, "busy.oneway")},
+		  {"rtt_ns", dist_json(s, "busy.rtt")},
+		  {"target_ipis_per_call", sum("busy.ipis_per_call")}}},
 		{"own_cpu",
 		 {{"note", "cpu = the caller's: the same system call and program without an IPI"},
 		  {"oneway_ns", dist_json(s, "own.oneway")},

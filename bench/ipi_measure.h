@@ -37,9 +37,9 @@ struct Rep {
 	doorbell::Dist stolen{};
 	double attributed = 0;
 	uint32_t target_seen = 0;	// the CPU the program reported
-	// Function-call interrupts the target took per call, target idle
+	// Function-call interrupts the target took per call, idle and busy
 	// (/proc/interrupts "CAL"); -1 when unreadable.
-	double ipis_per_call = -1;
+	double ipis_per_call = -1, busy_ipis_per_call = -1;
 	size_t count = 0;		// samples per condition
 };
 
