@@ -183,7 +183,8 @@ nlohmann::json doorbell_row(const std::string &name, const std::string &wake, co
 			    const std::string &note)
 {
 	using R = RowRep;
-	// Both sides' CPU per wake-up, of the sides a repetition measured.
+	// Both sides' CPU per wake-up, of the sides a repetition measured,
+	// put in the waker field of a copy so that column() summarises it.
 	std::vector<RowRep> total = reps;
 	for (RowRep &r : total)
 		r.waker_cpu_ns = r.waker_cpu_ns < 0 && r.woken_cpu_ns < 0

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench.h"
+#include "child_process.h"
 #include "doorbell_measure.h"
 #include "doorbell_table.h"
 
@@ -20,7 +21,6 @@
 #include <stdexcept>
 #include <string>
 #include <sys/wait.h>
-#include <unistd.h>
 
 namespace {
 
@@ -126,23 +126,15 @@ TEST(DoorbellBench, BareIpiMeasuredOrSaysWhy) { expect_bare_ipi(mkdp::bench::mea
 
 // With --realtime every measuring thread is SCHED_FIFO, and a thread the
 // caller starts begins on the caller's CPU with its policy: a caller that
-// spun waiting for it once hung there for good. In a child with an alarm,
-// so that a hang fails the test instead of stalling it.
+// spun waiting for it once hung there for good. In a child with a
+// watchdog, so that a hang fails the test instead of stalling it.
 TEST(DoorbellBench, BareIpiRealtimeDoesNotHang)
 {
-	pid_t pid = fork();
-	ASSERT_GE(pid, 0);
-	if (pid == 0) {
-		alarm(60);
+	mkdp::test::Child child([] {
 		mkdp::bench::doorbell::g_realtime = true;
-		json j = mkdp::bench::measure_bare_ipi(true, 1);
-		_exit(j.contains("measured") ? 0 : 1);
-	}
-	int st = 0;
-	ASSERT_EQ(waitpid(pid, &st, 0), pid);
-	EXPECT_TRUE(WIFEXITED(st)) << "killed by signal " << (WIFSIGNALED(st) ? WTERMSIG(st) : 0)
-				   << " (SIGALRM 14: it hung)";
-	EXPECT_EQ(WEXITSTATUS(st), 0);
+		return mkdp::bench::measure_bare_ipi(true, 1).contains("measured") ? 0 : 1;
+	});
+	EXPECT_EQ(child.wait(60'000), 0) << "-1: it hung and was killed after 60 s";
 }
 
 // A source the table does not know (as the KVM rows will be): measured,
