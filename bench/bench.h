@@ -113,6 +113,17 @@ nlohmann::json measure_sdp_io(BenchVolume &bv, sdp::Program *prog, const std::st
 // {"results", "vs_qsd_fuse", "fuse_vs_file"}.
 nlohmann::json measure_sdp_fuse(BenchVolume &bv, bool quick, int reps, std::string &text);
 
+// The bare-IPI row of the doorbell table (ipi_measure.cpp): a raw_tp
+// program run on CPU 1 from CPU 0 by BPF_PROG_RUN with
+// BPF_F_TEST_RUN_ON_CPU, on its own: the details the table gives as
+// results.bare_ipi, {"measured": true, "oneway_ns", "rtt_ns",
+// "cpu_ns_per_wakeup", "target_busy", "own_cpu", ...} or {"measured":
+// false, "reason"}.
+nlohmann::json measure_bare_ipi(bool quick, int reps);
+
+// The doorbell table: measure_doorbell_table() and doorbell_row(), in
+// doorbell_table.h.
+
 // Each benchmark registers its own subcommand under `mkdp bench`.
 void register_ring(CLI::App &bench);
 void register_steer(CLI::App &bench);

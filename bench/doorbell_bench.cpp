@@ -15,6 +15,7 @@
 // harness is our own, on bench.h's statistics.
 #include "bench.h"
 #include "doorbell_measure.h"
+#include "doorbell_table.h"
 
 #include <mkdp/cpu.h>
 #include <mkdp/cpu_features.h>
@@ -106,40 +107,6 @@ std::map<std::string, double> call_costs(bool quick)
 
 // --- repetitions and the report --------------------------------------------
 
-// Per-rep figures, collected by name, summarised at the end.
-using Series = std::map<std::string, std::vector<double>>;
-
-void add(Series &s, const std::string &k, const Dist &d)
-{
-	s[k + ".p50"].push_back(d.p50);
-	s[k + ".p99"].push_back(d.p99);
-	s[k + ".p999"].push_back(d.p999);
-}
-
-std::string load_name(double rate)
-{
-	if (rate == 0)
-		return "unpaced";
-	if (rate >= 1e6)
-		return std::to_string(int(rate / 1e6)) + "M";
-	if (rate >= 1e3)
-		return std::to_string(int(rate / 1e3)) + "k";
-	return std::to_string(int(rate));
-}
-
-double median(const Series &s, const std::string &k)
-{
-	auto it = s.find(k);
-	return it == s.end() ? 0 : summarize(it->second).median;
-}
-
-nlohmann::json dist_json(const Series &s, const std::string &k)
-{
-	return {{"p50", to_json(summarize(s.at(k + ".p50")))},
-		{"p99", to_json(summarize(s.at(k + ".p99")))},
-		{"p999", to_json(summarize(s.at(k + ".p999")))}};
-}
-
 std::string fmt(double v, int prec = 0)
 {
 	std::ostringstream o;
@@ -211,9 +178,108 @@ std::string plot(const std::string &dir)
 	return "python3 with matplotlib not available (Debian: python3-matplotlib)";
 }
 
+double med(const nlohmann::json &summary) { return summary.is_null() ? 0 : summary["median"].get<double>(); }
+
+// A summary as "median" (null: "-"); pct: as a percentage.
+std::string cell(const nlohmann::json &summary, int prec = 0, bool pct = false)
+{
+	if (summary.is_null())
+		return "-";
+	return fmt((pct ? 100 : 1) * med(summary), prec) + (pct ? " %" : "");
+}
+
+// A ratio as "median [min..max]": the spread over repetitions.
+std::string ratio_cell(const nlohmann::json &summary)
+{
+	if (summary.is_null())
+		return "-";
+	int prec = med(summary) < 10 ? 2 : 0;
+	return fmt(med(summary), prec) + " [" + fmt(summary["min"].get<double>(), prec) + ".." +
+	       fmt(summary["max"].get<double>(), prec) + "]";
+}
+
+// p99.9 is in the details only (results.strategies, floor_cacheline, bare_ipi).
+std::string p999_cell(const nlohmann::json &results, const std::string &name)
+{
+	const nlohmann::json *d = nullptr;
+	if (name == "floor_cacheline" || name == "bare_ipi")
+		d = &results[name];
+	else if (results["strategies"].contains(name))
+		d = &results["strategies"][name];
+	return d && d->contains("oneway_ns") ? cell((*d)["oneway_ns"]["p999"]) : "-";
+}
+
+// The readable report, from the JSON of measure_doorbell_table().
+std::string markdown(const nlohmann::json &results, const nlohmann::json &ratios,
+		     const std::map<std::string, double> &calls)
+{
+	const auto &opt = results["options"];
+	std::ostringstream md;
+	md << "# mkdp bench doorbell\n\n"
+	   << "Consumer on CPU " << kConsumerCpu << ", producer on CPU " << kProducerCpu
+	   << "; medians of " << opt["repetitions"] << " repetitions; adaptive poll budget "
+	   << opt["poll_budget_ns"].get<uint64_t>() / 1000 << " us"
+	   << (opt["realtime"].get<bool>() ? "; SCHED_FIFO threads" : "")
+	   << ". Floor: one cache line bounced between the two CPUs, measured right before each "
+	      "row's repetition; / floor is the median over repetitions of the row's figure over "
+	      "that floor's [lowest..highest repetition]. CPU per wake-up: waker / woken; for the "
+	      "strategies the woken consumer's thread CPU per message at 1k messages/s, for the bare "
+	      "IPI the caller's CPU per call / the time each IPI takes from a busy target.\n\n"
+	   << "| row | wake | one-way p50 ns | p99 | p99.9 | RTT p50 ns | one-way p50 / floor | "
+	      "p99 / floor | RTT / floor | CPU ns per wake-up | idle CPU |\n"
+	   << "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+	for (const auto &r : results["table"]) {
+		std::string name = r["name"];
+		if (!r["measured"].get<bool>()) {
+			md << "| " << name << " | not measured: " << r["reason"].get<std::string>()
+			   << " |||||||||\n";
+			continue;
+		}
+		md << "| " << name << " | " << r["wake"].get<std::string>() << " | " << cell(r["oneway_p50_ns"])
+		   << " | " << cell(r["oneway_p99_ns"]) << " | " << p999_cell(results, name) << " | "
+		   << cell(r["rtt_p50_ns"]) << " | " << ratio_cell(r["vs_cacheline"]) << " | "
+		   << ratio_cell(r["vs_cacheline_p99"]) << " | " << ratio_cell(r["rtt_vs_cacheline"]) << " | "
+		   << cell(r["waker_cpu_ns"]) << " / " << cell(r["woken_cpu_ns"]) << " | "
+		   << cell(r["idle_cpu_fraction"], 2, true) << " |\n";
+	}
+	const auto &ipi = results["bare_ipi"];
+	if (ipi["measured"].get<bool>())
+		md << "\nBare IPI (BPF_PROG_RUN of a raw_tp program with BPF_F_TEST_RUN_ON_CPU, run by "
+		      "smp_call_function_single): the same call on the caller's own CPU takes "
+		   << fmt(med(ipi["own_cpu"]["oneway_ns"]["p50"])) << " ns to reach the program and "
+		   << fmt(med(ipi["own_cpu"]["rtt_ns"]["p50"])) << " ns round trip; crossing CPUs adds "
+		   << fmt(med(ipi["ipi_added_rtt_ns"])) << " ns. With a thread spinning on the target: one-way p50 "
+		   << fmt(med(ipi["target_busy"]["oneway_ns"]["p50"])) << " ns, p99 "
+		   << fmt(med(ipi["target_busy"]["oneway_ns"]["p99"])) << " ns. Function-call interrupts the target "
+		   << "took per call: " << cell(ipi["target_ipis_per_call"], 2) << " idle (below 1: calls that found "
+		   << "its idle loop polling, taken without an IPI), "
+		   << cell(ipi["target_busy"]["target_ipis_per_call"], 2) << " busy.\n";
+	md << "\n| strategy | load /s | achieved /s | latency p50 ns | p99 | p99.9 | consumer CPU ns/msg | consumer CPU |\n"
+	   << "|---|---|---:|---:|---:|---:|---:|---:|\n";
+	for (const auto &[name, s] : results["strategies"].items()) {
+		if (!s["available"].get<bool>())
+			continue;
+		for (const auto &l : s["loads"])
+			md << "| " << name << " | " << l["load"].get<std::string>() << " | "
+			   << fmt(med(l["achieved_per_s"])) << " | " << fmt(med(l["latency_ns"]["p50"])) << " | "
+			   << fmt(med(l["latency_ns"]["p99"])) << " | " << fmt(med(l["latency_ns"]["p999"]))
+			   << " | " << fmt(med(l["cpu_ns_per_msg"]), 1) << " | "
+			   << fmt(100 * med(l["cpu_fraction"]), 1) << " % |\n";
+	}
+	md << "\nCost of one call, single-threaded (Google Benchmark, ns):";
+	for (const auto &[name, ns] : calls)
+		md << " " << name << " " << fmt(ns, 1) << ";";
+	md << "\n";
+	const auto &goals = results["goals"];
+	md << "\nGoals: polled <= 1.5x floor: " << goals["polled_le_1.5x_floor"]
+	   << "; adaptive <= 2x polled at 1M/s: " << goals["adaptive_le_2x_polled_sustained"] << " ("
+	   << fmt(ratios["adaptive_vs_polled_sustained"].get<double>(), 2)
+	   << "x); adaptive idle <= 5 % CPU: " << goals["adaptive_idle_le_5pct_cpu"] << ".\n";
+	return md.str();
+}
+
 void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 {
-	g_realtime = realtime;
 	// Refuse a bad --out before minutes of measuring, not after.
 	std::string dir = o.out_dir.empty() ? default_out_dir("doorbell") : o.out_dir;
 	std::error_code ec;
@@ -222,170 +288,24 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 		throw Error("bench doorbell: cannot create " + dir + ": " + ec.message());
 	if (std::thread::hardware_concurrency() < 2)
 		throw Error("bench doorbell needs two CPUs (consumer on 0, producer on 1)");
-	Params p;
-	p.quick = o.quick;
-	p.reps = o.quick ? std::min(o.repetitions, 3) : o.repetitions;
-	p.poll_budget_ns = budget_ns;
-	p.pingpong_ns = o.quick ? 300'000'000 : 1'500'000'000;
-	p.pingpong_samples = o.quick ? 20000 : 100000;
-	p.load_ns = o.quick ? 200'000'000 : 1'000'000'000;
-	p.idle_ns = o.quick ? 300'000'000 : 1'000'000'000;
-	p.loads = {1e3, 1e4, 1e5, 1e6, 0};
 
-	std::vector<Variant> variants = {
-		{"polled", {.strategy = DoorbellStrategy::polled}},
-		{"adaptive", {.strategy = DoorbellStrategy::adaptive, .poll_budget_ns = budget_ns}},
-		{"interrupt", {.strategy = DoorbellStrategy::interrupt}},
-		{"interrupt_eventfd",
-		 {.strategy = DoorbellStrategy::interrupt, .mechanism = WakeMechanism::eventfd}},
-		{"adaptive_eventfd",
-		 {.strategy = DoorbellStrategy::adaptive, .mechanism = WakeMechanism::eventfd,
-		  .poll_budget_ns = budget_ns}},
-	};
-	bool monitor = doorbell_available(DoorbellStrategy::monitor);
-	if (monitor)
-		variants.push_back({"monitor", {.strategy = DoorbellStrategy::monitor}});
-
-	Series floor;
-	std::map<std::string, Series> per;
-	for (int rep = 0; rep < p.reps; rep++) {
-		for (const Variant &v : variants) {
-			Series &s = per[v.name];
-			// The floor right before each strategy, so the ratio
-			// compares two figures taken under the same conditions
-			// (a shared machine's load moves between strategies).
-			PingPong f = floor_pingpong(p);
-			add(floor, "oneway", f.oneway);
-			add(floor, "rtt", f.rtt);
-			PingPong pp = strategy_pingpong(v, p);
-			add(s, "oneway", pp.oneway);
-			add(s, "rtt", pp.rtt);
-			s["vs_floor.oneway"].push_back(pp.oneway.p50 / f.oneway.p50);
-			s["vs_floor.rtt"].push_back(pp.rtt.p50 / f.rtt.p50);
-			for (double rate : p.loads) {
-				LoadRun l = load_run(v, p, rate);
-				std::string k = "load." + load_name(rate);
-				add(s, k + ".latency", l.latency);
-				s[k + ".achieved"].push_back(l.achieved);
-				s[k + ".cpu_ns_per_msg"].push_back(l.cpu_ns_per_msg);
-				s[k + ".cpu_fraction"].push_back(l.cpu_fraction);
-			}
-			s["idle_cpu_fraction"].push_back(idle_cpu(v, p));
-		}
-	}
-
-	std::map<std::string, double> calls = call_costs(p.quick);
-
-	// JSON
-	nlohmann::json results, ratios, goals;
+	nlohmann::json table = measure_doorbell_table(o.quick, o.repetitions, budget_ns, realtime);
+	nlohmann::json &results = table["results"], &ratios = table["ratios"];
+	std::map<std::string, double> calls = call_costs(o.quick);
 	results["call_cost_ns"] = calls;
-	results["options"] = {{"quick", p.quick}, {"repetitions", p.reps}, {"realtime", realtime},
-			      {"poll_budget_ns", p.poll_budget_ns}, {"consumer_cpu", kConsumerCpu},
-			      {"producer_cpu", kProducerCpu}, {"clock", "CLOCK_MONOTONIC"},
-			      {"load_seconds", double(p.load_ns) / 1e9},
-			      {"idle_seconds", double(p.idle_ns) / 1e9}};
-	results["floor_cacheline"] = {{"oneway_ns", dist_json(floor, "oneway")},
-				      {"rtt_ns", dist_json(floor, "rtt")}};
-	double floor_ow = median(floor, "oneway.p50"), floor_rtt = median(floor, "rtt.p50");
-	for (const Variant &v : variants) {
-		const Series &s = per[v.name];
-		nlohmann::json j;
-		j["available"] = true;
-		j["mechanism"] = v.opts.strategy == DoorbellStrategy::interrupt ||
-						 v.opts.strategy == DoorbellStrategy::adaptive
-					 ? to_string(v.opts.mechanism)
-					 : "none";
-		j["oneway_ns"] = dist_json(s, "oneway");
-		j["rtt_ns"] = dist_json(s, "rtt");
-		for (double rate : p.loads) {
-			std::string k = "load." + load_name(rate);
-			j["loads"].push_back({{"load", load_name(rate)},
-					      {"offered_per_s", rate},
-					      {"achieved_per_s", to_json(summarize(s.at(k + ".achieved")))},
-					      {"latency_ns", dist_json(s, k + ".latency")},
-					      {"cpu_ns_per_msg", to_json(summarize(s.at(k + ".cpu_ns_per_msg")))},
-					      {"cpu_fraction", to_json(summarize(s.at(k + ".cpu_fraction")))}});
-		}
-		j["idle_cpu_fraction"] = to_json(summarize(s.at("idle_cpu_fraction")));
-		results["strategies"][v.name] = j;
-		// Median over repetitions of (p50 / the floor measured just
-		// before it).
-		ratios["vs_cacheline"][v.name] = median(s, "vs_floor.oneway");
-		ratios["rtt_vs_cacheline"][v.name] = median(s, "vs_floor.rtt");
-	}
-	if (!monitor)
-		results["strategies"]["monitor"] = {{"available", false},
-						    {"reason", user_monitor_description()}};
-	const Series &pol = per["polled"], &ada = per["adaptive"];
-	for (double rate : p.loads) {
-		std::string k = "load." + load_name(rate) + ".latency.p50";
-		ratios["adaptive_vs_polled_p50"][load_name(rate)] = median(ada, k) / median(pol, k);
-	}
-	// Sustained load: the highest paced load (1M/s), where a consumer
-	// never runs dry long enough to sleep.
-	double sustained = median(ada, "load.1M.latency.p50") / median(pol, "load.1M.latency.p50");
-	goals["polled_le_1.5x_floor"] = ratios["vs_cacheline"]["polled"].get<double>() <= 1.5;
-	goals["adaptive_le_2x_polled_sustained"] = sustained <= 2.0;
-	goals["adaptive_idle_le_5pct_cpu"] = median(ada, "idle_cpu_fraction") <= 0.05;
-	results["goals"] = goals;
-
 	nlohmann::json doc = {{"benchmark", "doorbell"}, {"machine", machine_info()},
 			      {"results", results}, {"ratios", ratios}};
-
-	// Markdown
-	std::ostringstream md;
-	md << "# mkdp bench doorbell\n\n"
-	   << "Consumer on CPU " << kConsumerCpu << ", producer on CPU " << kProducerCpu
-	   << "; medians of " << p.reps << " repetitions; adaptive poll budget "
-	   << p.poll_budget_ns / 1000 << " us" << (realtime ? "; SCHED_FIFO threads" : "")
-	   << ". Floor: one cache line bounced between the two CPUs, measured right before each "
-	      "strategy; one-way / floor is the median over repetitions of the strategy's p50 over "
-	      "that floor's p50 (the floor row: all of them).\n\n"
-	   << "| strategy | one-way p50 ns | p99 | p99.9 | RTT p50 ns | one-way / floor | idle CPU |\n"
-	   << "|---|---:|---:|---:|---:|---:|---:|\n"
-	   << "| floor (cache line) | " << fmt(floor_ow) << " | " << fmt(median(floor, "oneway.p99"))
-	   << " | " << fmt(median(floor, "oneway.p999")) << " | " << fmt(floor_rtt) << " | 1.0 | - |\n";
-	for (const Variant &v : variants) {
-		const Series &s = per[v.name];
-		md << "| " << v.name << " | " << fmt(median(s, "oneway.p50")) << " | "
-		   << fmt(median(s, "oneway.p99")) << " | " << fmt(median(s, "oneway.p999")) << " | "
-		   << fmt(median(s, "rtt.p50")) << " | "
-		   << fmt(ratios["vs_cacheline"][v.name].get<double>(), 2) << " | "
-		   << fmt(100 * median(s, "idle_cpu_fraction"), 2) << " % |\n";
-	}
-	if (!monitor)
-		md << "| monitor | " << user_monitor_description() << " |||||\n";
-	md << "\n| strategy | load /s | achieved /s | latency p50 ns | p99 | p99.9 | consumer CPU ns/msg | consumer CPU |\n"
-	   << "|---|---|---:|---:|---:|---:|---:|---:|\n";
-	for (const Variant &v : variants)
-		for (double rate : p.loads) {
-			const Series &s = per[v.name];
-			std::string k = "load." + load_name(rate);
-			md << "| " << v.name << " | " << load_name(rate) << " | "
-			   << fmt(median(s, k + ".achieved")) << " | " << fmt(median(s, k + ".latency.p50"))
-			   << " | " << fmt(median(s, k + ".latency.p99")) << " | "
-			   << fmt(median(s, k + ".latency.p999")) << " | "
-			   << fmt(median(s, k + ".cpu_ns_per_msg"), 1) << " | "
-			   << fmt(100 * median(s, k + ".cpu_fraction"), 1) << " % |\n";
-		}
-	md << "\nCost of one call, single-threaded (Google Benchmark, ns):";
-	for (const auto &[name, ns] : calls)
-		md << " " << name << " " << fmt(ns, 1) << ";";
-	md << "\n";
-	md << "\nGoals: polled <= 1.5x floor: " << goals["polled_le_1.5x_floor"]
-	   << "; adaptive <= 2x polled at 1M/s: " << goals["adaptive_le_2x_polled_sustained"]
-	   << " (" << fmt(sustained, 2) << "x); adaptive idle <= 5 % CPU: "
-	   << goals["adaptive_idle_le_5pct_cpu"] << ".\n";
+	std::string md = markdown(results, ratios, calls);
 
 	std::ofstream(dir + "/doorbell.json") << doc.dump(2) << "\n";
-	std::ofstream(dir + "/doorbell.md") << md.str();
+	std::ofstream(dir + "/doorbell.md") << md;
 	std::string why = plot(dir);
 	if (why.empty())
 		doc["results"]["plots"] = {dir + "/latency_vs_load.png", dir + "/cpu_vs_load.png"};
 	else
 		doc["results"]["plots_skipped"] = why;
 	std::ofstream(dir + "/doorbell.json") << doc.dump(2) << "\n";
-	emit(o, doc, md.str() + "\nReport, JSON and plots in " + dir + "/" + (why.empty() ? "" : " (plots skipped: " + why + ")") + "\n");
+	emit(o, doc, md + "\nReport, JSON and plots in " + dir + "/" + (why.empty() ? "" : " (plots skipped: " + why + ")") + "\n");
 }
 
 } // namespace
@@ -396,7 +316,8 @@ void register_doorbell(CLI::App &bench)
 	static uint64_t budget_ns = 20000;
 	static bool realtime = false;
 	CLI::App *cmd = bench.add_subcommand(
-		"doorbell", "Doorbell strategies (polled, interrupt, adaptive, monitor) against a\n"
+		"doorbell", "Doorbell strategies (polled, interrupt with futex or eventfd, adaptive,\n"
+			    "monitor) and a bare IPI (BPF_PROG_RUN on the other CPU) against a\n"
 			    "cache-line ping-pong between the same two CPUs: wake-up latency, latency\n"
 			    "and CPU at offered loads, idle CPU. Writes JSON, markdown and plots to --out\n"
 			    "(default ~/.cache/mkdp/bench/doorbell, never the source tree).");

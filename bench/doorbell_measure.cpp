@@ -39,6 +39,26 @@ Dist dist(std::vector<double> &v)
 	return {percentile(v, 50), percentile(v, 99), percentile(v, 99.9)};
 }
 
+void add(Series &s, const std::string &k, const Dist &d)
+{
+	s[k + ".p50"].push_back(d.p50);
+	s[k + ".p99"].push_back(d.p99);
+	s[k + ".p999"].push_back(d.p999);
+}
+
+double median(const Series &s, const std::string &k)
+{
+	auto it = s.find(k);
+	return it == s.end() ? 0 : summarize(it->second).median;
+}
+
+nlohmann::json dist_json(const Series &s, const std::string &k)
+{
+	return {{"p50", to_json(summarize(s.at(k + ".p50")))},
+		{"p99", to_json(summarize(s.at(k + ".p99")))},
+		{"p999", to_json(summarize(s.at(k + ".p999")))}};
+}
+
 // --- the floor: one cache line bounced between the two CPUs ---------------
 
 // One store each way: the sender's stamp is itself the signal, the

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <map>
 #include <thread>
 #include <string>
 #include <vector>
@@ -46,6 +47,15 @@ Dist dist(std::vector<double> &v);
 struct PingPong {
 	Dist oneway, rtt;
 };
+
+// Per-repetition figures, collected by name, summarised at the end.
+using Series = std::map<std::string, std::vector<double>>;
+// Appends d's percentiles as k.p50, k.p99, k.p999.
+void add(Series &s, const std::string &k, const Dist &d);
+// The median over repetitions of s[k] (0 when absent).
+double median(const Series &s, const std::string &k);
+// {"p50", "p99", "p999"}, each the summary over repetitions of k.p*.
+nlohmann::json dist_json(const Series &s, const std::string &k);
 // One cache line bounced between the two CPUs: the physical floor.
 PingPong floor_pingpong(const Params &p);
 // A message and its answer through two rings, waking as v says.
