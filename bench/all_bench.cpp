@@ -8,6 +8,7 @@
 #include "bench.h"
 #include "bench_volume.h"
 #include "compare.h"
+#include "doorbell_table.h"
 #include "plot_run.h"
 #include "report_md.h"
 
@@ -109,6 +110,8 @@ void run(const AllOptions &ao)
 		BenchVolume bv;
 		res["storage"] = measure_storage_paths(bv, o.quick, reps);
 	}
+	progress("doorbells: the table, with the bare IPI");
+	res["doorbells"] = measure_doorbell_table(o.quick, reps)["results"]["table"];
 	doc["ratios"] = json::object();
 	doc["goals"] = json::object();
 	add_ratios(doc);

@@ -14,6 +14,7 @@
 // threads in different roles and per-message distributions, so that
 // harness is our own, on bench.h's statistics.
 #include "bench.h"
+#include "plot_run.h"
 #include "doorbell_measure.h"
 #include "doorbell_table.h"
 
@@ -116,67 +117,6 @@ std::string fmt(double v, int prec = 0)
 	return o.str();
 }
 
-// Where plot_doorbell.py is: $MKDP_PLOT_DOORBELL, else beside the running
-// binary's tree (build/bin/mkdp -> ../../bench/, installed bin/mkdp ->
-// ../share/mkdp/), else the source tree it was compiled from. Empty when
-// none has it.
-std::filesystem::path plot_script(std::vector<std::string> &tried)
-{
-	namespace fs = std::filesystem;
-	std::vector<fs::path> candidates;
-	if (const char *e = std::getenv("MKDP_PLOT_DOORBELL"))
-		candidates.emplace_back(e);
-	std::error_code ec;
-	fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-	if (!ec) {
-		fs::path bin = exe.parent_path();
-		for (fs::path d = bin; !d.empty() && d != d.root_path(); d = d.parent_path())
-			candidates.push_back(d / "bench" / "plot_doorbell.py");
-		candidates.push_back(bin.parent_path() / "share" / "mkdp" / "plot_doorbell.py");
-	}
-	// Last: the source tree this binary was compiled from, if still there.
-	candidates.push_back(fs::path(__FILE__).parent_path() / "plot_doorbell.py");
-	for (const fs::path &c : candidates) {
-		tried.push_back(c.string());
-		if (fs::exists(c, ec))
-			return c;
-	}
-	return {};
-}
-
-// Draws the plots with plot_doorbell.py; a missing script or
-// python3/matplotlib is reported, not fatal.
-std::string plot(const std::string &dir)
-{
-	std::vector<std::string> tried;
-	std::filesystem::path script = plot_script(tried);
-	if (script.empty()) {
-		std::string where;
-		for (const std::string &t : tried)
-			where += (where.empty() ? "" : ", ") + t;
-		return "plot_doorbell.py not found (set MKDP_PLOT_DOORBELL; looked in " + where + ")";
-	}
-	// Debian's interpreter first: python3-matplotlib installs there.
-	for (const char *py : {"/usr/bin/python3", "python3"}) {
-		pid_t pid = fork();
-		if (pid < 0)
-			return "fork failed";
-		if (pid == 0) {
-			int null = ::open("/dev/null", O_WRONLY);
-			if (null >= 0) {
-				dup2(null, 1);
-				dup2(null, 2);
-			}
-			execlp(py, py, script.c_str(), dir.c_str(), (char *)nullptr);
-			_exit(127);
-		}
-		int st = 0;
-		waitpid(pid, &st, 0);
-		if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-			return {};
-	}
-	return "python3 with matplotlib not available (Debian: python3-matplotlib)";
-}
 
 double med(const nlohmann::json &summary) { return summary.is_null() ? 0 : summary["median"].get<double>(); }
 
@@ -299,7 +239,7 @@ void run(const CommonOptions &o, uint64_t budget_ns, bool realtime)
 
 	std::ofstream(dir + "/doorbell.json") << doc.dump(2) << "\n";
 	std::ofstream(dir + "/doorbell.md") << md;
-	std::string why = plot(dir);
+	std::string why = run_plot_script("plot_doorbell.py", "MKDP_PLOT_DOORBELL", dir);
 	if (why.empty())
 		doc["results"]["plots"] = {dir + "/latency_vs_load.png", dir + "/cpu_vs_load.png"};
 	else

@@ -49,14 +49,30 @@ TEST(BenchAll, QuickReportIsCompleteAndSane)
 	EXPECT_GT(d["ratios"]["network"]["partition_vs_namespace_pps"].get<double>(), 0);
 	EXPECT_GT(d["ratios"]["storage"]["partition_vs_namespace"]["randread_qd32"].get<double>(), 0);
 
+	const json &rows = d["results"]["doorbells"];
+	ASSERT_TRUE(rows.is_array());
+	bool bare_ipi = false;
+	for (const json &row : rows) {
+		SCOPED_TRACE(row.dump());
+		if (row["name"].get<std::string>().find("IPI") != std::string::npos ||
+		    row["name"].get<std::string>().find("ipi") != std::string::npos)
+			bare_ipi = true;
+		if (row["measured"].get<bool>())
+			EXPECT_GT(med(row["oneway_p50_ns"]), 0);
+		else
+			EXPECT_FALSE(row["reason"].get<std::string>().empty());
+	}
+	EXPECT_GE(rows.size(), 5u) << "floor, polled, adaptive, futex, eventfd at least";
+	EXPECT_TRUE(bare_ipi) << "no bare-IPI row";
+
 	std::ifstream mdf(dir + "/report.md");
 	std::stringstream md;
 	md << mdf.rdbuf();
-	for (const char *want : {"## Network", "## Storage", "| partition |", "| namespace |", "Method:"})
+	for (const char *want : {"## Network", "## Storage", "## Doorbells", "| partition |", "| namespace |", "Method:"})
 		EXPECT_NE(md.str().find(want), std::string::npos) << "report.md lacks " << want;
 	if (d["files"]["plots"] == "drawn")
 		for (const char *png : {"network_throughput.png", "network_latency.png", "network_cpu_per_frame.png",
-					"storage_iops.png"})
+					"storage_iops.png", "doorbell_ladder.png"})
 			EXPECT_TRUE(std::filesystem::exists(dir + "/" + png)) << png;
 	else
 		ADD_FAILURE() << "no plots: " << d["files"]["plots"];
