@@ -24,18 +24,24 @@ def med(x):
     return x or 0
 
 
+def save(fig, ax, out, name, title, legend=True):
+    ax.set_title(title)
+    if legend:
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, name), dpi=110)
+    plt.close(fig)
+
+
 def bars(out, name, title, ylabel, labels, values, colours, log=False):
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.bar(labels, values, color=colours)
     for i, v in enumerate(values):
         ax.annotate(f"{v:,.0f}" if v >= 10 else f"{v:.2f}", (i, v), ha="center", va="bottom", fontsize=8)
-    ax.set_title(title)
     ax.set_ylabel(ylabel)
     if log:
         ax.set_yscale("log")
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, name), dpi=110)
-    plt.close(fig)
+    save(fig, ax, out, name, title, legend=False)
 
 
 def network(out, net, machine):
@@ -55,11 +61,7 @@ def network(out, net, machine):
     ax.set_xscale("log")
     ax.set_xlabel("injection to consumption, us (log)")
     ax.set_ylabel("fraction of frames")
-    ax.set_title("Latency distribution")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "network_latency.png"), dpi=110)
-    plt.close(fig)
+    save(fig, ax, out, "network_latency.png", "Latency distribution")
 
 
 def storage(out, sto):
@@ -73,11 +75,7 @@ def storage(out, sto):
     ax.set_xticks([j + width * (len(paths) - 1) / 2 for j in range(len(keys))])
     ax.set_xticklabels([k.replace("_", " ") for k in keys])
     ax.set_ylabel("IOPS (4 KiB)")
-    ax.set_title("Storage")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "storage_iops.png"), dpi=110)
-    plt.close(fig)
+    save(fig, ax, out, "storage_iops.png", "Storage")
 
 
 def doorbells(out, rows):
@@ -93,12 +91,8 @@ def doorbells(out, rows):
     ax.barh(names, p50, color="tab:purple", label="p50")
     ax.set_xscale("log")
     ax.set_xlabel("one-way latency, ns (log)")
-    ax.set_title("The doorbell ladder")
     ax.invert_yaxis()
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(out, "doorbell_ladder.png"), dpi=110)
-    plt.close(fig)
+    save(fig, ax, out, "doorbell_ladder.png", "The doorbell ladder")
 
 
 def main(out):

@@ -47,6 +47,16 @@ std::string x(double r)
 
 const char *kPaths[] = {"partition", "namespace", "kvm"};
 
+// Under a table, one line per path saying what it measured.
+void what_list(std::ostringstream &md, const json &paths)
+{
+	md << "\n";
+	for (const char *path : kPaths)
+		if (paths.contains(path) && paths[path].contains("what"))
+			md << "- " << path << ": " << paths[path]["what"].get<std::string>() << "\n";
+	md << "\n";
+}
+
 void network(std::ostringstream &md, const json &net)
 {
 	md << "## Network: frames delivered and consumed\n\n"
@@ -62,11 +72,7 @@ void network(std::ostringstream &md, const json &net)
 		   << num(med(n["cpu_ns_per_frame"])) << " | " << num(med(n["latency_ns"]["p50"])) << " | "
 		   << num(med(n["latency_ns"]["p99"])) << " |\n";
 	}
-	md << "\n";
-	for (const char *path : kPaths)
-		if (net.contains(path) && net[path].contains("what"))
-			md << "- " << path << ": " << net[path]["what"].get<std::string>() << "\n";
-	md << "\n";
+	what_list(md, net);
 }
 
 void storage(std::ostringstream &md, const json &sto)
@@ -88,11 +94,7 @@ void storage(std::ostringstream &md, const json &sto)
 		}
 		md << " |\n";
 	}
-	md << "\n";
-	for (const char *path : kPaths)
-		if (sto.contains(path) && sto[path].contains("what"))
-			md << "- " << path << ": " << sto[path]["what"].get<std::string>() << "\n";
-	md << "\n";
+	what_list(md, sto);
 }
 
 void doorbells(std::ostringstream &md, const json &rows)
