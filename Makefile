@@ -14,7 +14,7 @@ MKDP       := $(BUILD)/bin/mkdp
 # Everything the build, the tests and the benchmarks need, one explicit list.
 PACKAGES := \
 	build-essential cmake pkg-config git \
-	clang llvm libelf-dev zlib1g-dev \
+	clang llvm libclang-rt-14-dev libelf-dev zlib1g-dev \
 	libbpf-dev libxdp-dev bpftool xdp-tools \
 	libcli11-dev nlohmann-json3-dev libtomlplusplus-dev \
 	libgtest-dev libgmock-dev libbenchmark-dev \
@@ -24,7 +24,7 @@ PACKAGES := \
 	qemu-system-common e2fsprogs \
 	python3 python3-matplotlib
 
-.PHONY: all build deps demo test bench clean
+.PHONY: all build deps demo test bench clean fuzz test-asan test-tsan
 
 all: build
 
@@ -52,6 +52,24 @@ demo: deps
 test: deps
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure
+
+# Sanitizer builds of the unit tests and the two-process ring stress
+# (ctest -L unit), each in a build directory of its own (docs/testing.md).
+test-asan: deps
+	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKDP_SANITIZE=address,undefined
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ctest -L unit --output-on-failure
+
+test-tsan: deps
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKDP_SANITIZE=thread
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp" ctest -L unit --output-on-failure
+
+# The libFuzzer targets of tests/fuzz (clang, ASan+UBSan); tests/fuzz/run
+# runs them.
+fuzz: deps
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMKDP_FUZZ=ON
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 
 bench: deps
 	$(MAKE) build
