@@ -9,6 +9,7 @@
 #include "bench_volume.h"
 #include "compare.h"
 #include "doorbell_table.h"
+#include "kvm_bench.h"
 #include "plot_run.h"
 #include "report_md.h"
 
@@ -100,18 +101,39 @@ void run(const AllOptions &ao)
 			std::cerr << "bench all: " << what << std::endl;
 	};
 
-	progress("network: partition and namespace paths");
+	// The KVM path, when a VM can be made here; else every KVM figure is
+	// absent and machine.kvm.reason says why.
+	std::shared_ptr<kvm::Vm> vm;
+	std::string no_kvm = kvm::unavailable();
+	if (no_kvm.empty()) {
+		try {
+			vm = std::make_shared<kvm::Vm>();
+		} catch (const Error &e) {
+			no_kvm = e.what();
+		}
+	}
+	doc["machine"]["kvm"] = kvm::describe();
+	doc["machine"]["kvm"]["available"] = vm != nullptr;
+	if (!vm)
+		doc["machine"]["kvm"]["reason"] = no_kvm;
+	const std::string paths = vm ? "partition, namespace and KVM paths" : "partition and namespace paths";
+
+	progress("network: " + paths);
 	{
 		DeliveryBed bed;
-		res["network"] = measure_network_paths(bed, o.quick, reps);
+		res["network"] = measure_network_paths(bed, o.quick, reps, vm.get());
 	}
-	progress("storage: partition and namespace paths");
+	progress("storage: " + paths);
 	{
 		BenchVolume bv;
-		res["storage"] = measure_storage_paths(bv, o.quick, reps);
+		res["storage"] = measure_storage_paths(bv, o.quick, reps, vm.get());
 	}
-	progress("doorbells: the table, with the bare IPI");
-	res["doorbells"] = measure_doorbell_table(o.quick, reps)["results"]["table"];
+	progress(vm ? "doorbells: the table, with the bare IPI and KVM's exit and irqfd"
+		    : "doorbells: the table, with the bare IPI");
+	res["doorbells"] = measure_doorbell_table(o.quick, reps, 20000, false, kvm::doorbell_sources(vm, no_kvm))
+				   ["results"]["table"];
+	if (vm)
+		res["kvm_exits"] = kvm::exit_counts(*vm);
 	doc["ratios"] = json::object();
 	doc["goals"] = json::object();
 	add_ratios(doc);

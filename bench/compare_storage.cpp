@@ -12,6 +12,7 @@
 #include "compare.h"
 #include "bench_volume.h"
 #include "storage_load.h"
+#include "kvm_bench.h"
 
 #include <client.h>
 
@@ -119,41 +120,66 @@ ChildResult cgroup_load(int fd, bool write, unsigned qd, uint64_t ops)
 
 } // namespace
 
-nlohmann::json measure_storage_paths(BenchVolume &bv, bool quick, int reps)
+nlohmann::json measure_storage_paths(BenchVolume &bv, bool quick, int reps, kvm::Vm *vm)
 {
 	sdp::Volume vol = sdp::Volume::open(BenchVolume::kName);
 	pin_to_cpu(0);
 	const uint64_t ops = quick ? 4000 : 40000;
-	nlohmann::json part, ns;
+	nlohmann::json part, ns, kv;
+	const int paths = vm ? 3 : 2;
+	struct Series {
+		std::vector<double> iops, p50, p99;
+		void add(double i, double a, double b)
+		{
+			iops.push_back(i);
+			p50.push_back(a);
+			p99.push_back(b);
+		}
+		nlohmann::json json() const
+		{
+			return {{"iops", to_json(summarize(iops))},
+				{"latency_ns", {{"p50", to_json(summarize(p50))}, {"p99", to_json(summarize(p99))}}}};
+		}
+	};
+	auto add = [](Series &s, LoadResult &l) {
+		s.add(l.iops, percentile(l.latency_ns, 50), percentile(l.latency_ns, 99));
+	};
 	for (bool write : {false, true}) {
 		for (unsigned qd : {1u, 32u}) {
-			std::vector<double> pi, pp50, pp99, ni, np50, np99;
+			Series sp, sn, sk;
 			for (int rep = 0; rep < reps; rep++) {
-				for (int k = 0; k < 2; k++) {
-					if ((rep + k) % 2 == 0) {
+				for (int k = 0; k < paths; k++) {
+					int which = (rep + k) % paths;	// which goes first rotates
+					if (which == 0) {
 						LoadResult l = volume_load(vol, write, qd, ops, true);
-						pi.push_back(l.iops);
-						pp50.push_back(percentile(l.latency_ns, 50));
-						pp99.push_back(percentile(l.latency_ns, 99));
-					} else {
+						add(sp, l);
+					} else if (which == 1) {
 						ChildResult c = cgroup_load(bv.backend().fd, write, qd, ops);
-						ni.push_back(c.iops);
-						np50.push_back(c.p50);
-						np99.push_back(c.p99);
+						sn.add(c.iops, c.p50, c.p99);
+					} else {
+						LoadResult l = kvm::blk_load(*vm, bv.backend().fd, write, qd, ops);
+						add(sk, l);
 					}
 				}
 			}
 			std::string key = std::string(write ? "randwrite" : "randread") + "_qd" + std::to_string(qd);
-			part[key] = {{"iops", to_json(summarize(pi))},
-				     {"latency_ns", {{"p50", to_json(summarize(pp50))}, {"p99", to_json(summarize(pp99))}}}};
-			ns[key] = {{"iops", to_json(summarize(ni))},
-				   {"latency_ns", {{"p50", to_json(summarize(np50))}, {"p99", to_json(summarize(np99))}}}};
+			part[key] = sp.json();
+			ns[key] = sn.json();
+			if (vm)
+				kv[key] = sk.json();
 		}
 	}
 	part["what"] = "client session (CPU 0) -> storage plane with the volume's program -> partition p1's "
 		       "worker (CPU 1) -> io_uring, O_DIRECT file";
 	ns["what"] = "io_uring on the same file from a process in its own cpuset cgroup (CPU 0), polled";
-	return {{"partition", part}, {"namespace", ns}, {"ops_per_run", ops}, {"direct", bv.backend().direct}};
+	nlohmann::json out = {{"partition", part}, {"namespace", ns}, {"ops_per_run", ops},
+			      {"direct", bv.backend().direct}};
+	if (vm) {
+		kv["what"] = "guest virtio-blk driver on CPU 1 -> VMM device thread on CPU 0 polling the queue -> "
+			     "io_uring on the same file into guest memory, polled";
+		out["kvm"] = kv;
+	}
+	return out;
 }
 
 } // namespace mkdp::bench

@@ -72,6 +72,10 @@ void network(std::ostringstream &md, const json &net)
 		   << num(med(n["cpu_ns_per_frame"])) << " | " << num(med(n["latency_ns"]["p50"])) << " | "
 		   << num(med(n["latency_ns"]["p99"])) << " |\n";
 	}
+	if (net.contains("kvm") && net["kvm"].contains("guest_cpu_ns_per_frame"))
+		md << "\nKVM CPU per frame: " << num(med(net["kvm"]["host_cpu_ns_per_frame"]))
+		   << " ns in the host's device thread, " << num(med(net["kvm"]["guest_cpu_ns_per_frame"]))
+		   << " ns in the vCPU thread (guest and its exits).\n";
 	what_list(md, net);
 }
 
@@ -116,6 +120,17 @@ void doorbells(std::ostringstream &md, const json &rows)
 	md << "\n";
 }
 
+// What the guest cost in exits over the whole run.
+void kvm_exits(std::ostringstream &md, const json &ex)
+{
+	md << "## KVM: the guest's exits over the run\n\n| counter | count |\n|---|---:|\n";
+	for (auto &[k, v] : ex["user"].items())
+		md << "| VMM: " << k << " | " << num(v.get<double>()) << " |\n";
+	for (auto &[k, v] : ex["kernel"].items())
+		md << "| kernel: " << k << " | " << num(v.get<double>()) << " |\n";
+	md << "\n";
+}
+
 } // namespace
 
 std::string report_markdown(const json &doc)
@@ -125,9 +140,12 @@ std::string report_markdown(const json &doc)
 	md << "# mkdp bench all\n\n"
 	   << "Machine: " << m.value("cpu", std::string("?")) << ", " << m.value("cores", 0) << " CPUs, kernel "
 	   << m.value("kernel", std::string("?")) << (m.value("virtualised", false) ? ", virtualised" : "");
-	if (m.contains("kvm"))
+	if (m.contains("kvm")) {
 		md << "; KVM: " << m["kvm"].value("kind", std::string("?"))
 		   << (m["kvm"].value("nested", false) ? " (nested)" : "");
+		if (!m["kvm"].value("available", true))
+			md << ", **the KVM path was not measured**: " << m["kvm"].value("reason", std::string("?"));
+	}
 	md << ". Medians of " << doc["options"]["repetitions"].get<int>() << " repetitions"
 	   << (doc["options"]["quick"].get<bool>() ? " (--quick: short runs)" : "") << ".\n\n"
 	   << "Method: the same work goes through three paths in the same run, alternating: mkdp's partition "
@@ -142,6 +160,8 @@ std::string report_markdown(const json &doc)
 		storage(md, res["storage"]);
 	if (res.contains("doorbells"))
 		doorbells(md, res["doorbells"]);
+	if (res.contains("kvm_exits"))
+		kvm_exits(md, res["kvm_exits"]);
 	if (doc.contains("goals") && !doc["goals"].empty()) {
 		md << "## Goals\n\n| goal | measured | met |\n|---|---:|---|\n";
 		for (auto &[name, g] : doc["goals"].items())

@@ -2,11 +2,17 @@
 // `mkdp bench all --quick --out DIR --json` writes a complete and sane
 // report: all three paths for network and storage, the doorbell table, a
 // KVM guest that really ran (its exits and interrupts counted), report.md
-// naming every path, and the plots. Never a timing threshold.
+// naming every path, and the plots. Never a timing threshold. Where this
+// machine cannot make a VM (no /dev/kvm), the report must say so and why,
+// and have no KVM figures.
 #include "partition_harness.h"	// mkdp_cli, have_root
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -22,7 +28,7 @@ double med(const json &j)
 TEST(BenchAll, QuickReportIsCompleteAndSane)
 {
 	if (!have_root())
-		GTEST_SKIP() << "needs root (BPF, network namespaces, /dev/kvm)";
+		GTEST_SKIP() << "needs root (BPF, network namespaces)";
 	std::string dir = "/tmp/mkdp-bench-all-test-" + std::to_string(getpid());
 	ProgramResult r = mkdp_cli({"bench", "all", "--quick", "--out", dir, "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
@@ -32,8 +38,23 @@ TEST(BenchAll, QuickReportIsCompleteAndSane)
 	EXPECT_EQ(json::parse(f)["results"], d["results"]) << "report.json is not what --json printed";
 
 	EXPECT_TRUE(d["machine"].contains("cpu"));
+	const json &kvm = d["machine"]["kvm"];
+	ASSERT_TRUE(kvm.contains("available")) << kvm.dump();
+	int kfd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	bool have_kvm = kfd >= 0;
+	if (kfd >= 0)
+		close(kfd);
+	// A machine with /dev/kvm must measure the KVM path.
+	EXPECT_EQ(kvm["available"].get<bool>(), have_kvm) << kvm.dump();
+	std::vector<const char *> paths = {"partition", "namespace"};
+	if (kvm["available"].get<bool>())
+		paths.push_back("kvm");
+	else
+		EXPECT_FALSE(kvm.value("reason", std::string()).empty()) << "no reason for the missing KVM path";
 	const json &net = d["results"]["network"], &sto = d["results"]["storage"];
-	for (const char *path : {"partition", "namespace"}) {
+	EXPECT_EQ(net.contains("kvm"), kvm["available"].get<bool>());
+	EXPECT_EQ(sto.contains("kvm"), kvm["available"].get<bool>());
+	for (const char *path : paths) {
 		SCOPED_TRACE(path);
 		ASSERT_TRUE(net.contains(path));
 		EXPECT_GT(med(net[path]["pps"]), 0);
@@ -64,12 +85,27 @@ TEST(BenchAll, QuickReportIsCompleteAndSane)
 	}
 	EXPECT_GE(rows.size(), 5u) << "floor, polled, adaptive, futex, eventfd at least";
 	EXPECT_TRUE(bare_ipi) << "no bare-IPI row";
+	for (const char *name : {"kvm_exit_rtt", "kvm_irqfd"}) {
+		auto it = std::find_if(rows.begin(), rows.end(), [&](const json &r) { return r["name"] == name; });
+		ASSERT_NE(it, rows.end()) << "no " << name << " row";
+		EXPECT_EQ((*it)["measured"].get<bool>(), kvm["available"].get<bool>()) << it->dump();
+	}
+	if (kvm["available"].get<bool>()) {
+		// The guest really ran: it exited to the VMM and took interrupts.
+		const json &ex = d["results"]["kvm_exits"];
+		EXPECT_GT(ex["user"]["done"].get<uint64_t>(), 0u) << ex.dump();
+		EXPECT_GT(ex["user"]["ping"].get<uint64_t>(), 0u) << ex.dump();
+		EXPECT_GT(ex["kernel"].value("exits", uint64_t(0)), 0u) << ex.dump();
+		EXPECT_GT(med(net["kvm"]["guest_cpu_ns_per_frame"]), 0);
+	}
 
 	std::ifstream mdf(dir + "/report.md");
 	std::stringstream md;
 	md << mdf.rdbuf();
 	for (const char *want : {"## Network", "## Storage", "## Doorbells", "| partition |", "| namespace |", "Method:"})
 		EXPECT_NE(md.str().find(want), std::string::npos) << "report.md lacks " << want;
+	const char *kvm_says = kvm["available"].get<bool>() ? "| kvm |" : "the KVM path was not measured";
+	EXPECT_NE(md.str().find(kvm_says), std::string::npos) << "report.md lacks " << kvm_says;
 	if (d["files"]["plots"] == "drawn")
 		for (const char *png : {"network_throughput.png", "network_latency.png", "network_cpu_per_frame.png",
 					"storage_iops.png", "doorbell_ladder.png"})
