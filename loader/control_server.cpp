@@ -4,6 +4,7 @@
 #include <mkdp/error.h>
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -19,7 +20,11 @@ void ControlServer::listen(const char *path)
 	sa.sun_family = AF_UNIX;
 	std::strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
 	unlink(path);
-	if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) || ::listen(listen_fd_, 16))
+	// Root's only, whatever the umask: partitions run as an unprivileged
+	// user and must not reach the supervisor (docs/partitions.md). Set
+	// before listen(), so that nobody connects in between.
+	if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr *>(&sa), sizeof(sa)) || chmod(path, 0600) ||
+	    ::listen(listen_fd_, 16))
 		throw_errno("control socket " + std::string(path));
 	path_ = path;
 }
@@ -67,7 +72,12 @@ void ControlServer::serve(std::span<pollfd> also, int timeout_ms,
 		if (r > 0)
 			c.in.append(buf, size_t(r));
 		size_t nl = c.in.find('\n');
-		if (nl != std::string::npos) {
+		if (nl == std::string::npos && c.in.size() > kMaxRequest) {
+			// A request never ends: answer once and hang up, rather
+			// than buffer whatever a client cares to send.
+			reply(c.fd, {{"error", "request longer than " + std::to_string(kMaxRequest) + " bytes"}});
+			c.fd = -1;
+		} else if (nl != std::string::npos) {
 			std::string line = c.in.substr(0, nl);
 			int fd = c.fd;
 			c.fd = -1;	// handed over: the handler replies and closes it
@@ -80,6 +90,12 @@ void ControlServer::serve(std::span<pollfd> also, int timeout_ms,
 	std::erase_if(clients_, [](const Client &c) { return c.fd < 0; });
 	if (pfds_[first].revents) {
 		int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		// Past kMaxClients half-written requests, the oldest goes: a
+		// client that connects and says nothing cannot use up the fds.
+		if (fd >= 0 && clients_.size() >= kMaxClients) {
+			::close(clients_.front().fd);
+			clients_.erase(clients_.begin());
+		}
 		if (fd >= 0)
 			clients_.push_back({fd, {}});
 	}

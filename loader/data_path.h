@@ -70,7 +70,13 @@ public:
 	uint64_t reclaim(uint32_t p);
 	// Where every frame is, with each queue's fill_ring_empty refreshed.
 	FramePool::Tally tally();
-	FramePool::PartInfo info(uint32_t p) const noexcept { return pool_.info(p); }
+	FramePool::PartInfo info(uint32_t p) const noexcept
+	{
+		FramePool::PartInfo i = pool_.info(p);
+		if (p < parts_.size())
+			i.ret_corrupt = parts_[p].ret.corrupt();
+		return i;
+	}
 	uint64_t refused() const noexcept { return pool_.refused(); }
 	const std::vector<FillQueue> &queues() const noexcept { return queues_; }
 

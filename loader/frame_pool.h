@@ -119,6 +119,9 @@ public:
 		uint32_t base = 0, quota = 0;
 		uint64_t free = 0, refused = 0, reclaimed = 0, throttles = 0;
 		bool throttled = false;
+		// Impossible producer indices seen on its return ring (the ring
+		// is the data path's: DataPath::info fills it in).
+		uint64_t ret_corrupt = 0;
 	};
 	PartInfo info(uint32_t p) const noexcept;
 	uint64_t refused() const noexcept { return refused_; }

@@ -126,6 +126,8 @@ nlohmann::json StoragePlane::status()
 					{"requests", v.requests},
 					{"bad_requests", v.bad},
 					{"bad_completions", st.bad_completions},
+					{"cq_rejected", st.cq_rejected},
+					{"cq_corrupt_index", st.cq_corrupt},
 					{"outstanding", v.fe->outstanding()},
 					{"verdicts", verdicts},
 					{"per_partition", per_part},

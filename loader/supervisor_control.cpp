@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace mkdp {
@@ -67,6 +68,19 @@ void Supervisor::close_sockets(Part &p) noexcept
 		close(fd);
 	p.xsk.clear();
 }
+// The program a partition runs: mkdp-partition, or for tests the one
+// MKDP_PARTITION_EXEC=NAME=PATH in up's environment names for partition
+// NAME (tests/hostile_partition.cpp joins as a partition and misbehaves).
+std::string Supervisor::executable_for(const std::string &name) const
+{
+	const char *e = std::getenv("MKDP_PARTITION_EXEC");
+	std::string spec = e ? e : "";
+	size_t eq = spec.find('=');
+	if (eq != std::string::npos && spec.compare(0, eq, name) == 0)
+		return spec.substr(eq + 1);
+	return opts_.exe;
+}
+
 
 // ---- partition life ------------------------------------------------------------------
 
@@ -118,7 +132,7 @@ void Supervisor::start(Part &p)
 		// Fresh storage rings for every volume it serves.
 		if (storage_)
 			storage_->hand_over(p.index, plan, fds);
-		pp = spawn_partition(opts_.exe, plan, fds, p.placement);
+		pp = spawn_partition(executable_for(plan.name), plan, fds, p.placement);
 	} catch (...) {
 		if (storage_)
 			storage_->partition_gone(p.index);
@@ -265,7 +279,15 @@ void Supervisor::handle(int fd, const std::string &line)
 	} catch (const json::exception &) {
 		return fail("request is not JSON");
 	}
-	std::string cmd = req.is_object() ? req.value("cmd", "") : "";
+	// A field of the wrong type is refused like a missing one, never
+	// thrown at the control loop (a stray exception there would end the
+	// supervisor: tests/hostile_partition_test.cpp sends such requests).
+	if (!req.is_object())
+		return fail("request is not a JSON object");
+	for (const char *k : {"cmd", "name"})
+		if (req.contains(k) && !req[k].is_string())
+			return fail(std::string("'") + k + "' must be a string");
+	std::string cmd = req.value("cmd", "");
 	if (cmd == "status" || cmd == "list") {
 		try {
 			return ControlServer::reply(fd, status());
@@ -280,7 +302,7 @@ void Supervisor::handle(int fd, const std::string &line)
 	}
 	if (cmd.rfind("sdp-", 0) == 0)
 		return handle_sdp(fd, cmd, req);
-	std::string name = req.is_object() ? req.value("name", "") : "";
+	std::string name = req.value("name", "");
 	Part *p = find(name);
 	if (!p)
 		return fail(cmd.empty() ? "no command" : "no partition named '" + name + "'");

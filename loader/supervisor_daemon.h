@@ -103,6 +103,7 @@ private:
 
 	// supervisor_control.cpp
 	void start(Part &p);
+	std::string executable_for(const std::string &name) const;
 	void make_sockets(Part &p);
 	void close_sockets(Part &p) noexcept;
 	void begin_stop(Part &p, int sig);

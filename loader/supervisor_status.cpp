@@ -63,6 +63,7 @@ nlohmann::json Supervisor::part_json(const Part &p, const FramePool::PartInfo &f
 	       {"fwd_addr_sum", c.fwd_addr_sum},
 	       {"fwd_rx_addr_sum", c.fwd_rx_addr_sum},
 	       {"bad_desc", c.bad_desc},
+	       {"fwd_corrupt_index", c.fwd_corrupt},
 	       {"heartbeat", c.heartbeat},
 	       {"wakeup", p.spec.wakeup},
 	       {"kicks", c.kicks},
@@ -75,6 +76,7 @@ nlohmann::json Supervisor::part_json(const Part &p, const FramePool::PartInfo &f
 		{"range", {fi.base, fi.base + fi.quota}},
 		{"free", fi.free},
 		{"refused_returns", fi.refused},
+		{"ret_corrupt_index", fi.ret_corrupt},
 		{"reclaimed", fi.reclaimed},
 		{"throttled", fi.throttled},
 		{"throttles", fi.throttles}};

@@ -51,7 +51,21 @@ void Frontend::drop_lane(uint32_t partition)
 			answer(l->by_tag[t].r, -EIO, 0, l->by_tag[t].verdict);
 	for (const Pending &p : l->waiting)
 		answer(p.r, -EIO, 0, p.verdict);
+	gone_rejected_ += l->lane.cq.rejected();
+	gone_corrupt_ += l->lane.cq.corrupt();
 	lanes_[partition].reset();
+}
+
+const FrontendStats &Frontend::stats() noexcept
+{
+	stats_.cq_rejected = gone_rejected_;
+	stats_.cq_corrupt = gone_corrupt_;
+	for (const auto &l : lanes_)
+		if (l) {
+			stats_.cq_rejected += l->lane.cq.rejected();
+			stats_.cq_corrupt += l->lane.cq.corrupt();
+		}
+	return stats_;
 }
 
 void Frontend::answer(const Request &r, int32_t status, uint32_t bytes, uint8_t verdict)

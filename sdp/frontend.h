@@ -65,6 +65,10 @@ struct FrontendStats {
 	std::map<uint32_t, uint64_t> per_partition;	// requests sent to each lane
 	std::map<int32_t, uint64_t> per_errno;		// completions with that (negative) status
 	uint64_t bad_completions = 0;	// a lane completed a tag it was not given (ignored)
+	// What the lanes' completion rings refused, over every lane this
+	// front end has had: descriptors that failed validation, and
+	// impossible producer indices (a worker scribbled its ring).
+	uint64_t cq_rejected = 0, cq_corrupt = 0;
 };
 
 class Frontend {
@@ -97,7 +101,8 @@ public:
 	}
 	// Requests submitted and not yet reaped.
 	uint64_t outstanding() const noexcept { return outstanding_; }
-	const FrontendStats &stats() const noexcept { return stats_; }
+	// The statistics, the completion rings' refusals brought up to date.
+	const FrontendStats &stats() noexcept;
 
 private:
 	struct Pending {
@@ -130,6 +135,7 @@ private:
 	std::vector<uint8_t> verdicts_;
 	uint64_t outstanding_ = 0;
 	FrontendStats stats_;
+	uint64_t gone_rejected_ = 0, gone_corrupt_ = 0;	// of lanes dropped since
 };
 
 } // namespace mkdp::sdp

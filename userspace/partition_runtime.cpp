@@ -350,8 +350,11 @@ private:
 	{
 		uint32_t idx;
 		uint32_t n = f.peek(kBatch, &idx);
-		if (!n)
+		if (!n) {
+			if (f.corrupt()) [[unlikely]]
+				count_corrupt();
 			return 0;
+		}
 		uint32_t nret = 0;
 		uint64_t sum = 0;
 		for (uint32_t i = 0; i < n; i++) {
@@ -371,6 +374,14 @@ private:
 		bump(ctl_->c.fwd_rx_addr_sum, sum);
 		give_back(nret);
 		return n;
+	}
+
+	void count_corrupt() noexcept
+	{
+		uint64_t n = 0;
+		for (const auto &f : fwd_in_)
+			n += f.corrupt();
+		__atomic_store_n(&ctl_->c.fwd_corrupt, n, __ATOMIC_RELAXED);
 	}
 
 	// The return ring has a slot for every frame of the area, so it is
@@ -454,9 +465,14 @@ void run_idle(PartitionCtl *ctl)
 }
 
 int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std::optional<Region> umem,
-	       PartitionCtl *ctl, StorageStarter storage);
+	       PartitionCtl *ctl, StorageStarter storage, PartitionLoop loop);
 
-int partition_run(int sock, StorageStarter storage)
+bool partition_stopping() noexcept
+{
+	return g_stop != 0;
+}
+
+int partition_run(int sock, StorageStarter storage, PartitionLoop loop)
 {
 	std::signal(SIGTERM, on_term);
 	std::signal(SIGINT, on_term);
@@ -486,7 +502,7 @@ int partition_run(int sock, StorageStarter storage)
 			if (umem->entry("frames").size / plan.frame_size != plan.frames)
 				throw Error("the UMEM region does not match the plan");
 		}
-		return run_mapped(sock, plan, got, std::move(umem), ctl, storage);
+		return run_mapped(sock, plan, got, std::move(umem), ctl, storage, loop);
 	} catch (const std::exception &e) {
 		std::snprintf(ctl->error, sizeof(ctl->error), "%s", e.what());
 		throw;
@@ -494,9 +510,10 @@ int partition_run(int sock, StorageStarter storage)
 }
 
 int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std::optional<Region> umem,
-	       PartitionCtl *ctl, StorageStarter storage)
+	       PartitionCtl *ctl, StorageStarter storage, PartitionLoop loop)
 {
 	size_t next = plan.umem ? 2 : 1;
+	std::span<const int> xsk_fds(got.fds.data() + next, plan.queues.size());
 	std::vector<RxRing> rx;
 	for (size_t i = 0; i < plan.queues.size(); i++) {
 		RxRing r;
@@ -518,7 +535,7 @@ int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std:
 	for (const std::string &ring : plan.doorbells)
 		doorbell_fds[ring] = got.fds[next++];
 	std::span<const int> volume_fds(got.fds.data() + next, 4 * plan.volumes.size());
-	if (!plan.volumes.empty() && !storage)
+	if (!plan.volumes.empty() && !storage && !loop)
 		throw Error("partition " + plan.name + " serves volumes but has no storage worker");
 
 	set_affinity(plan.cpus);
@@ -533,6 +550,12 @@ int run_mapped(int sock, const PartitionPlan &plan, const ReceivedFds &got, std:
 
 	// The storage worker runs beside the network loop, on the same CPUs,
 	// with the same (no) privileges.
+	if (loop) {
+		PartitionAttach a{plan, ctl, umem ? &*umem : nullptr, xsk_fds, volume_fds};
+		__atomic_store_n(&ctl->ready, 1, __ATOMIC_RELEASE);
+		close(sock);
+		return loop(a);
+	}
 	std::unique_ptr<PartitionStorage> store;
 	if (!plan.volumes.empty())
 		store = storage(plan, volume_fds, &ctl->c.storage);

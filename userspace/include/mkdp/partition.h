@@ -53,7 +53,10 @@ struct PartitionCounters {
 	uint64_t rx_flows;	// bit (flow % 64) for every flow a tag arrived from on RX
 	uint64_t doorbell_suppressed; // submits whose consumer did not ask for a wake-up (adaptive)
 	StorageCounters storage;	// its storage worker (sdp/storage_service.h)
-	uint64_t reserved[4];
+	// Impossible producer indices seen on the forward rings it consumes
+	// (a peer scribbled them): nothing was read from those rings then.
+	uint64_t fwd_corrupt;
+	uint64_t reserved[3];
 };
 static_assert(sizeof(PartitionCounters) == 192);
 
@@ -130,9 +133,30 @@ struct PartitionStorage {
 using StorageStarter = std::unique_ptr<PartitionStorage> (*)(const PartitionPlan &plan, std::span<const int> fds,
 							      StorageCounters *counters);
 
+class Region;
+
+// What set-up leaves a partition's loop: its plan, control block and
+// regions mapped, its sockets and eventfds open, privileges dropped, ready
+// already signalled to the supervisor.
+struct PartitionAttach {
+	const PartitionPlan &plan;
+	PartitionCtl *ctl;
+	Region *umem;				// null when it does not share the UMEM
+	std::span<const int> xsk_fds;		// one per plan.queues
+	std::span<const int> volume_fds;	// four per plan.volumes (as StorageStarter's)
+};
+// A loop other than the runtime's, for test programs that join as a
+// partition and then behave as the test wants (tests/hostile_partition.cpp).
+// Returns the exit code; should return soon after partition_stopping().
+using PartitionLoop = int (*)(PartitionAttach &a);
+// True once SIGTERM or SIGINT arrived.
+bool partition_stopping() noexcept;
+
 // Entry of the runtime process (mkdp-partition --sock FD): receives the
 // plan and its fds on `sock`, sets up, drops privileges, and loops until
-// SIGTERM. Returns the process exit code.
-int partition_run(int sock, StorageStarter storage = nullptr);
+// SIGTERM. Returns the process exit code. With `loop`, set-up is the same
+// but `loop` runs instead of the runtime (and no storage worker starts:
+// the volumes' fds are the loop's).
+int partition_run(int sock, StorageStarter storage = nullptr, PartitionLoop loop = nullptr);
 
 } // namespace mkdp
