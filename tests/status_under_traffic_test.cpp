@@ -94,22 +94,33 @@ TEST_F(StatusUnderTraffic, StatusInALoopWith64kRulesCostsNoFrame)
 	double status_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 	ASSERT_EQ(st["partitions"].size(), 2u);
 
-	// The same traffic without, then with, a status loop: more frames
-	// than the fill rings hold, so a stalled refill would show.
+	// The same traffic without, then with, a status loop, three times
+	// over: more frames than the fill rings hold, so a stalled refill
+	// would show. A refill stalled by status loses whole fill rings in
+	// every phase with the loop; the machine's own load (other builds on
+	// a 2-CPU VM) can cost a phase frames now and then, with or without
+	// it. So the best phase with the loop is compared to the best without.
 	constexpr uint64_t kFrames = 60'000, kPps = 60'000;
-	Phase quiet = run_phase(bed, kFrames, kPps, false, 1);
-	Phase busy = run_phase(bed, kFrames, kPps, true, 3);
-	std::printf("one status with %u rules: %.1f ms; frames lost without a status loop: %llu, with %llu "
-		    "statuses during the traffic: %llu (of %llu)\n",
-		    MKDP_STEER_MAX_EXACT_RULES, status_ms, (unsigned long long)quiet.lost(),
-		    (unsigned long long)busy.statuses, (unsigned long long)busy.lost(),
-		    (unsigned long long)(2 * kFrames));
-	EXPECT_GT(busy.statuses, 0u) << "the status loop must overlap the traffic";
+	constexpr int kRounds = 3;
+	uint64_t quiet_best = UINT64_MAX, busy_best = UINT64_MAX, statuses = 0;
+	std::string phases;
+	for (int r = 0; r < kRounds; r++) {
+		Phase quiet = run_phase(bed, kFrames, kPps, false, 1 + 4 * r);
+		Phase busy = run_phase(bed, kFrames, kPps, true, 3 + 4 * r);
+		quiet_best = std::min(quiet_best, quiet.lost());
+		busy_best = std::min(busy_best, busy.lost());
+		statuses += busy.statuses;
+		EXPECT_GT(busy.statuses, 0u) << "the status loop must overlap the traffic";
+		phases += " " + std::to_string(quiet.lost()) + "/" + std::to_string(busy.lost());
+	}
+	std::printf("one status with %u rules: %.1f ms; frames lost without/with a status loop (%llu statuses "
+		    "in all), per round of %llu frames each:%s\n",
+		    MKDP_STEER_MAX_EXACT_RULES, status_ms, (unsigned long long)statuses,
+		    (unsigned long long)(2 * kFrames), phases.c_str());
 	// Allowance for a busy machine's noise, not for the status: 1 % of
-	// the frames beyond what the quiet phase lost (a refill stalled for
-	// one status would lose whole fill rings: thousands).
-	EXPECT_LE(busy.lost(), 2 * quiet.lost() + 2 * kFrames / 100)
-		<< "the status loop cost frames the same traffic without it did not lose";
+	// the frames beyond what the best quiet phase lost.
+	EXPECT_LE(busy_best, 2 * quiet_best + 2 * kFrames / 100)
+		<< "every phase with a status loop lost frames the same traffic without it did not:" << phases;
 	json after = status();
 	EXPECT_EQ(after["region"]["leaked"], 0u);
 	EXPECT_EQ(after["region"]["refused_returns"], 0u);
