@@ -259,13 +259,13 @@ Part *Supervisor::find(const std::string &name)
 void Supervisor::handle(int fd, const std::string &line)
 {
 	auto fail = [fd](const std::string &why) { ControlServer::reply(fd, {{"ok", false}, {"error", why}}); };
-	json req;
+	ControlRequest req;
 	try {
-		req = json::parse(line);
-	} catch (const json::exception &) {
-		return fail("request is not JSON");
+		req = parse_control_request(line);
+	} catch (const Error &e) {
+		return fail(e.what());
 	}
-	std::string cmd = req.is_object() ? req.value("cmd", "") : "";
+	const std::string &cmd = req.cmd;
 	if (cmd == "status" || cmd == "list") {
 		try {
 			return ControlServer::reply(fd, status());
@@ -279,11 +279,10 @@ void Supervisor::handle(int fd, const std::string &line)
 		return;
 	}
 	if (cmd.rfind("sdp-", 0) == 0)
-		return handle_sdp(fd, cmd, req);
-	std::string name = req.is_object() ? req.value("name", "") : "";
-	Part *p = find(name);
+		return handle_sdp(fd, req);
+	Part *p = find(req.name);
 	if (!p)
-		return fail(cmd.empty() ? "no command" : "no partition named '" + name + "'");
+		return fail("no partition named '" + req.name + "'");
 	bool running = p->state == PState::running || p->state == PState::starting;
 	if (!p->waiters.empty() && p->state != PState::running && p->state != PState::stopped)
 		return fail("partition " + p->spec.name + " is " + to_string(p->state));
