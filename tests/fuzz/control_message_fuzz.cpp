@@ -23,7 +23,7 @@ using json = nlohmann::json;
 
 namespace {
 
-bool one_line(std::string_view s)
+bool is_one_line(std::string_view s)
 {
 	return !s.empty() && s.find('\n') == std::string_view::npos;
 }
@@ -66,7 +66,7 @@ void request(std::string_view line)
 	try {
 		r = parse_control_request(line);
 	} catch (const Error &e) {
-		FUZZ_CHECK(one_line(e.what()));
+		FUZZ_CHECK(is_one_line(e.what()));
 		check_reply({{"ok", false}, {"error", e.what()}});
 		return;
 	}
@@ -101,7 +101,7 @@ void connection(fuzz::Input &in)
 		try {
 			line = take_request_line(buf, std::string_view(all).substr(at, n));
 		} catch (const Error &e) {
-			FUZZ_CHECK(one_line(e.what()));
+			FUZZ_CHECK(is_one_line(e.what()));
 			refused = true;
 		}
 		at += n;

@@ -20,7 +20,7 @@ using namespace mkdp;
 
 namespace {
 
-bool one_line(const Error &e)
+bool is_one_line(const Error &e)
 {
 	std::string_view w = e.what();
 	return !w.empty() && w.find('\n') == std::string_view::npos;
@@ -48,7 +48,7 @@ void rule(const std::string &text)
 	try {
 		r = SteerRule::parse(text);
 	} catch (const Error &e) {
-		FUZZ_CHECK(one_line(e));
+		FUZZ_CHECK(is_one_line(e));
 		return;
 	}
 	FUZZ_CHECK(r.family == 4 || r.family == 6);
@@ -73,7 +73,7 @@ void rule(const std::string &text)
 	try {
 		r.check();
 	} catch (const Error &e) {
-		FUZZ_CHECK(one_line(e));
+		FUZZ_CHECK(is_one_line(e));
 		checked = false;
 	}
 	FUZZ_CHECK(checked == (r.match == SteerRule::Match::exact || !host_bits(r)));
@@ -98,7 +98,7 @@ void policy(const std::string &text)
 	try {
 		bits = parse_policy(text);
 	} catch (const Error &e) {
-		FUZZ_CHECK(one_line(e));
+		FUZZ_CHECK(is_one_line(e));
 		return;
 	}
 	FUZZ_CHECK(!(bits & ~uint32_t(MKDP_STEER_POLICY_ALL)));

@@ -30,7 +30,7 @@ namespace {
 
 const std::string kSource = "fuzz.toml";
 
-bool one_line(std::string_view s)
+bool is_one_line(std::string_view s)
 {
 	return !s.empty() && std::none_of(s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r'; });
 }
@@ -163,9 +163,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		t = Topology::parse(text, kSource);
 	} catch (const Error &e) {
 		std::string_view w = e.what();
-		if (!one_line(w))
+		if (!is_one_line(w))
 			std::fprintf(stderr, "refusal not on one line: [%s]\n", e.what());
-		FUZZ_CHECK(one_line(w));
+		FUZZ_CHECK(is_one_line(w));
 		FUZZ_CHECK(w.rfind(kSource + ":", 0) == 0);
 		return 0;
 	}
@@ -173,9 +173,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	MachineFacts m = machine();
 	std::vector<Conflict> conflicts = check(t, m);
 	for (const Conflict &c : conflicts) {
-		if (!one_line(c.what))
+		if (!is_one_line(c.what))
 			std::fprintf(stderr, "conflict not on one line: [%s]\n", c.what.c_str());
-		FUZZ_CHECK(one_line(c.what));
+		FUZZ_CHECK(is_one_line(c.what));
 	}
 	if (conflicts.empty())
 		check_clean(t, m);
