@@ -7,8 +7,14 @@
 # INTERFACE target <name>_skel whose include path holds the skeleton.
 find_program(CLANG_BPF NAMES clang clang-14 clang-15 clang-16 REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
-execute_process(COMMAND ${CMAKE_C_COMPILER} -dumpmachine
-                OUTPUT_VARIABLE MKDP_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+# The multiarch directory of asm/types.h: CMake's, since clang's
+# -dumpmachine says x86_64-pc-linux-gnu where Debian has x86_64-linux-gnu.
+if(CMAKE_LIBRARY_ARCHITECTURE)
+  set(MKDP_MULTIARCH ${CMAKE_LIBRARY_ARCHITECTURE})
+else()
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -dumpmachine
+                  OUTPUT_VARIABLE MKDP_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+endif()
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64")
   set(MKDP_BPF_ARCH x86)
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64")

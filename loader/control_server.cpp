@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 #include "control_server.h"
+#include "control_request.h"
 
 #include <mkdp/error.h>
 
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 
 namespace mkdp {
 
@@ -44,7 +46,7 @@ void ControlServer::close() noexcept
 
 void ControlServer::reply(int fd, const nlohmann::json &j) noexcept
 {
-	std::string s = j.dump() + "\n";
+	std::string s = control_reply_line(j);
 	(void)!send(fd, s.data(), s.size(), MSG_NOSIGNAL);
 	::close(fd);
 }
@@ -69,19 +71,19 @@ void ControlServer::serve(std::span<pollfd> also, int timeout_ms,
 		Client &c = clients_[i - first - 1];
 		char buf[4096];
 		ssize_t r = read(c.fd, buf, sizeof(buf));
-		if (r > 0)
-			c.in.append(buf, size_t(r));
-		size_t nl = c.in.find('\n');
-		if (nl == std::string::npos && c.in.size() > kMaxRequest) {
-			// A request never ends: answer once and hang up, rather
-			// than buffer whatever a client cares to send.
-			reply(c.fd, {{"error", "request longer than " + std::to_string(kMaxRequest) + " bytes"}});
+		std::optional<std::string> line;
+		try {
+			if (r > 0)
+				line = take_request_line(c.in, {buf, size_t(r)});
+		} catch (const Error &e) {
+			reply(c.fd, {{"ok", false}, {"error", e.what()}});
 			c.fd = -1;
-		} else if (nl != std::string::npos) {
-			std::string line = c.in.substr(0, nl);
+			continue;
+		}
+		if (line) {
 			int fd = c.fd;
 			c.fd = -1;	// handed over: the handler replies and closes it
-			on_request(fd, line);
+			on_request(fd, *line);
 		} else if (r <= 0) {
 			::close(c.fd);
 			c.fd = -1;

@@ -36,9 +36,9 @@ public:
 	// Sends one reply line and closes the client.
 	static void reply(int fd, const nlohmann::json &j) noexcept;
 
-	// A request is one line of at most kMaxRequest bytes; at most
-	// kMaxClients clients may be part-way through one.
-	static constexpr size_t kMaxRequest = 64 * 1024, kMaxClients = 64;
+	// At most kMaxClients clients may be part-way through a request
+	// (control_request.h bounds each request).
+	static constexpr size_t kMaxClients = 64;
 
 private:
 	struct Client {

@@ -273,21 +273,13 @@ Part *Supervisor::find(const std::string &name)
 void Supervisor::handle(int fd, const std::string &line)
 {
 	auto fail = [fd](const std::string &why) { ControlServer::reply(fd, {{"ok", false}, {"error", why}}); };
-	json req;
+	ControlRequest req;
 	try {
-		req = json::parse(line);
-	} catch (const json::exception &) {
-		return fail("request is not JSON");
+		req = parse_control_request(line);
+	} catch (const Error &e) {
+		return fail(e.what());
 	}
-	// A field of the wrong type is refused like a missing one, never
-	// thrown at the control loop (a stray exception there would end the
-	// supervisor: tests/hostile_partition_test.cpp sends such requests).
-	if (!req.is_object())
-		return fail("request is not a JSON object");
-	for (const char *k : {"cmd", "name"})
-		if (req.contains(k) && !req[k].is_string())
-			return fail(std::string("'") + k + "' must be a string");
-	std::string cmd = req.value("cmd", "");
+	const std::string &cmd = req.cmd;
 	if (cmd == "status" || cmd == "list") {
 		try {
 			return ControlServer::reply(fd, status());
@@ -301,11 +293,10 @@ void Supervisor::handle(int fd, const std::string &line)
 		return;
 	}
 	if (cmd.rfind("sdp-", 0) == 0)
-		return handle_sdp(fd, cmd, req);
-	std::string name = req.value("name", "");
-	Part *p = find(name);
+		return handle_sdp(fd, req);
+	Part *p = find(req.name);
 	if (!p)
-		return fail(cmd.empty() ? "no command" : "no partition named '" + name + "'");
+		return fail("no partition named '" + req.name + "'");
 	bool running = p->state == PState::running || p->state == PState::starting;
 	if (!p->waiters.empty() && p->state != PState::running && p->state != PState::stopped)
 		return fail("partition " + p->spec.name + " is " + to_string(p->state));

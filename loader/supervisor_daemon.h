@@ -12,6 +12,7 @@
 // supervisor_control.cpp, status in supervisor_status.cpp.
 #pragma once
 
+#include "control_request.h"
 #include "control_server.h"
 #include "data_path.h"
 #include "exports.h"
@@ -119,7 +120,7 @@ private:
 	// supervisor_storage.cpp
 	void setup_storage();
 	void start_exports();
-	void handle_sdp(int fd, const std::string &cmd, const json &req);
+	void handle_sdp(int fd, const ControlRequest &req);
 
 	// supervisor_status.cpp
 	json part_json(const Part &p, const FramePool::PartInfo &fi, const FramePool::Tally *t) const;

@@ -21,34 +21,32 @@ void Supervisor::start_exports()
 			exports_.start(*storage_, {v.name, v.export_path, v.export_writable, v.export_direct, true});
 }
 
-void Supervisor::handle_sdp(int fd, const std::string &cmd, const json &req)
+void Supervisor::handle_sdp(int fd, const ControlRequest &req)
 {
-	auto str = [&](const char *k) { return req.value(k, std::string()); };
+	const std::string &cmd = req.cmd;
 	try {
 		if (!storage_)
 			throw Error("the topology has no volume (add a [[volume]] to it, docs/topology.md)");
 		json r{{"ok", true}};
 		if (cmd == "sdp-open") {
 			// The session keeps the connection: no reply line.
-			return storage_->open_session(fd, str("volume"), str("as"));
+			return storage_->open_session(fd, req.volume, req.as);
 		} else if (cmd == "sdp-status") {
 			r.update(storage_->status());
 			r["exports"] = exports_.list();
 		} else if (cmd == "sdp-load") {
-			r["program"] = storage_->load(str("path"), str("prog"));
+			r["program"] = storage_->load(req.path, req.prog);
 		} else if (cmd == "sdp-unload") {
-			storage_->unload(str("prog"));
+			storage_->unload(req.prog);
 		} else if (cmd == "sdp-attach") {
-			r.update(storage_->attach(str("volume"), str("prog"),
-						  req.value("maps", std::vector<std::string>{})));
+			r.update(storage_->attach(req.volume, req.prog, req.maps));
 		} else if (cmd == "sdp-detach") {
-			storage_->detach(str("volume"));
+			storage_->detach(req.volume);
 		} else if (cmd == "sdp-export") {
-			exports_.start(*storage_, {str("volume"), str("mountpoint"), req.value("writable", false),
-						   req.value("direct", false)});
+			exports_.start(*storage_, {req.volume, req.mountpoint, req.writable, req.direct});
 			r["exports"] = exports_.list();
 		} else if (cmd == "sdp-unexport") {
-			exports_.stop(str("mountpoint"));
+			exports_.stop(req.mountpoint);
 		} else {
 			throw Error("unknown command '" + cmd + "'");
 		}

@@ -3,6 +3,7 @@
 #include "executor.h"
 
 #include <mkdp/error.h>
+#include <mkdp_ring.h>
 
 #include <charconv>
 #include <limits>
@@ -101,6 +102,12 @@ RequestFile parse_requests(std::string_view text, const std::string &source)
 				fail("sector '" + w[1] + "' is not a number");
 			if (!number(w[2], r.md.len))
 				fail("length '" + w[2] + "' is not a number of bytes below 4 GiB");
+			// Only what the storage ring lets through to a program
+			// (ring.h): whole sectors, and data for reads and writes.
+			if (r.md.len % MKDP_SECTOR_SIZE)
+				fail("length " + w[2] + " is not a multiple of " + std::to_string(MKDP_SECTOR_SIZE) + " bytes");
+			if (!r.md.len && (op == SDP_OP_READ || op == SDP_OP_WRITE))
+				fail(w[0] + " needs a length above 0");
 			next = 3;
 		}
 		for (size_t i = next; i < w.size(); i++) {

@@ -51,7 +51,8 @@ __attribute__((target("waitpkg"))) void umwait()
 }
 __attribute__((target("mwaitx"))) void monitorx(const void *addr)
 {
-	_mm_monitorx(addr, 0, 0);
+	// clang's prototype takes void *, gcc's const void *: the cast suits both.
+	_mm_monitorx(const_cast<void *>(addr), 0, 0);
 }
 __attribute__((target("mwaitx"))) void mwaitx()
 {

@@ -166,7 +166,8 @@ MachineFacts probe_machine(const Topology &t)
 std::vector<Conflict> check(const Topology &t, const MachineFacts &m)
 {
 	std::vector<Conflict> out;
-	auto add = [&](uint32_t line, std::string what) { out.push_back({std::move(what), line}); };
+	// Names and paths come from the file: one_line keeps each conflict on one.
+	auto add = [&](uint32_t line, const std::string &what) { out.push_back({one_line(what), line}); };
 
 	if (t.partitions.empty())
 		add(0, "no partitions: declare at least one [[partition]]");
