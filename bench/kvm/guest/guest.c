@@ -48,6 +48,17 @@ static inline void store16(volatile uint16_t *p, uint16_t v)
 	*p = v;
 }
 
+/* Spins until the device has used more than `seen` chains; returns its
+ * used index, the ring entries up to it readable. */
+static inline uint16_t wait_used(volatile struct kvmb_vq_used *used, uint16_t seen)
+{
+	uint16_t end;
+	while ((end = load16(&used->idx)) == seen)
+		pause();
+	barrier();
+	return end;
+}
+
 struct interrupt_frame;
 
 __attribute__((interrupt)) static void on_irq(struct interrupt_frame *f)
@@ -127,12 +138,7 @@ static void net_rx(uint64_t count, int stamped)
 	store16(&avail->idx, avail_idx);
 	uint64_t sum = 0, done = 0, logged = 0;
 	while (done < count) {
-		uint16_t end = load16(&used->idx);
-		if (end == used_idx) {
-			pause();
-			continue;
-		}
-		barrier();
+		uint16_t end = wait_used(used, used_idx);
 		for (; used_idx != end && done < count; used_idx++, done++) {
 			uint32_t id = used->ring[used_idx % KVMB_NET_QSIZE].id;
 			uint32_t len = used->ring[used_idx % KVMB_NET_QSIZE].len;
@@ -204,12 +210,7 @@ static void blk(uint64_t count, unsigned depth, int write, uint64_t blocks)
 		blk_post(&vr, &avail_idx, s, write, blocks, started);
 	store16(&avail->idx, avail_idx);
 	while (done < count) {
-		uint16_t end = load16(&used->idx);
-		if (end == used_idx) {
-			pause();
-			continue;
-		}
-		barrier();
+		uint16_t end = wait_used(used, used_idx);
 		for (; used_idx != end; used_idx++) {
 			unsigned s = used->ring[used_idx % KVMB_BLK_QSIZE].id / 3;
 			const uint8_t *status = (const uint8_t *)(uintptr_t)(KVMB_BLK_HDR + s * 32u + 16);
