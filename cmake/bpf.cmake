@@ -7,8 +7,15 @@
 # INTERFACE target <name>_skel whose include path holds the skeleton.
 find_program(CLANG_BPF NAMES clang clang-14 clang-15 clang-16 REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
-execute_process(COMMAND ${CMAKE_C_COMPILER} -dumpmachine
+# The multiarch directory of the UAPI headers (asm/types.h). -print-multiarch
+# names it for GCC and clang alike; clang's -dumpmachine gives the target
+# triple instead (x86_64-pc-linux-gnu), which is no directory on Debian.
+execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch
                 OUTPUT_VARIABLE MKDP_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT MKDP_MULTIARCH)
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -dumpmachine
+                  OUTPUT_VARIABLE MKDP_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+endif()
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64")
   set(MKDP_BPF_ARCH x86)
 elseif(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64")

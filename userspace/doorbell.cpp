@@ -51,7 +51,9 @@ __attribute__((target("waitpkg"))) void umwait()
 }
 __attribute__((target("mwaitx"))) void monitorx(const void *addr)
 {
-	_mm_monitorx(addr, 0, 0);
+	// clang's intrinsic takes a void *, GCC's a const void *: both
+	// accept a non-const pointer (monitoring never writes the line).
+	_mm_monitorx(const_cast<void *>(addr), 0, 0);
 }
 __attribute__((target("mwaitx"))) void mwaitx()
 {
