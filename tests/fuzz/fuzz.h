@@ -9,6 +9,7 @@
 // runs every corpus file once (ctest fuzz_replay.NAME, in make test).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -41,7 +42,8 @@ public:
 	{
 		T v{};
 		size_t k = std::min(sizeof(T), n_);
-		std::memcpy(&v, p_, k);
+		if (k)	// an empty input may come as a null pointer
+			std::memcpy(&v, p_, k);
 		p_ += k;
 		n_ -= k;
 		return v;
