@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <sanitizer/asan_interface.h>
 #include <vector>
 
 #include "fuzz.h"
@@ -93,16 +94,12 @@ enum Op : uint8_t {
 template <class D> class Run {
 public:
 	Run(mkdp::fuzz::Input &in, uint32_t entries, const DescBounds &b)
-		: in_(in), entries_(entries), bounds_(b),
-		  bytes_(sizeof(mkdp_ring) + size_t(entries) * sizeof(D)),
-		  mem_(static_cast<uint8_t *>(::operator new(bytes_, std::align_val_t(MKDP_CACHELINE))))
+		: in_(in), entries_(entries), bounds_(b), mem_(ring_memory(entries))
 	{
-		std::memset(mem_, 0, bytes_);
 		ctl()->producer = in.take<uint32_t>();
 		ctl()->consumer = in.take<uint32_t>();
 		attach();
 	}
-	~Run() { ::operator delete(mem_, std::align_val_t(MKDP_CACHELINE)); }
 
 	void run()
 	{
@@ -111,6 +108,21 @@ public:
 	}
 
 private:
+	// A zeroed ring of `entries` slots in a heap block of exactly its size.
+	// One block per ring size, kept across inputs: a fresh one each time
+	// costs page faults (ASan's quarantine keeps freed blocks from reuse),
+	// which made most of an execution's time.
+	static uint8_t *ring_memory(uint32_t entries)
+	{
+		static uint8_t *blocks[32];
+		uint8_t *&m = blocks[__builtin_ctz(entries)];
+		size_t bytes = sizeof(mkdp_ring) + size_t(entries) * sizeof(D);
+		if (!m)
+			m = static_cast<uint8_t *>(::operator new(bytes, std::align_val_t(MKDP_CACHELINE)));
+		std::memset(m, 0, bytes);
+		return m;
+	}
+
 	mkdp_ring *ctl() { return reinterpret_cast<mkdp_ring *>(mem_); }
 	D *slots() { return reinterpret_cast<D *>(ctl() + 1); }
 	D slot(uint32_t idx) { return slots()[idx & (entries_ - 1)]; }
@@ -131,27 +143,41 @@ private:
 		published_.push_back(p);
 	}
 
-	// Whether the consumer may take slots up to `end`: some producer index
-	// published since the last release was at least that far, and within a
-	// ring of what was released.
-	bool published_up_to(uint32_t end) const
+	// Whether the consumer may take slots up to `end`: the producer index,
+	// now or as published before (the consumer may have cached it), was at
+	// least that far, and within a ring of what was released.
+	bool published_up_to(uint32_t end)
 	{
+		// The consumer may have cached the current index in this call:
+		// it is a past one from now on.
+		if (published_.empty() || published_.back() != ctl()->producer)
+			published_.push_back(ctl()->producer);
 		uint32_t want = end - released_;
-		if (want == 0)
-			return true;
-		for (uint32_t p : published_)
-			if (p - released_ <= entries_ && p - released_ >= want)
-				return true;
-		return false;
+		auto covers = [&](uint32_t p) { return p - released_ <= entries_ && p - released_ >= want; };
+		return want == 0 || std::any_of(published_.begin(), published_.end(), covers);
 	}
 
-	// The descriptors of n slots from idx, as they are now, and their verdicts.
-	std::vector<D> snapshot(uint32_t idx, uint32_t n)
+	// The descriptors of n slots from idx, as they are now.
+	const std::vector<D> &snapshot(uint32_t idx, uint32_t n)
 	{
-		std::vector<D> v;
+		static std::vector<D> v;	// its capacity outlives the input
+		v.clear();
 		for (uint32_t i = 0; i < n; i++)
 			v.push_back(slot(idx + i));
 		return v;
+	}
+
+	// Room for exactly n descriptors, for the consumer to write: a block
+	// kept across inputs whose bytes past n are poisoned, so ASan reports
+	// a write past them as it would past an exact-size allocation (which,
+	// fresh for every batch, cost more than the rest of the input).
+	static D *out_buffer(uint32_t n)
+	{
+		constexpr uint32_t kMax = 1024;	// the largest ring, more than a u8 count
+		static D *buf = new D[kMax];
+		ASAN_UNPOISON_MEMORY_REGION(buf, sizeof(D) * kMax);
+		ASAN_POISON_MEMORY_REGION(buf + n, sizeof(D) * (kMax - n));
+		return buf;
 	}
 
 	// out[0, got) must be exactly the valid ones of want, in order, and
@@ -175,12 +201,12 @@ private:
 		uint32_t idx = 0;
 		uint32_t n = c_.peek(nb, &idx);
 		FUZZ_CHECK(n <= nb && n <= entries_);
+		FUZZ_CHECK(published_up_to(peeked_ + n));
 		if (!n)
 			return;
 		FUZZ_CHECK(idx == peeked_);
 		peeked_ += n;
 		FUZZ_CHECK(peeked_ - released_ <= entries_);
-		FUZZ_CHECK(published_up_to(peeked_));
 		last_idx_ = idx;
 		last_n_ = n;
 		cancellable_ = true;
@@ -195,9 +221,10 @@ private:
 		cancellable_ = false;
 	}
 
-	// Producer indices no longer within a ring of the released one cannot
-	// justify a later peek (one the consumer cached was within a ring
-	// when it was read, and the released index only moves towards it).
+	// Past producer indices no longer within a ring of the released one
+	// cannot justify a later peek (one the consumer cached was within a
+	// ring when it was read, and the released index only moves towards
+	// it).
 	void prune()
 	{
 		std::erase_if(published_, [&](uint32_t p) { return p - released_ > entries_; });
@@ -254,11 +281,11 @@ private:
 		case kFetchBatch: {
 			if (!last_n_)
 				break;
-			std::vector<D> want = snapshot(last_idx_, last_n_);
-			std::vector<D> out(last_n_);
+			const std::vector<D> &want = snapshot(last_idx_, last_n_);
+			D *out = out_buffer(last_n_);
 			uint64_t rejected = c_.rejected();
-			uint32_t got = c_.fetch_batch(last_idx_, last_n_, out.data());
-			check_batch(want, out.data(), got, rejected);
+			uint32_t got = c_.fetch_batch(last_idx_, last_n_, out);
+			check_batch(want, out, got, rejected);
 			cancellable_ = false;
 			break;
 		}
@@ -277,15 +304,13 @@ private:
 		case kConsume: {
 			release();
 			uint32_t max = in_.take<uint8_t>();
-			std::vector<D> out(max);
-			// What a peek would see: the slots from the released index.
-			std::vector<D> want = snapshot(released_, std::min(max, entries_));
+			D *out = out_buffer(max);
 			uint64_t rejected = c_.rejected();
 			uint32_t taken = 0;
-			uint32_t got = c_.consume(out.data(), max, &taken);
+			uint32_t got = c_.consume(out, max, &taken);
 			FUZZ_CHECK(taken <= max && taken <= entries_ && got <= taken);
-			want.resize(taken);
-			check_batch(want, out.data(), got, rejected);
+			// The slots from the released index: what its peek saw.
+			check_batch(snapshot(released_, taken), out, got, rejected);
 			peeked_ += taken;
 			FUZZ_CHECK(published_up_to(peeked_));
 			released_ = peeked_;
@@ -305,7 +330,6 @@ private:
 	mkdp::fuzz::Input &in_;
 	uint32_t entries_;
 	DescBounds bounds_;
-	size_t bytes_;
 	uint8_t *mem_;
 	Consumer<D> c_;
 	uint32_t released_ = 0, peeked_ = 0;	// the consumer's indices, as the model has them
