@@ -126,6 +126,7 @@ nlohmann::json StoragePlane::status()
 					{"requests", v.requests},
 					{"bad_requests", v.bad},
 					{"bad_completions", st.bad_completions},
+					{"outside_volume", st.invalid},
 					{"outstanding", v.fe->outstanding()},
 					{"verdicts", verdicts},
 					{"per_partition", per_part},
