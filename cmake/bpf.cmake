@@ -7,11 +7,12 @@
 # INTERFACE target <name>_skel whose include path holds the skeleton.
 find_program(CLANG_BPF NAMES clang clang-14 clang-15 clang-16 REQUIRED)
 find_program(BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
-# The multiarch directory of asm/types.h: CMake's, since clang's
-# -dumpmachine says x86_64-pc-linux-gnu where Debian has x86_64-linux-gnu.
-if(CMAKE_LIBRARY_ARCHITECTURE)
-  set(MKDP_MULTIARCH ${CMAKE_LIBRARY_ARCHITECTURE})
-else()
+# The multiarch directory of the UAPI headers (asm/types.h). -print-multiarch
+# names it for GCC and clang alike; clang's -dumpmachine gives the target
+# triple instead (x86_64-pc-linux-gnu), which is no directory on Debian.
+execute_process(COMMAND ${CMAKE_C_COMPILER} -print-multiarch
+                OUTPUT_VARIABLE MKDP_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT MKDP_MULTIARCH)
   execute_process(COMMAND ${CMAKE_C_COMPILER} -dumpmachine
                   OUTPUT_VARIABLE MKDP_MULTIARCH OUTPUT_STRIP_TRAILING_WHITESPACE)
 endif()

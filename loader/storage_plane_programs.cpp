@@ -128,6 +128,7 @@ nlohmann::json StoragePlane::status()
 					{"bad_completions", st.bad_completions},
 					{"cq_rejected", st.cq_rejected},
 					{"cq_corrupt_index", st.cq_corrupt},
+					{"outside_volume", st.invalid},
 					{"outstanding", v.fe->outstanding()},
 					{"verdicts", verdicts},
 					{"per_partition", per_part},

@@ -2,6 +2,7 @@
 #include "frontend.h"
 
 #include <mkdp/error.h>
+#include <mkdp/ring.h>
 
 #include <cerrno>
 #include <cstring>
@@ -73,19 +74,47 @@ void Frontend::answer(const Request &r, int32_t status, uint32_t bytes, uint8_t 
 	answered_.push_back({r.tag, status, bytes, verdict});
 }
 
+// Whether r is a request its volume can serve: a known op on a volume that
+// exists; any op but FLUSH a range of whole sectors inside the volume, READ
+// and WRITE at least one sector. The workers check the same against their
+// backends, but requests an SDP program answers itself (SDP_COMPLETE,
+// SDP_DROP) never reach a worker: without this a read past the end of a
+// volume completed with zeros and status 0.
+bool Frontend::fits(const Request &r) const noexcept
+{
+	if (r.op > SDP_OP_MAX || r.volume >= volumes_.size())
+		return false;
+	if (r.op == SDP_OP_FLUSH)
+		return true;
+	bool rw = r.op == SDP_OP_READ || r.op == SDP_OP_WRITE;
+	if (r.len % MKDP_SECTOR_SIZE || (rw && r.len == 0))
+		return false;
+	uint64_t size = volumes_[r.volume].size;
+	return r.sector <= size / MKDP_SECTOR_SIZE && in_area(r.sector * MKDP_SECTOR_SIZE, r.len, size);
+}
+
 void Frontend::submit(std::span<const Request> reqs)
 {
-	mds_.resize(reqs.size());
-	verdicts_.assign(reqs.size(), SDP_PASS);
+	// Only requests that fit their volume are judged: a program may rely
+	// on the range it sees, as an XDP program on the frame's bounds.
+	mds_.clear();
+	judged_.clear();
 	for (size_t i = 0; i < reqs.size(); i++) {
 		const Request &r = reqs[i];
-		mds_[i] = {r.op, r.flags, r.volume, r.queue, uint16_t(r.tag), r.sector, r.len, r.part, 0, 0};
+		if (!fits(r)) {
+			stats_.invalid++;
+			answer(r, -EINVAL, 0, SDP_DROP);
+			continue;
+		}
+		mds_.push_back({r.op, r.flags, r.volume, r.queue, uint16_t(r.tag), r.sector, r.len, r.part, 0, 0});
+		judged_.push_back(i);
 	}
-	if (program_ && !reqs.empty())
+	verdicts_.assign(mds_.size(), SDP_PASS);
+	if (program_ && !mds_.empty())
 		program_->run(mds_, verdicts_.data());
 	outstanding_ += reqs.size();
-	for (size_t i = 0; i < reqs.size(); i++)
-		route(reqs[i], mds_[i], verdicts_[i]);
+	for (size_t k = 0; k < mds_.size(); k++)
+		route(reqs[judged_[k]], mds_[k], verdicts_[k]);
 	publish();
 }
 
@@ -105,9 +134,11 @@ void Frontend::publish()
 
 void Frontend::route(const Request &r, const sdp_md &md, uint8_t verdict)
 {
+	// SDP_PROGRAM clamps what the request function returns, but the
+	// executor runs any object with its entry point and batch map.
+	if (verdict > SDP_ACTION_MAX)
+		verdict = SDP_ABORTED;
 	stats_.verdicts[verdict]++;
-	if (r.volume >= volumes_.size())
-		return answer(r, -EINVAL, 0, verdict);
 	switch (verdict) {
 	case SDP_DROP:
 		return answer(r, md.err > 0 ? -md.err : -EIO, 0, verdict);

@@ -7,6 +7,9 @@
 //   SDP_DROP      completed at once with the program's errno
 //   SDP_COMPLETE  completed at once (a read returns zeros)
 //   SDP_ABORTED   completed at once with EIO, counted apart
+// Requests outside their volume (a range past its end, partial sectors, an
+// unknown op or volume) are not judged: they complete at once with EINVAL
+// (verdict SDP_DROP), counted apart.
 // A lane is one partition's pair of storage rings and the area their
 // buffers live in (a region shared with that partition): the front end
 // copies a write's data into the lane's area once, and a read's data out of
@@ -69,6 +72,7 @@ struct FrontendStats {
 	// front end has had: descriptors that failed validation, and
 	// impossible producer indices (a worker scribbled its ring).
 	uint64_t cq_rejected = 0, cq_corrupt = 0;
+	uint64_t invalid = 0;		// requests outside their volume's rules: EINVAL, never judged
 };
 
 class Frontend {
@@ -118,6 +122,7 @@ private:
 		std::deque<Pending> waiting;		// judged, no room yet
 		uint32_t staged = 0;			// posted, not yet published
 	};
+	bool fits(const Request &r) const noexcept;
 	void route(const Request &r, const sdp_md &md, uint8_t verdict);
 	void answer(const Request &r, int32_t status, uint32_t bytes, uint8_t verdict);
 	bool post(LaneState &l, const Pending &p);
@@ -131,7 +136,8 @@ private:
 	std::vector<std::optional<LaneState>> lanes_;	// by partition
 	std::vector<VolumeInfo> volumes_;
 	std::vector<Completion> answered_;	// completed by the front end itself
-	std::vector<sdp_md> mds_;
+	std::vector<sdp_md> mds_;		// the requests of a batch that fit (fits())
+	std::vector<size_t> judged_;		// their indices in the batch
 	std::vector<uint8_t> verdicts_;
 	uint64_t outstanding_ = 0;
 	FrontendStats stats_;

@@ -320,6 +320,25 @@ TEST_F(Ring, HostileProducerIndexIsCorruptAndDeliversNothing)
 	c.release(8);
 }
 
+// Slots peeked and not yet released are still the consumer's: a producer
+// index a ring ahead of what was released but not of what was peeked is
+// corrupt, or those slots would come out a second time as new entries
+// (found by tests/fuzz ring_consumer).
+TEST_F(Ring, HostileProducerIndexPastSlotsStillHeld)
+{
+	mkdp_ring *ctl = control(r, "fill");
+	auto c = r.consumer<FrameAddr>("fill");
+	uint32_t idx;
+	ctl->producer = 8;
+	EXPECT_EQ(c.peek(8, &idx), 8u);	// all eight held, none released
+	ctl->producer = 12;
+	EXPECT_EQ(c.peek(8, &idx), 0u);
+	EXPECT_EQ(c.corrupt(), 1u);
+	c.release(8);
+	EXPECT_EQ(c.peek(8, &idx), 4u);	// sane once the slots are handed back
+	EXPECT_EQ(idx, 8u);
+}
+
 TEST_F(Ring, HostileProducerIndexBeforeTheConsumerAttaches)
 {
 	// A consumer attaching to a ring the other side already poisoned.

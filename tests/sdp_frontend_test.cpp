@@ -158,6 +158,28 @@ TEST_F(SdpFrontend, NeverWrittenReadsCompleteInTheProgramWithZeros)
 	EXPECT_TRUE(path.fe->stats().per_partition.empty()) << "no partition saw it";
 }
 
+// A request outside its volume fails with EINVAL before the program sees
+// it: zero_fill used to answer a read past the end with zeros and status 0
+// (found by tests/fuzz sdp_request).
+TEST_F(SdpFrontend, RequestsOutsideTheVolumeFailUnjudged)
+{
+	Path path("zero_fill");
+	std::vector<uint8_t> buf(4096, 0xee), last(4096, 0xee);
+	uint64_t end = kVolume / 512;
+	auto got = path.run({{SDP_OP_READ, 0, 0, 1, end, 4096, buf.data(), 0},		// past the end
+			     {SDP_OP_READ, 0, 0, 2, end - 1, 1024, buf.data(), 0},	// across it
+			     {SDP_OP_READ, 0, 0, 3, 0, 100, buf.data(), 0},		// partial sector
+			     {SDP_OP_READ, 0, 1, 4, 0, 512, buf.data(), 0},		// no such volume
+			     {SDP_OP_READ, 0, 0, 5, end - 8, 4096, last.data(), 0}});	// the last 4 KiB
+	for (uint32_t tag = 1; tag <= 4; tag++)
+		EXPECT_EQ(got[tag].status, -EINVAL) << "tag " << tag;
+	EXPECT_EQ(path.fe->stats().invalid, 4u);
+	EXPECT_TRUE(std::all_of(buf.begin(), buf.end(), [](uint8_t b) { return b == 0xee; }))
+		<< "nothing was written to the refused requests' buffer";
+	EXPECT_EQ(got[5].status, 0);
+	EXPECT_EQ(got[5].verdict, SDP_COMPLETE);
+}
+
 // Write-zeroes goes to the owner's ring like any other op (it used to be
 // answered EIO in the front end) and zeroes the range on the volume.
 TEST_F(SdpFrontend, WriteZeroesPassesToTheOwnersWorker)

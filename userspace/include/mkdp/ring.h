@@ -341,9 +341,15 @@ public:
 		if (n == 0) {
 			cached_prod_ = detail::load_acquire(&ctl_->producer);
 			n = cached_prod_ - cached_cons_;
-			// A producer index more than a ring ahead is hostile
-			// or corrupt: deliver nothing rather than stale slots.
-			if (n > mask_ + 1) {
+			// A producer index more than a ring ahead of what was
+			// released, or behind what was peeked, is hostile or
+			// corrupt: deliver nothing rather than stale slots.
+			// Ahead of the released index, not the peeked one:
+			// slots peeked and not yet released are still ours, and
+			// counting from the peeked index would hand them out a
+			// second time as new entries.
+			uint32_t held = cached_cons_ - cons_;
+			if (n > mask_ + 1 - held) {
 				cached_prod_ = cached_cons_;
 				corrupt_++;
 				return 0;
