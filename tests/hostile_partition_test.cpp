@@ -118,11 +118,6 @@ void storage_traffic(const std::atomic<bool> &stop, uint64_t &ok, std::string &f
 	}
 }
 
-json volume(const std::string &name)
-{
-	return volume_status(name);
-}
-
 TEST_F(HostileTest, MisbehavingPartitionCostsTheOthersNothing)
 {
 	VolumeBed bed;
@@ -166,7 +161,7 @@ TEST_F(HostileTest, MisbehavingPartitionCostsTheOthersNothing)
 	};
 	auto counted = [&](const json &st) {
 		json p0 = part(st, "p0"), p1 = part(st, "p1");
-		json v0 = volume("v0"), f0 = volume("f0");
+		json v0 = volume_status("v0"), f0 = volume_status("f0");
 		return n(p1, "frames", "refused_returns") > 0 && n(p1, "frames", "ret_corrupt_index") > 0 &&
 		       n(p0, "bad_desc") > 0 && n(p0, "fwd_corrupt_index") > 0 && n(f0, "cq_rejected") > 0 &&
 		       n(f0, "cq_corrupt_index") > 0 && n(v0, "cq_rejected") > 0;
@@ -176,7 +171,7 @@ TEST_F(HostileTest, MisbehavingPartitionCostsTheOthersNothing)
 	control.join();
 	storage.join();
 	EXPECT_TRUE(counted(st)) << "p0 " << part(st, "p0").dump() << "\np1 " << part(st, "p1").dump() << "\nf0 "
-				 << volume("f0").dump() << "\nv0 " << volume("v0").dump();
+				 << volume_status("f0").dump() << "\nv0 " << volume_status("v0").dump();
 
 	// The survivor: its whole flow, its storage, still its first process.
 	json end = expect_delivered_or_counted("p0", per_flow, bed.netns());
