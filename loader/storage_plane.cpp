@@ -179,11 +179,13 @@ uint32_t StoragePlane::pass() noexcept
 		Vol &v = *vp;
 		work += take(v);
 		uint32_t n = v.fe->reap(done_);
+		uint64_t now = n ? now_ns() : 0;
 		for (uint32_t i = 0; i < n; i++) {
 			Session *s = sessions_[done_[i].tag >> 16].get();
 			if (!s)
 				continue;
 			s->outstanding--;
+			v.latency.record(now - s->taken_ns[(done_[i].tag & 0xffff) % sdp::kStorageEntries]);
 			deliver(*s, {done_[i].tag & 0xffff, done_[i].status, done_[i].bytes, 0});
 		}
 		work += n;

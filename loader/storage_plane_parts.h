@@ -11,6 +11,7 @@
 
 #include <executor.h>
 #include <frontend.h>
+#include <latency_histogram.h>
 #include <storage_rings.h>
 #include <storage_worker.h>
 
@@ -46,6 +47,7 @@ struct StoragePlane::Session {
 	Doorbell sq_bell, cq_bell;
 	std::span<uint8_t> data;
 	uint64_t busy[(sdp::kStorageEntries + 63) / 64] = {};	// client tags in flight
+	uint64_t taken_ns[sdp::kStorageEntries] = {};	// by client tag: when the plane took it (latency)
 	uint32_t outstanding = 0;	// requests in the front end
 	bool closing = false;		// hung up: free once outstanding is 0
 	uint64_t bad = 0;		// descriptors its ring refused
@@ -66,6 +68,7 @@ struct StoragePlane::Vol {
 	std::unique_ptr<sdp::Frontend> fe;
 	std::map<uint32_t, std::unique_ptr<Lane>> lanes;	// by partition
 	uint64_t requests = 0, bad = 0;
+	sdp::LatencyHistogram latency;	// of the requests the front end completed
 	~Vol();
 };
 

@@ -28,6 +28,17 @@ nlohmann::json program_json(const std::string &name, const sdp::Program &p, cons
 		{"maps", maps}};
 }
 
+// Only the buckets that counted something, each with its own count (not
+// cumulative) and inclusive upper bound: a reader sums what it needs.
+nlohmann::json latency_json(const sdp::LatencyHistogram &h)
+{
+	nlohmann::json b = nlohmann::json::array();
+	for (int i = 0; i < sdp::LatencyHistogram::kBuckets; i++)
+		if (h.buckets[i])
+			b.push_back({{"le_ns", sdp::LatencyHistogram::upper_ns(i)}, {"count", h.buckets[i]}});
+	return {{"count", h.count}, {"sum_ns", h.sum_ns}, {"buckets", b}};
+}
+
 } // namespace
 
 nlohmann::json StoragePlane::load(const std::string &path, const std::string &name)
@@ -132,7 +143,8 @@ nlohmann::json StoragePlane::status()
 					{"outstanding", v.fe->outstanding()},
 					{"verdicts", verdicts},
 					{"per_partition", per_part},
-					{"errors", errors}});
+					{"errors", errors},
+					{"request_latency_ns", latency_json(v.latency)}});
 		}
 	});
 	nlohmann::json progs = nlohmann::json::array();

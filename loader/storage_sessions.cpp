@@ -3,6 +3,7 @@
 // taking its requests into a volume's batch, answering it, ending it.
 #include "storage_plane_parts.h"
 
+#include <mkdp/cpu.h>
 #include <mkdp/error.h>
 #include <mkdp/fd_passing.h>
 
@@ -91,6 +92,7 @@ uint32_t StoragePlane::take(Vol &v) noexcept
 {
 	batch_.clear();
 	uint32_t taken = 0;
+	uint64_t now = 0;	// one clock read per batch, not per request
 	for (auto &sp : sessions_) {
 		if (!sp || sp->vol != v.id || sp->closing || !sp->backlog.empty())
 			continue;
@@ -115,6 +117,7 @@ uint32_t StoragePlane::take(Vol &v) noexcept
 			}
 			s.busy[d.tag / 64] |= bit;
 			s.outstanding++;
+			s.taken_ns[d.tag] = now ? now : (now = now_ns());
 			batch_.push_back({.op = uint8_t(d.op),
 					  .flags = uint8_t(d.flags & MKDP_SREQ_F_FUA ? SDP_F_FUA : 0),
 					  .volume = uint16_t(v.id),

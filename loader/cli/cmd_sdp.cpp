@@ -129,6 +129,25 @@ void print_list(const nlohmann::json &st)
 			    p["prog_id"].get<unsigned>());
 }
 
+// The buckets are log2: a quantile is known only up to its bucket's upper
+// bound, which is what is printed ("<=").
+void print_latency(const nlohmann::json &h)
+{
+	uint64_t count = h.value("count", 0ULL);
+	if (!count)
+		return;
+	auto quantile = [&](double q) {
+		uint64_t want = uint64_t(q * double(count) + 0.999999), seen = 0;
+		for (const auto &b : h["buckets"])
+			if ((seen += b["count"].get<uint64_t>()) >= want)
+				return b["le_ns"].get<uint64_t>();
+		return uint64_t(0);
+	};
+	std::printf("  %-11s  mean %.1f us  p50 <= %.1f us  p99 <= %.1f us  (submission to completion)\n", "latency",
+		    double(h["sum_ns"].get<uint64_t>()) / double(count) / 1e3, double(quantile(0.5)) / 1e3,
+		    double(quantile(0.99)) / 1e3);
+}
+
 void print_stats(const nlohmann::json &st, const std::string &only)
 {
 	bool found = false;
@@ -150,6 +169,7 @@ void print_stats(const nlohmann::json &st, const std::string &only)
 		line("verdicts", v["verdicts"]);
 		line("partitions", v["per_partition"]);
 		line("errors", v["errors"]);
+		print_latency(v.value("request_latency_ns", nlohmann::json::object()));
 	}
 	if (!only.empty() && !found)
 		throw Error("volume '" + only + "' does not exist");
@@ -247,7 +267,8 @@ void register_sdp(CLI::App &app)
 		a.json ? print_json(st) : print_list(st);
 	});
 	CLI::App *stats = sdp->add_subcommand(
-		"stats", "Per volume: requests, verdicts, which partitions served them, errors by errno.\n"
+		"stats", "Per volume: requests, verdicts, which partitions served them, errors by errno,\n"
+			 "request latency (log2 histogram, request_latency_ns in --json).\n"
 			 "Example: mkdp sdp stats v0 --json");
 	stats->add_option("VOLUME", a.volume, "only this volume");
 	stats->add_flag("-j,--json", a.json, "print JSON");
