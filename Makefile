@@ -19,9 +19,9 @@ PACKAGES := \
 	libcli11-dev nlohmann-json3-dev libtomlplusplus-dev \
 	libgtest-dev libgmock-dev libbenchmark-dev \
 	liburing-dev libfuse3-dev fuse3 \
-	libcap-dev \
+	libcap-dev libmicrohttpd-dev \
 	iproute2 iputils-ping ethtool fio stress-ng \
-	qemu-system-common e2fsprogs \
+	qemu-system-common e2fsprogs prometheus \
 	python3 python3-matplotlib
 
 .PHONY: all build deps demo test bench clean fuzz test-asan test-tsan

@@ -17,6 +17,7 @@ void register_rule(CLI::App &app);
 void register_stats(CLI::App &app);
 void register_part(CLI::App &app);
 void register_sdp(CLI::App &app);
+void register_exporter(CLI::App &app);
 void register_sdp_io(CLI::App &sdp);	// cmd_sdp_io.cpp
 
 } // namespace mkdp::cli

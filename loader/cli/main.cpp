@@ -92,6 +92,7 @@ int main(int argc, char **argv)
 	mkdp::cli::register_topology(app);
 	mkdp::cli::register_part(app);
 	mkdp::cli::register_sdp(app);
+	mkdp::cli::register_exporter(app);
 	mkdp::cli::register_bench(app);
 	mkdp::cli::register_demo(app);
 
