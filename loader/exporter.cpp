@@ -35,8 +35,10 @@ Listen parse_listen(const std::string &s)
 			     " or [::1]:9477)");
 	};
 	auto colon = s.rfind(':');
-	if (colon == std::string::npos || colon == 0)
+	if (colon == std::string::npos)
 		throw bad("no port");
+	if (colon == 0)
+		throw bad("no address");
 	std::string host = s.substr(0, colon), port = s.substr(colon + 1);
 	if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
 	    std::stoul(port) > 65535)
