@@ -65,7 +65,8 @@ TEST(Metrics, HelpAndTypeOncePerFamilyInFirstAddedOrder)
 TEST(Metrics, ValuesInTheFormatsNumbers)
 {
 	EXPECT_EQ(format_value(0), "0");
-	EXPECT_EQ(format_value(18446744073709551615.0), "1.8446744073709552e+19");
+	EXPECT_EQ(format_value(18446744073709551615.0), "18446744073709551616");	// a counter stays exact
+	EXPECT_EQ(format_value(1e22), "1e+22");
 	EXPECT_EQ(format_value(1.024e-6), "1.024e-06");
 	EXPECT_EQ(format_value(1.0 / 0.0), "+Inf");
 	EXPECT_EQ(format_value(-1.0 / 0.0), "-Inf");
