@@ -67,38 +67,28 @@ const char *type_name(Type t)
 	return "untyped";
 }
 
-} // namespace
-
-std::string escape_label_value(std::string_view v)
+// The format's two escapes: \ and newline everywhere, " in label values.
+std::string escape(std::string_view v, bool quotes)
 {
 	std::string o;
 	o.reserve(v.size());
 	for (char c : v) {
 		if (c == '\\')
 			o += "\\\\";
-		else if (c == '"')
-			o += "\\\"";
 		else if (c == '\n')
 			o += "\\n";
+		else if (c == '"' && quotes)
+			o += "\\\"";
 		else
 			o += c;
 	}
 	return o;
 }
 
-std::string escape_help(std::string_view v)
-{
-	std::string o;
-	for (char c : v) {
-		if (c == '\\')
-			o += "\\\\";
-		else if (c == '\n')
-			o += "\\n";
-		else
-			o += c;
-	}
-	return o;
-}
+} // namespace
+
+std::string escape_label_value(std::string_view v) { return escape(v, true); }
+std::string escape_help(std::string_view v) { return escape(v, false); }
 
 std::string format_value(double v)
 {
