@@ -30,7 +30,9 @@ public:
 	OwnNetns() : name_("mkdp-exp-" + std::to_string(getpid()))
 	{
 		for (const std::string &ns : netns_list())
-			if (ns.rfind("mkdp-exp-", 0) == 0 && ns != name_ && kill(std::stoi(ns.substr(9)), 0) && errno == ESRCH)
+			if (ns.rfind("mkdp-exp-", 0) == 0 && ns != name_ && ns.size() > 9 &&
+			    ns.find_first_not_of("0123456789", 9) == std::string::npos &&
+			    kill(std::stoi(ns.substr(9)), 0) && errno == ESRCH)
 				run_program({"ip", "netns", "del", ns});
 		run_program({"ip", "netns", "del", name_});
 		run_checked({"ip", "netns", "add", name_}, "ip netns add " + name_);
