@@ -22,9 +22,10 @@ PACKAGES := \
 	libcap-dev libmicrohttpd-dev \
 	iproute2 iputils-ping ethtool fio stress-ng \
 	qemu-system-common e2fsprogs prometheus \
-	python3 python3-matplotlib
+	python3 python3-matplotlib \
+	man-db bash-completion
 
-.PHONY: all build deps demo test bench clean fuzz test-asan test-tsan
+.PHONY: all build deps demo test bench clean fuzz test-asan test-tsan install
 
 all: build
 
@@ -48,6 +49,12 @@ build: $(BUILD)/CMakeCache.txt
 demo: deps
 	$(MAKE) build
 	$(MKDP) demo
+
+# mkdp, mkdp-partition, the man pages and the bash completion, under
+# PREFIX (default /usr/local): then `man mkdp` and Tab completion work.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
 
 test: deps
 	$(MAKE) build

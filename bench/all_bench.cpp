@@ -154,7 +154,8 @@ void register_all(CLI::App &bench)
 {
 	auto o = std::make_shared<AllOptions>();
 	CLI::App *cmd = bench.add_subcommand(
-		"all", "The partition data path against namespaces/cgroups and a KVM guest, network and storage,\n"
+		"all", "The partition data path against namespaces/cgroups and a KVM guest.\n"
+		"The partition data path against namespaces/cgroups and a KVM guest, network and storage,\n"
 		       "with the doorbell table, in one run: report.json, report.md and PNG plots in --out.\n\n"
 		       "Examples:\n"
 		       "  mkdp bench all --quick --out report     # under a minute: a smoke check\n"

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// bench sdp's storage figures share one backing file and one `mkdp up`:
+// bench sdp's storage figures share one backing file and one `mkdp topology up`:
 // a 256 MiB file in /var/tmp with every block written (a read of a hole
 // never reaches the disk), served as volume "bench" by partition p1 (its
 // process on CPU 1). The io_uring/SDP part (sdp_io.cpp) and the FUSE part

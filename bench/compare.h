@@ -23,7 +23,7 @@ class Vm;
 nlohmann::json measure_network_paths(DeliveryBed &bed, bool quick, int reps, kvm::Vm *vm = nullptr);
 
 // 4 KiB random reads and writes at depth 1 and 32 on the benchmark volume's
-// file: through `mkdp up` (client -> storage plane and program -> partition
+// file: through `mkdp topology up` (client -> storage plane and program -> partition
 // p1's worker, "partition") against io_uring on the same file from a
 // process in a cpuset cgroup of its own ("namespace"): IOPS and latency.
 // With a VM, the KVM path too: the guest's virtio-blk requests served by

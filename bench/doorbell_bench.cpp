@@ -256,7 +256,8 @@ void register_doorbell(CLI::App &bench)
 	static uint64_t budget_ns = 20000;
 	static bool realtime = false;
 	CLI::App *cmd = bench.add_subcommand(
-		"doorbell", "Doorbell strategies (polled, interrupt with futex or eventfd, adaptive,\n"
+		"doorbell", "Doorbells: polled, interrupt-style, adaptive, monitor and a bare IPI.\n"
+		"Doorbell strategies (polled, interrupt with futex or eventfd, adaptive,\n"
 			    "monitor) and a bare IPI (BPF_PROG_RUN on the other CPU) against a\n"
 			    "cache-line ping-pong between the same two CPUs: wake-up latency, latency\n"
 			    "and CPU at offered loads, idle CPU. Writes JSON, markdown and plots to --out\n"

@@ -232,9 +232,10 @@ void register_isolation(CLI::App &bench)
 {
 	static IsolationOptions o;
 	CLI::App *cmd = bench.add_subcommand(
-		"isolation", "Kill a partition with SIGKILL while traffic flows and restart it: survivor loss\n"
+		"isolation", "Kill a partition under traffic: what the others lose, how fast it is back.\n"
+		"Kill a partition with SIGKILL while traffic flows and restart it: survivor loss\n"
 			     "(goal 0), recovery time, leaked frames (goal 0). Needs root; brings up its own\n"
-			     "testbed and partitions (refuses while 'mkdp up' is running) and removes them.");
+			     "testbed and partitions (refuses while 'mkdp topology up' is running) and removes them.");
 	add_common_options(*cmd, o.common);
 	cmd->add_option("--frames", o.frames, "frames per flow and run")->capture_default_str();
 	cmd->add_option("--pps", o.pps, "send rate, both flows together")->capture_default_str();

@@ -50,7 +50,7 @@ nlohmann::json machine_info()
 
 void add_common_options(CLI::App &cmd, CommonOptions &o)
 {
-	cmd.add_flag("--json", o.json, "print one JSON document (machine, results, ratios)");
+	cmd.add_flag("-j,--json", o.json, "print one JSON document (machine, results, ratios)");
 	cmd.add_flag("--quick", o.quick, "fewer repetitions and shorter runs, for a smoke check");
 	cmd.add_option("--repetitions,-r", o.repetitions, "runs of every figure; medians are reported")
 		->check(CLI::Range(1, 1000))

@@ -457,7 +457,8 @@ void register_ring(CLI::App &bench)
 {
 	auto o = std::make_shared<Options>();
 	CLI::App *cmd = bench.add_subcommand(
-		"ring", "Cross-CPU throughput (batch 1, 16, 64, 256) and one-way latency of the\n"
+		"ring", "The mkdp ring against libxdp's ring: cross-CPU throughput and latency.\n"
+		"Cross-CPU throughput (batch 1, 16, 64, 256) and one-way latency of the\n"
 			"mkdp ring against libxdp's ring functions on the same ring, same run. Headline:\n"
 			"equal work (libxdp plus the same copy and checks); plain unchecked libxdp is\n"
 			"shown second. --quick: 3 repetitions of shorter runs.");

@@ -145,7 +145,8 @@ void register_sdp(CLI::App &bench)
 {
 	static SdpOptions o;
 	CLI::App *cmd = bench.add_subcommand(
-		"sdp", "The SDP executor's cost per request at batch 1, 16 and 64 (wall time as a caller\n"
+		"sdp", "SDP: the executor per request, storage I/O against io_uring, FUSE export.\n"
+		"The SDP executor's cost per request at batch 1, 16 and 64 (wall time as a caller\n"
 		       "sees it against the program's own run time, kernel BPF statistics), the same\n"
 		       "requests through the executor's alternatives (a user ring buffer, the batch as\n"
 		       "the program's context: figures or the verifier's refusal), and 4 KiB\n"

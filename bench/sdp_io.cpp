@@ -7,7 +7,7 @@
 // Two SDP paths. "SDP path": the front end in the benchmark's thread and a
 // worker thread pinned to CPU 1, both polling (nobody sleeps): the path's
 // own cost, a second CPU spent on the worker, which the figures do not hide.
-// "mkdp up": the whole path as deployed, the same file as a volume served
+// "mkdp topology up": the whole path as deployed, the same file as a volume served
 // by partition p1 (its process on CPU 1), the supervisor's storage plane
 // between, adaptive doorbells. The client runs on CPU 0 (see docs/sdp.md).
 #include "bench.h"
@@ -139,7 +139,7 @@ nlohmann::json measure_sdp_io(BenchVolume &bv, sdp::Program *prog, const std::st
 			up_ratios[key] = ms.median / us.median;
 			char line[200];
 			std::snprintf(line, sizeof(line),
-				      "    %-14s SDP path %8.0f IOPS (%.2fx), mkdp up %8.0f IOPS (%.2fx), io_uring %8.0f IOPS\n",
+				      "    %-14s SDP path %8.0f IOPS (%.2fx), mkdp topology up %8.0f IOPS (%.2fx), io_uring %8.0f IOPS\n",
 				      key.c_str(), ss.median, ss.median / us.median, ms.median, ms.median / us.median,
 				      us.median);
 			text += line;

@@ -251,7 +251,8 @@ void register_steer(CLI::App &bench)
 {
 	auto o = std::make_shared<SteerBenchOptions>();
 	CLI::App *cmd = bench.add_subcommand(
-		"steer", "Per-frame cost of the XDP steering policies (queue, hash, rules with 64k exact\n"
+		"steer", "The cost of each steering policy per frame, and delivery end to end.\n"
+		"Per-frame cost of the XDP steering policies (queue, hash, rules with 64k exact\n"
 			 "rules and 10k prefixes) against a bare XDP redirect, through BPF_PROG_RUN: the program\n"
 			 "alone, and delivered (live frames redirected into an AF_XDP socket on a testbed of\n"
 			 "its own); end to end, frames/s into the socket against the kernel stack into a\n"

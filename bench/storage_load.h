@@ -31,7 +31,7 @@ struct LoadResult {
 // the SDP worker sleeps, so a ratio compares the paths, not a wake-up).
 LoadResult uring_load(int fd, bool write, unsigned qd, uint64_t ops, bool latency = false);
 
-// Through a client session of a volume of `mkdp up` (sdp/client.h): the
+// Through a client session of a volume of `mkdp topology up` (sdp/client.h): the
 // storage plane with the volume's program, the owner partition's worker.
 LoadResult volume_load(sdp::Volume &v, bool write, unsigned qd, uint64_t ops, bool latency = false);
 

@@ -20,7 +20,7 @@ UpBed::UpBed(const std::string &tag, const std::string &extra_toml)
 {
 	if (int pid = supervisor_pid())
 		throw Error("mkdp is up (supervisor " + std::to_string(pid) +
-			    "): the benchmark brings up its own; run 'mkdp down' first");
+			    "): the benchmark brings up its own; run 'mkdp topology down' first");
 	testbed_up(TestbedOptions{ns_, 2});
 	file_ = "/tmp/" + ns_ + ".toml";
 	std::ofstream(file_) << Topology::testbed_toml(ns_) << extra_toml;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp up` for a benchmark: a testbed of its own (mkdp-b<tag>-<pid>), the
+// `mkdp topology up` for a benchmark: a testbed of its own (mkdp-b<tag>-<pid>), the
 // built-in topology on it plus whatever the benchmark appends, the
-// supervisor started as `mkdp up` starts it; all of it torn down by the
+// supervisor started as `mkdp topology up` starts it; all of it torn down by the
 // destructor, or when the constructor fails half-way.
 #pragma once
 

@@ -113,7 +113,7 @@ struct mkdp_steer_config {
 MKDP_STEER_STATIC_ASSERT(sizeof(struct mkdp_steer_config) == 72, "steer config size");
 
 /* steer_info[0]: who attached the program; written by the loader only, so
- * another process (and `mkdp status`) can tell mkdp's program from others. */
+ * another process (and `mkdp steer status`) can tell mkdp's program from others. */
 #define MKDP_STEER_MODE_NATIVE		1	/* driver XDP */
 #define MKDP_STEER_MODE_SKB		2	/* generic XDP */
 #define MKDP_STEER_ATTACH_SINGLE	1	/* the program itself is attached */

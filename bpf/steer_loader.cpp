@@ -204,7 +204,7 @@ Steering Steering::attach(const std::string &ifname, const AttachOptions &o)
 		// still belong to a program at work.
 		if (std::optional<Where> w = find_attached(old_id, old ? old->ifindex_ : 0))
 			throw Error("the pins at " + dir + " belong to mkdp's program on '" + ifname_of(w->ifindex) +
-				    "' (renamed?); run mkdp detach " + ifname + " first");
+				    "' (renamed?); run mkdp steer detach " + ifname + " first");
 		stale = true;
 	}
 	if (!cur.progs.empty() && !o.force)
@@ -321,7 +321,7 @@ DetachResult Steering::remove_stale(const std::string &netns, const std::string 
 		throw Error("no mkdp pins for '" + ifname + "' of network namespace " + netns + " (nothing at " + dir + ")",
 			    ENOENT);
 	if (netns == kHostLabel || netns_exists(netns))
-		throw Error("network namespace " + netns + " exists: detach from inside it (mkdp detach " + ifname +
+		throw Error("network namespace " + netns + " exists: detach from inside it (mkdp steer detach " + ifname +
 			    (netns == kHostLabel ? "" : " --netns " + netns) + ")");
 	if (netns.rfind("netns-", 0) == 0)
 		throw Error(dir + " belongs to an unnamed network namespace mkdp cannot enter; detach from inside it, "

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// A steering rule and its text form, as `mkdp rule` reads and prints it.
+// A steering rule and its text form, as `mkdp steer rule` reads and prints it.
 // Pure: no BPF here (tests/steer_rule_grammar_test.cpp runs it without root);
 // the maps the rules live in are steer_rule_maps.cpp's.
 #pragma once

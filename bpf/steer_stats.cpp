@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The program's counters and the status of a steering: what `mkdp stats`
-// and `mkdp status` print.
+// The program's counters and the status of a steering: what `mkdp steer stats`
+// and `mkdp steer status` print.
 #include <net/if.h>
 
 #include "bpf_util.h"

@@ -196,7 +196,7 @@ void run_ring_demo(const RingDemoOptions &o)
 void run_partitions_demo(const PartDemoOptions &o)
 {
 	if (int pid = supervisor_pid())
-		throw Error("mkdp is already up (supervisor " + std::to_string(pid) + "); run 'mkdp down' first");
+		throw Error("mkdp is already up (supervisor " + std::to_string(pid) + "); run 'mkdp topology down' first");
 	Topology t = Topology::builtin();
 	std::printf("[demo] testbed %s: veth mkdp0 (the NIC) <-> mkdp1 (the wire)\n", t.netns.c_str());
 	// Two queues, as many as the built-in partitions receive from (an
@@ -222,18 +222,18 @@ void run_partitions_demo(const PartDemoOptions &o)
 	SupervisorOptions so;
 	so.forward_every = o.forward_every;
 	int pid = supervisor_up(t, so);
-	std::printf("[demo] mkdp up: supervisor %d, partitions p0 (CPU %d) and p1 (CPU %d), region umem0 16 MiB "
+	std::printf("[demo] mkdp topology up: supervisor %d, partitions p0 (CPU %d) and p1 (CPU %d), region umem0 16 MiB "
 		    "shared as UMEM, steering rules+hash+queue on mkdp0, every %u-th frame forwarded to the peer\n",
 		    pid, t.partitions[0].cpus[0], t.partitions[1].cpus[0], o.forward_every);
 
-	// The generator (traffic_gen.h, `mkdp gen`), in-process on the wire end.
+	// The generator (traffic_gen.h, `mkdp testbed gen`), in-process on the wire end.
 	GenOptions g;
 	g.netns = t.netns;
 	g.ifname = kTestbedTxDev;
 	g.flows = o.flows;
 	g.count = o.pps * o.seconds;
 	g.rate_pps = o.pps;
-	std::printf("[demo] mkdp gen: %u UDP flows spread over the %u queues at %llu frames/s for %u s\n", o.flows,
+	std::printf("[demo] mkdp testbed gen: %u UDP flows spread over the %u queues at %llu frames/s for %u s\n", o.flows,
 		    tb.info.queues, (unsigned long long)o.pps, o.seconds);
 	std::atomic<bool> done{false};
 	std::exception_ptr err;

@@ -18,7 +18,7 @@ struct PartDemoOptions {
 };
 void run_partitions_demo(const PartDemoOptions &o);
 
-// With mkdp up: a steering SDP program on `volume`, data written through
+// With mkdp topology up: a steering SDP program on `volume`, data written through
 // it to two partitions' storage workers, read back and checked, verdicts
 // printed (demo_storage.cpp). Throws on an error or a mismatch.
 void run_storage_demo(const std::string &volume);

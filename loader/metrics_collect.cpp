@@ -101,7 +101,7 @@ Exposition collect(const CollectOptions &o)
 			errors["supervisor"]++;	// up but not answering in time
 		}
 	}
-	e.gauge("mkdp_supervisor_up", "1 when the supervisor (mkdp up) answered this scrape's status request", {}, up);
+	e.gauge("mkdp_supervisor_up", "1 when the supervisor (mkdp topology up) answered this scrape's status request", {}, up);
 	PartitionNames names;
 	if (up) {
 		try {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp up`'s side of the supervisor: the daemon's main, and starting it.
+// `mkdp topology up`'s side of the supervisor: the daemon's main, and starting it.
 #include "supervisor.h"
 #include "partition_process.h"
 #include "supervisor_daemon.h"
@@ -54,7 +54,7 @@ int supervisor_up(const Topology &t, const SupervisorOptions &opts, UpDetails *d
 	if (!c.empty())
 		throw Error(t.source + (c[0].line ? ":" + std::to_string(c[0].line) : "") + ": " + c[0].what);
 	if (int pid = supervisor_pid())
-		throw Error("mkdp is already up (supervisor pid " + std::to_string(pid) + "); run 'mkdp down' first");
+		throw Error("mkdp is already up (supervisor pid " + std::to_string(pid) + "); run 'mkdp topology down' first");
 	SupervisorOptions o = opts;
 	if (o.exe.empty())
 		o.exe = partition_executable();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The supervisor daemon (see <mkdp/supervisor.h> for what it is and its
-// client side): started by `mkdp up`, stopped by `mkdp down`.
+// client side): started by `mkdp topology up`, stopped by `mkdp topology down`.
 #pragma once
 
 #include <mkdp/privileges.h>

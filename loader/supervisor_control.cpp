@@ -301,13 +301,22 @@ void Supervisor::handle(int fd, const std::string &line)
 	if (!p->waiters.empty() && p->state != PState::running && p->state != PState::stopped)
 		return fail("partition " + p->spec.name + " is " + to_string(p->state));
 	try {
+		// Asked for what already holds: done, and the reply says so
+		// ("unchanged"), as `topology down` when nothing is up.
+		auto unchanged = [&] {
+			ControlServer::reply(fd, {{"ok", true}, {"unchanged", true}, {"partition", part_json(*p)}});
+		};
 		if (cmd == "start") {
+			if (p->state == PState::running)
+				return unchanged();
 			if (p->state != PState::stopped)
 				return fail("partition " + p->spec.name + " is " + to_string(p->state));
 			start(*p);
 		} else if (cmd == "stop" || cmd == "kill") {
+			if (p->state == PState::stopped)
+				return unchanged();
 			if (!running)
-				return fail("partition " + p->spec.name + " is not running");
+				return fail("partition " + p->spec.name + " is " + to_string(p->state));
 			begin_stop(*p, cmd == "kill" ? SIGKILL : SIGTERM);
 		} else if (cmd == "restart") {
 			if (running) {

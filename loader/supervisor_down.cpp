@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp down`: ask the supervisor to stop (it undoes everything, see
+// `mkdp topology down`: ask the supervisor to stop (it undoes everything, see
 // Supervisor::teardown), stop one still setting up, or clean up after one
 // that died.
 #include "supervisor.h"

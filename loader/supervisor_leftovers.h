@@ -3,8 +3,8 @@
 // even by SIGKILL, so its own teardown never ran), and its removal: the
 // steering it attached (detached, or given back to the user who attached
 // it before up, see user_steering.h), every mkdp cgroup (waiting for the
-// partitions still exiting in them), and /run/mkdp. `mkdp down` uses it
-// when no supervisor answers, `mkdp up` before starting a new one.
+// partitions still exiting in them), and /run/mkdp. `mkdp topology down` uses it
+// when no supervisor answers, `mkdp topology up` before starting a new one.
 #pragma once
 
 #include <string>

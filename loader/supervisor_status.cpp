@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `status`: the supervisor's answer to `mkdp part list` and `mkdp status`.
+// `status`: the supervisor's answer to `mkdp part list` and `mkdp steer status`.
 // It runs on the control thread. Only the frame census runs on the data
 // path (bounded: one pass over the frames and the rings); the steering
 // statistics, which walk every rule's per-CPU counters, are read here, where

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The commit between `mkdp up` and its supervisor (see up_handshake.h).
+// The commit between `mkdp topology up` and its supervisor (see up_handshake.h).
 #include "up_handshake.h"
 
 #include <mkdp/cpu.h>
@@ -89,7 +89,7 @@ void UpReport::wait(int timeout_ms)
 		if (p[0].revents)
 			throw Error("interrupted by " + signal_name(take_signal(sig_fd_)));
 		if (p[1].revents)
-			throw Error("interrupted: the mkdp up command is gone");
+			throw Error("interrupted: the mkdp topology up command is gone");
 		if (n <= 0)
 			return;
 	}
@@ -135,7 +135,7 @@ void UpReport::commit()
 {
 	std::string ok = "ok\n";
 	if (send(fd_, ok.data(), ok.size(), MSG_NOSIGNAL) != ssize_t(ok.size()))
-		throw Error("interrupted: the mkdp up command is gone");
+		throw Error("interrupted: the mkdp topology up command is gone");
 	pollfd p[2] = {{fd_, POLLIN | POLLRDHUP, 0}, {sig_fd_, POLLIN, 0}};
 	int n;
 	do
@@ -153,7 +153,7 @@ void UpReport::commit()
 	}
 	if (p[1].revents)
 		throw Error("interrupted by " + signal_name(take_signal(sig_fd_)));
-	throw Error(n == 0 ? "mkdp up did not confirm in time" : "interrupted: the mkdp up command is gone");
+	throw Error(n == 0 ? "mkdp topology up did not confirm in time" : "interrupted: the mkdp topology up command is gone");
 }
 
 void UpReport::fail(const std::string &why, const std::string &left) noexcept
@@ -297,7 +297,7 @@ UpStarted start_daemon(const std::string &log, const std::function<int(UpReport 
 	if (sig) {
 		if (!reap(pid, ms_until(deadline)))
 			throw UpInterrupted(sig, "interrupted; the supervisor (pid " + std::to_string(pid) +
-						 ") is still undoing the set-up: run 'mkdp down'");
+						 ") is still undoing the set-up: run 'mkdp topology down'");
 		if (!left.empty())
 			throw UpInterrupted(sig, "interrupted; undoing the set-up left " + left);
 		throw UpInterrupted(sig, "interrupted; everything it had set up was removed");

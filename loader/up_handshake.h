@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp up` as a commit between the command and the supervisor daemon it
+// `mkdp topology up` as a commit between the command and the supervisor daemon it
 // forks, so that an interrupted `up` leaves nothing behind.
 //
 // The two talk over a socketpair (lines, daemon -> CLI: "note: ...",
@@ -21,7 +21,7 @@
 
 namespace mkdp {
 
-// `mkdp up` was interrupted by a signal while the supervisor was setting
+// `mkdp topology up` was interrupted by a signal while the supervisor was setting
 // up: what() says whether the roll-back removed everything.
 class UpInterrupted : public Error {
 public:

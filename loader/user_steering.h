@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// A steering program the user attached (mkdp attach) before `mkdp up`. Up
+// A steering program the user attached (mkdp steer attach) before `mkdp topology up`. Up
 // takes it over rather than replacing it, changing only what partitions
 // need (policy, default action, partition count; a new count re-spreads the
 // queue map and indirection table), and says so. `down` gives it back as up

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The SDP client API: I/O on a volume that `mkdp up` serves.
+// The SDP client API: I/O on a volume that `mkdp topology up` serves.
 //
 //	auto v = mkdp::sdp::Volume::open("v0");
 //	std::memcpy(v.buffer(0).data(), data, 4096);

@@ -96,7 +96,7 @@ protected:
 	}
 };
 
-// For the tests that run `mkdp up`: nothing of an earlier one around.
+// For the tests that run `mkdp topology up`: nothing of an earlier one around.
 class CliSafetyUp : public PartitionFixture {};
 
 // A namespace that is not a testbed, with a veth pair: a stand-in for "a
@@ -114,7 +114,7 @@ struct HostLikeNamespace {
 	}
 	~HostLikeNamespace()
 	{
-		mkdp_cli({"detach", "csv0", "--netns", name});
+		mkdp_cli({"steer", "detach", "csv0", "--netns", name});
 		run_program({"ip", "netns", "del", name});
 	}
 };
@@ -142,14 +142,14 @@ TEST_F(CliSafety, HostDevicesAreRefusedWithoutTheOptIn)
 		std::string dev;
 	};
 	std::vector<Case> cases = {
-		{{"attach", "lo", "--mode", "skb"}, "lo"},
-		{{"attach", "eth0", "--default", "drop"}, "eth0"},
-		{{"rule", "add", "lo", "exact", "udp", "10.0.0.1:1", "10.0.0.2:2", "drop"}, "lo"},
-		{{"rule", "add", "eth0", "dst", "0.0.0.0/0", "drop"}, "eth0"},
-		{{"rule", "del", "eth0", "0"}, "eth0"},
-		{{"rule", "list", "lo"}, "lo"},
-		{{"stats", "eth0", "--count", "1"}, "eth0"},
-		{{"stats", "lo", "--count", "1", "--json"}, "lo"},
+		{{"steer", "attach", "lo", "--mode", "skb"}, "lo"},
+		{{"steer", "attach", "eth0", "--default", "drop"}, "eth0"},
+		{{"steer", "rule", "add", "lo", "exact", "udp", "10.0.0.1:1", "10.0.0.2:2", "drop"}, "lo"},
+		{{"steer", "rule", "add", "eth0", "dst", "0.0.0.0/0", "drop"}, "eth0"},
+		{{"steer", "rule", "del", "eth0", "0"}, "eth0"},
+		{{"steer", "rule", "list", "lo"}, "lo"},
+		{{"steer", "stats", "eth0", "--count", "1"}, "eth0"},
+		{{"steer", "stats", "lo", "--count", "1", "--json"}, "lo"},
 	};
 	for (Case &c : cases) {
 		if (c.args[0] == "attach")
@@ -170,26 +170,26 @@ TEST_F(CliSafety, HostDevicesAreRefusedWithoutTheOptIn)
 	// (pins outlive a deleted namespace).
 	struct Detach {
 		std::string ns;
-		~Detach() { mkdp_cli({"detach", "mkdp0", "--netns", ns}); }
+		~Detach() { mkdp_cli({"steer", "detach", "mkdp0", "--netns", ns}); }
 	} detach{tb.name()};
-	std::vector<std::string> a = {"attach", "lo", "--netns", tb.name()};
+	std::vector<std::string> a = {"steer", "attach", "lo", "--netns", tb.name()};
 	a.insert(a.end(), guard_net.begin(), guard_net.end());
 	EXPECT_TRUE(refused(mkdp_cli(a), "mkdp: refusing to use lo: not a testbed device (mkdp sends only on mkdp0 "
-					 "and mkdp1 of a testbed namespace, e.g. mkdp gen mkdp1 --netns " +
+					 "and mkdp1 of a testbed namespace, e.g. mkdp testbed gen mkdp1 --netns " +
 					 tb.name() + "); pass --allow-host-device to use a device of this machine anyway"));
 	EXPECT_FALSE(has_xdp("lo", tb.name()));
-	EXPECT_TRUE(refused(mkdp_cli({"stats", "mkdp0", "--netns", "mkdp-cs-absent", "--count", "1"}),
+	EXPECT_TRUE(refused(mkdp_cli({"steer", "stats", "mkdp0", "--netns", "mkdp-cs-absent", "--count", "1"}),
 			    "mkdp: refusing to use mkdp0: network namespace mkdp-cs-absent does not exist (run 'mkdp "
 			    "testbed up --name mkdp-cs-absent' first); pass --allow-host-device to use a device of "
 			    "this machine anyway"));
 
 	// The testbed's own devices pass without the opt-in.
-	ProgramResult r = mkdp_cli({"attach", "mkdp0", "--netns", tb.name(), "--policy", "rules"});
+	ProgramResult r = mkdp_cli({"steer", "attach", "mkdp0", "--netns", tb.name(), "--policy", "rules"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(mkdp_cli({"rule", "add", "mkdp0", "--netns", tb.name(), "dst", "10.9.0.0/16", "drop"}).status, 0);
-	EXPECT_EQ(mkdp_cli({"stats", "mkdp0", "--netns", tb.name(), "--count", "1", "-i", "0.05"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"steer", "rule", "add", "mkdp0", "--netns", tb.name(), "dst", "10.9.0.0/16", "drop"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"steer", "stats", "mkdp0", "--netns", tb.name(), "--count", "1", "-i", "0.05"}).status, 0);
 	// Without --netns (the usual slip) the refusal says where mkdp0 is.
-	r = mkdp_cli({"rule", "list", "mkdp0"});
+	r = mkdp_cli({"steer", "rule", "list", "mkdp0"});
 	EXPECT_EQ(r.status, 1);
 	EXPECT_EQ(lines(r.err), 1u) << r.err;
 	EXPECT_THAT(r.err, ::testing::StartsWith("mkdp: refusing to use mkdp0: mkdp attaches only to a testbed "
@@ -197,7 +197,7 @@ TEST_F(CliSafety, HostDevicesAreRefusedWithoutTheOptIn)
 						 "steering in "));
 	EXPECT_THAT(r.err, HasSubstr("--netns " + tb.name()));
 	EXPECT_THAT(r.err, ::testing::EndsWith("); pass --allow-host-device to use a device of this machine anyway\n"));
-	EXPECT_EQ(mkdp_cli({"detach", "mkdp0", "--netns", tb.name()}).status, 0);
+	EXPECT_EQ(mkdp_cli({"steer", "detach", "mkdp0", "--netns", tb.name()}).status, 0);
 	EXPECT_FALSE(has_xdp("mkdp0", tb.name()));
 }
 
@@ -209,39 +209,39 @@ TEST_F(CliSafety, AllowHostDeviceIsAnExplicitOptIn)
 	HostLikeNamespace ns;
 	const std::string tail = "; pass --allow-host-device to use a device of this machine anyway";
 	const std::string not_tb = "mkdp: refusing to use csv0: not a testbed device (mkdp sends only on mkdp0 and "
-				   "mkdp1 of a testbed namespace, e.g. mkdp gen mkdp1 --netns " +
+				   "mkdp1 of a testbed namespace, e.g. mkdp testbed gen mkdp1 --netns " +
 				   ns.name + ")" + tail;
-	EXPECT_TRUE(refused(mkdp_cli({"attach", "csv0", "--netns", ns.name}), not_tb));
+	EXPECT_TRUE(refused(mkdp_cli({"steer", "attach", "csv0", "--netns", ns.name}), not_tb));
 	EXPECT_FALSE(has_xdp("csv0", ns.name));
 	EXPECT_FALSE(std::filesystem::exists("/sys/fs/bpf/mkdp/" + ns.name));
 
-	ProgramResult r = mkdp_cli({"attach", "csv0", "--netns", ns.name, "--allow-host-device", "--json"});
+	ProgramResult r = mkdp_cli({"steer", "attach", "csv0", "--netns", ns.name, "--allow-host-device", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_EQ(json::parse(r.out)["action"], "attached");
 	EXPECT_TRUE(has_xdp("csv0", ns.name));
 
-	const std::vector<std::string> rule = {"rule", "add", "csv0", "--netns", ns.name, "dst", "10.9.0.0/16", "drop"};
+	const std::vector<std::string> rule = {"steer", "rule", "add", "csv0", "--netns", ns.name, "dst", "10.9.0.0/16", "drop"};
 	EXPECT_TRUE(refused(mkdp_cli(rule), not_tb));
 	std::vector<std::string> with = rule;
 	with.push_back("--allow-host-device");
 	EXPECT_EQ(mkdp_cli(with).status, 0);
-	r = mkdp_cli({"rule", "list", "csv0", "--netns", ns.name, "--allow-host-device", "--json"});
+	r = mkdp_cli({"steer", "rule", "list", "csv0", "--netns", ns.name, "--allow-host-device", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_EQ(json::parse(r.out)["rules"].size(), 1u);
-	EXPECT_TRUE(refused(mkdp_cli({"stats", "csv0", "--netns", ns.name, "--count", "1"}), not_tb));
-	r = mkdp_cli({"stats", "csv0", "--netns", ns.name, "--count", "1", "-i", "0.05", "--json",
+	EXPECT_TRUE(refused(mkdp_cli({"steer", "stats", "csv0", "--netns", ns.name, "--count", "1"}), not_tb));
+	r = mkdp_cli({"steer", "stats", "csv0", "--netns", ns.name, "--count", "1", "-i", "0.05", "--json",
 		      "--allow-host-device"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_EQ(json::parse(r.out)["interface"], "csv0");
 
 	// Removing mkdp's own program needs no opt-in: it is the way back.
-	r = mkdp_cli({"detach", "csv0", "--netns", ns.name});
+	r = mkdp_cli({"steer", "detach", "csv0", "--netns", ns.name});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_FALSE(has_xdp("csv0", ns.name));
 	EXPECT_FALSE(std::filesystem::exists("/sys/fs/bpf/mkdp/" + ns.name + "/csv0"));
 }
 
-// Task 2: while `mkdp up` runs partitions on a testbed, neither `detach` nor
+// Task 2: while `mkdp topology up` runs partitions on a testbed, neither `detach` nor
 // `testbed down` may pull the interface from under them; the partitions
 // keep running and receiving.
 TEST_F(CliSafetyUp, DetachAndTestbedDownWaitForDown)
@@ -251,12 +251,12 @@ TEST_F(CliSafetyUp, DetachAndTestbedDownWaitForDown)
 	ASSERT_EQ(r.status, 0) << r.err;
 	int pid = supervisor_pid();
 	ASSERT_GT(pid, 0);
-	const std::string why = ": the partitions of 'mkdp up' (supervisor " + std::to_string(pid) +
-				") receive from mkdp0 in " + bed.netns() + "; run 'mkdp down' first";
+	const std::string why = ": the partitions of 'mkdp topology up' (supervisor " + std::to_string(pid) +
+				") receive from mkdp0 in " + bed.netns() + "; run 'mkdp topology down' first";
 
-	EXPECT_TRUE(refused(mkdp_cli({"detach", "mkdp0", "--netns", bed.netns()}),
+	EXPECT_TRUE(refused(mkdp_cli({"steer", "detach", "mkdp0", "--netns", bed.netns()}),
 			    "mkdp: refusing to detach from mkdp0" + why));
-	EXPECT_TRUE(refused(mkdp_cli({"detach", "mkdp0", "--netns", bed.netns(), "--json"}),
+	EXPECT_TRUE(refused(mkdp_cli({"steer", "detach", "mkdp0", "--netns", bed.netns(), "--json"}),
 			    "mkdp: refusing to detach from mkdp0" + why));
 	EXPECT_TRUE(refused(mkdp_cli({"testbed", "down", "--name", bed.netns()}),
 			    "mkdp: refusing to remove testbed " + bed.netns() + why));
@@ -270,13 +270,13 @@ TEST_F(CliSafetyUp, DetachAndTestbedDownWaitForDown)
 	for (const char *p : {"p0", "p1"})
 		EXPECT_EQ(part(st, p).value("state", ""), "running") << p;
 	uint64_t before = total_rx(st);
-	r = mkdp_cli({"gen", kTestbedTxDev, "--netns", bed.netns(), "--flows", "16", "--count", "400"});
+	r = mkdp_cli({"testbed", "gen", kTestbedTxDev, "--netns", bed.netns(), "--flows", "16", "--count", "400"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	st = wait_for([&](const json &s) { return total_rx(s) >= before + 400; });
 	EXPECT_EQ(total_rx(st), before + 400) << st.dump();
 
-	// After `mkdp down` both are allowed again.
-	ASSERT_EQ(mkdp_cli({"down"}).status, 0);
+	// After `mkdp topology down` both are allowed again.
+	ASSERT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	r = mkdp_cli({"testbed", "down", "--name", bed.netns()});
 	EXPECT_EQ(r.status, 0) << r.err;
 	EXPECT_FALSE(netns_exists(bed.netns()));
@@ -289,13 +289,13 @@ TEST_F(CliSafetyUp, DetachAndTestbedDownWaitForDown)
 TEST_F(CliSafety, GenRefusesNumbersOutOfRange)
 {
 	GenBed tb;
-	const std::vector<std::string> base = {"gen", kTestbedTxDev, "--netns", tb.name()};
+	const std::vector<std::string> base = {"testbed", "gen", kTestbedTxDev, "--netns", tb.name()};
 	auto gen = [&](std::vector<std::string> extra) {
 		std::vector<std::string> a = base;
 		a.insert(a.end(), extra.begin(), extra.end());
 		return mkdp_cli(a);
 	};
-	auto parse_error = [](const std::string &what) { return "mkdp: " + what + " (try 'mkdp gen --help')"; };
+	auto parse_error = [](const std::string &what) { return "mkdp: " + what + " (try 'mkdp testbed gen --help')"; };
 	const uint64_t sent_before = tx_packets(tb.name(), kTestbedTxDev);
 
 	struct Case {
@@ -338,7 +338,7 @@ TEST_F(CliSafety, GenRefusesNumbersOutOfRange)
 TEST_F(CliSafety, GenDurationStopsIt)
 {
 	GenBed tb;
-	ProgramResult r = mkdp_cli({"gen", kTestbedTxDev, "--netns", tb.name(), "--rate", "2000", "--duration", "0.5",
+	ProgramResult r = mkdp_cli({"testbed", "gen", kTestbedTxDev, "--netns", tb.name(), "--rate", "2000", "--duration", "0.5",
 				    "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json j = json::parse(r.out);
@@ -352,13 +352,13 @@ TEST_F(CliSafety, GenDurationStopsIt)
 	EXPECT_LE(double(frames), 2000 * j["duration_s"].get<double>() + 64);
 	EXPECT_EQ(j["per_queue"][0].get<uint64_t>() + j["per_queue"][1].get<uint64_t>(), frames);
 
-	r = mkdp_cli({"gen", kTestbedTxDev, "--netns", tb.name(), "--count", "100", "--duration", "600", "--json"});
+	r = mkdp_cli({"testbed", "gen", kTestbedTxDev, "--netns", tb.name(), "--count", "100", "--duration", "600", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	j = json::parse(r.out);
 	EXPECT_EQ(j["stopped_by"], "count");
 	EXPECT_EQ(j["frames"], 100);
 
-	r = mkdp_cli({"gen", kTestbedTxDev, "--netns", tb.name(), "--rate", "1000", "--duration", "0.2"});
+	r = mkdp_cli({"testbed", "gen", kTestbedTxDev, "--netns", tb.name(), "--rate", "1000", "--duration", "0.2"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_THAT(r.out, HasSubstr("\n  stopped after --duration 0.2 s\n"));
 }
@@ -439,10 +439,10 @@ TEST_F(CliSafetyUp, TopologyCheckRefusesWhatUpWould)
 	std::ofstream(file) << mine.out;
 	ProgramResult r = mkdp_cli({"topology", "check", file});
 	EXPECT_EQ(r.status, 0) << r.err;
-	r = mkdp_cli({"up", file});
+	r = mkdp_cli({"topology", "up", file});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_GT(supervisor_pid(), 0);
-	r = mkdp_cli({"down"});
+	r = mkdp_cli({"topology", "down"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	ASSERT_TRUE(nothing_left(bed.netns()));
 
@@ -460,7 +460,7 @@ TEST_F(CliSafetyUp, TopologyCheckRefusesWhatUpWould)
 	EXPECT_THAT(r.err, HasSubstr(rings + "\n"));
 	EXPECT_THAT(r.err, HasSubstr(file + ":" + std::to_string(line) + ": region 'umem0' needs 1 TiB, more than "
 								       "the machine's memory ("));
-	EXPECT_TRUE(refused(mkdp_cli({"up", file}), "mkdp: " + rings));
+	EXPECT_TRUE(refused(mkdp_cli({"topology", "up", file}), "mkdp: " + rings));
 	EXPECT_EQ(supervisor_pid(), 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 
@@ -481,7 +481,7 @@ TEST_F(CliSafetyUp, TopologyCheckRefusesWhatUpWould)
 	std::string memory = j["conflicts"][0]["conflict"];
 	EXPECT_THAT(memory, ::testing::StartsWith("region 'big' needs " + std::to_string(gib)));
 	EXPECT_THAT(memory, HasSubstr(" GiB, more than the machine's memory ("));
-	EXPECT_TRUE(refused(mkdp_cli({"up", file}), "mkdp: " + file + ":" + std::to_string(line) + ": " + memory));
+	EXPECT_TRUE(refused(mkdp_cli({"topology", "up", file}), "mkdp: " + file + ":" + std::to_string(line) + ": " + memory));
 	EXPECT_EQ(supervisor_pid(), 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }

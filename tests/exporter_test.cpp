@@ -292,7 +292,7 @@ TEST_F(ExporterTest, RealPrometheusScrapesWhatMkdpCounts)
 TEST_F(ExporterTest, WithoutTheSupervisorSteeringIsStillServed)
 {
 	PartitionBed bed;
-	ProgramResult a = mkdp_cli({"attach", "mkdp0", "--netns", bed.netns(), "--partitions", "2"});
+	ProgramResult a = mkdp_cli({"steer", "attach", "mkdp0", "--netns", bed.netns(), "--partitions", "2"});
 	ASSERT_EQ(a.status, 0) << a.err;
 	OwnNetns ns;
 	RunningProgram exporter({MKDP_CLI, "exporter", "--listen", "127.0.0.1:" + std::to_string(kExporterPort),
@@ -312,7 +312,7 @@ TEST_F(ExporterTest, WithoutTheSupervisorSteeringIsStillServed)
 	auto done = exporter.wait(20'000);
 	ASSERT_TRUE(done);
 	EXPECT_EQ(done->status, 0) << done->err;
-	EXPECT_EQ(mkdp_cli({"detach", "mkdp0", "--netns", bed.netns()}).status, 0);
+	EXPECT_EQ(mkdp_cli({"steer", "detach", "mkdp0", "--netns", bed.netns()}).status, 0);
 }
 
 } // namespace

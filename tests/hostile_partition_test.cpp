@@ -197,7 +197,7 @@ TEST_F(HostileTest, MisbehavingPartitionCostsTheOthersNothing)
 		    (unsigned long long)p0["bad_desc"], (unsigned long long)p0["fwd_corrupt_index"],
 		    (unsigned long long)answered.load());
 
-	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 

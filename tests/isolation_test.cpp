@@ -93,7 +93,7 @@ void kill_one_under_traffic(Kill how, bool shared_queue)
 	EXPECT_EQ(st["region"]["leaked"], 0u);
 	EXPECT_EQ(st["region"]["seen_twice"], 0u);
 	EXPECT_EQ(st["region"]["refused_returns"], 0u);
-	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 
@@ -122,7 +122,7 @@ TEST_F(IsolationTest, StopStartAndBadNames)
 	EXPECT_EQ(mkdp_cli({"part", "start", "p0"}).status, 0);
 	EXPECT_EQ(part(status(), "p0")["state"], "running");
 	EXPECT_NE(mkdp_cli({"part", "kill", "nosuch"}).status, 0);
-	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // What the partition and isolation tests share: a testbed of their own
-// (mkdp-t-<pid>), a topology file pointing at it, `mkdp up` / `down` run as
+// (mkdp-t-<pid>), a topology file pointing at it, `mkdp topology up` / `down` run as
 // a user runs them, the supervisor's status, and a guard that always tears
 // everything down.
 #pragma once
@@ -40,7 +40,7 @@ inline ProgramResult mkdp_cli(std::vector<std::string> args)
 }
 
 // PIDs of processes whose command line starts with "mkdp-part-" or that are
-// an mkdp supervisor (they show as "mkdp up ...").
+// an mkdp supervisor (they show as "mkdp topology up ...").
 inline std::vector<int> mkdp_processes()
 {
 	std::vector<int> out;
@@ -51,9 +51,11 @@ inline std::vector<int> mkdp_processes()
 		std::ifstream f(e.path() / "cmdline");
 		std::string cmd;
 		std::getline(f, cmd, '\0');
-		std::string rest;
-		std::getline(f, rest, '\0');
-		if (cmd.rfind("mkdp-part-", 0) == 0 || (cmd.find("mkdp") != std::string::npos && rest == "up"))
+		std::string noun, verb;
+		std::getline(f, noun, '\0');
+		std::getline(f, verb, '\0');
+		if (cmd.rfind("mkdp-part-", 0) == 0 ||
+		    (cmd.find("mkdp") != std::string::npos && noun == "topology" && verb == "up"))
 			if (std::stoi(n) != getpid())
 				out.push_back(std::stoi(n));
 	}
@@ -105,7 +107,7 @@ template <class F> bool wait_until(F done, int timeout_ms, int step_us = 10000)
 
 constexpr const char *kCgroupDirs[] = {"/sys/fs/cgroup/mkdp", "/sys/fs/cgroup/cpuset/mkdp"};
 
-// What an mkdp up left behind, as it is now ("" = nothing).
+// What an mkdp topology up left behind, as it is now ("" = nothing).
 inline std::string leftovers_now(const std::string &netns = {})
 {
 	std::string out;
@@ -121,7 +123,7 @@ inline std::string leftovers_now(const std::string &netns = {})
 	return out;
 }
 
-// What an mkdp up left behind ("" = nothing): the supervisor's files, its
+// What an mkdp topology up left behind ("" = nothing): the supervisor's files, its
 // processes, steering pins, an XDP program on the testbed's devices, cpuset
 // cgroups. Waits up to 5 s for processes and cgroups that are still going
 // away (a killed partition's cgroup is removable only once it has exited).
@@ -152,20 +154,20 @@ public:
 	}
 	~PartitionBed()
 	{
-		mkdp_cli({"down"});
+		mkdp_cli({"topology", "down"});
 		std::remove(file_.c_str());
 	}
 
 	ProgramResult up(std::vector<std::string> extra = {})
 	{
 		// The tests count frames by their tags: partitions read them.
-		std::vector<std::string> a{"up", file_, "--verify-tags"};
+		std::vector<std::string> a{"topology", "up", file_, "--verify-tags"};
 		a.insert(a.end(), extra.begin(), extra.end());
 		return mkdp_cli(a);
 	}
 	ProgramResult rule(const std::string &text)
 	{
-		std::vector<std::string> a{"rule", "add", "mkdp0", "--netns", name_};
+		std::vector<std::string> a{"steer", "rule", "add", "mkdp0", "--netns", name_};
 		std::string w;
 		for (char ch : text + " ") {
 			if (ch == ' ') {
@@ -331,7 +333,7 @@ inline bool orphan_testbed(const std::string &ns)
 	return !pid.empty() && std::stoi(pid) != getpid() && kill(std::stoi(pid), 0) != 0 && errno == ESRCH;
 }
 
-// Removes what an earlier test (or a crashed one) left: its `mkdp up`, the
+// Removes what an earlier test (or a crashed one) left: its `mkdp topology up`, the
 // supervisor's and partitions' processes, cgroups, the testbeds of test
 // processes that are gone and their pins. Says what it found. One leftover
 // must cost one test, not every test after it.
@@ -349,7 +351,7 @@ inline void clean_leftovers()
 	for (const std::string &ns : orphans)
 		std::fprintf(stderr, "testbed %s ", ns.c_str());
 	std::fprintf(stderr, "\n");
-	mkdp_cli({"down"});
+	mkdp_cli({"topology", "down"});
 	for (int pid : mkdp_processes())
 		kill(pid, SIGKILL);
 	wait_until([] { return mkdp_processes().empty(); }, 5000);
@@ -379,7 +381,7 @@ inline void clean_leftovers()
 }
 
 // Tests that bring partitions up: root, and nothing left from an earlier
-// `mkdp up` (removed, and said, if there was).
+// `mkdp topology up` (removed, and said, if there was).
 class PartitionFixture : public ::testing::Test {
 protected:
 	void SetUp() override
@@ -387,7 +389,7 @@ protected:
 		if (!have_root())
 			GTEST_SKIP() << "needs root (BPF, AF_XDP, network namespaces)";
 		clean_leftovers();
-		ASSERT_TRUE(nothing_left()) << "what an earlier mkdp up left could not be removed";
+		ASSERT_TRUE(nothing_left()) << "what an earlier mkdp topology up left could not be removed";
 	}
 };
 

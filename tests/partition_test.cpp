@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Partitions end to end, through the CLI as a user runs it: `mkdp up` on a
+// Partitions end to end, through the CLI as a user runs it: `mkdp topology up` on a
 // testbed of the test's own, real frames from the veth wire end, the
-// supervisor's accounting, `mkdp down`. See docs/partitions.md.
+// supervisor's accounting, `mkdp topology down`. See docs/partitions.md.
 #include "partition_harness.h"
 
 #include <mkdp/error.h>
@@ -123,14 +123,14 @@ TEST_F(PartitionTest, FdHandOverAndPrivilegeDrop)
 	EXPECT_EQ(part(st, "p1")["frames"]["range"], json::array({4096, 8192}));
 
 	// Steering is attached with one socket per (queue, partition).
-	ProgramResult s = mkdp_cli({"status", "mkdp0", "--netns", bed.netns(), "--json"});
+	ProgramResult s = mkdp_cli({"steer", "status", "mkdp0", "--netns", bed.netns(), "--json"});
 	ASSERT_EQ(s.status, 0) << s.err;
 	json sj = json::parse(s.out);
 	EXPECT_EQ(sj["interfaces"][0]["sockets_by_queue"]["0"], json::array({0, 1}));
 	EXPECT_EQ(sj["interfaces"][0]["sockets_by_queue"]["1"], json::array({0, 1}));
 	EXPECT_EQ(sj["partitions"]["partitions"].size(), 2u);
 
-	ProgramResult d = mkdp_cli({"down"});
+	ProgramResult d = mkdp_cli({"topology", "down"});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
@@ -263,7 +263,7 @@ TEST_F(PartitionTest, FrameAccountingHasNoLeaksAfterAMillionFrames)
 	EXPECT_LE(lost, counted + veth) << "frames lost that no counter explains; status: " << st.dump()
 					<< "\nlinks: " << run_program({"ip", "-n", bed.netns(), "-s", "-s", "link"}).out
 					<< "\nsteering: "
-					<< mkdp_cli({"stats", "mkdp0", "--netns", bed.netns(), "--json"}).out;
+					<< mkdp_cli({"steer", "stats", "mkdp0", "--netns", bed.netns(), "--json"}).out;
 	EXPECT_GE(rx * 10, sent * 9) << "more than 10% lost";
 	const json &r = st["region"];
 	EXPECT_EQ(r["leaked"], 0u);
@@ -308,7 +308,7 @@ TEST_F(PartitionTest, FailedUpLeavesNothing)
 	std::ofstream(file) << "[machine]\ninterface = \"mkdp0\"\nnetns = \"mkdp-t-" << getpid()
 			    << "-none\"\n\n[[partition]]\nname = \"p0\"\ncpus = [0]\nqueues = [0]\n\n"
 			       "[[region]]\nname = \"r\"\nsize = \"4MiB\"\nshared_with = [\"p0\"]\n";
-	ProgramResult r = mkdp_cli({"up", file});
+	ProgramResult r = mkdp_cli({"topology", "up", file});
 	std::remove(file.c_str());
 	EXPECT_NE(r.status, 0);
 	EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
@@ -321,7 +321,7 @@ TEST_F(PartitionTest, FailedUpLeavesNothing)
 	ProgramResult again = bed.up();
 	EXPECT_NE(again.status, 0);
 	EXPECT_NE(again.err.find("already up"), std::string::npos) << again.err;
-	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 
@@ -340,7 +340,7 @@ TEST_F(PartitionTest, FailureAfterSteeringAndSocketsExistLeavesNothing)
 		t.insert(t.find("\n\n[[region]]"), "\nnetns = \"mkdp-t-none-" + std::to_string(getpid()) + "\"");
 		std::ofstream(bad) << t;
 	}
-	ProgramResult r = mkdp_cli({"up", bad});
+	ProgramResult r = mkdp_cli({"topology", "up", bad});
 	std::remove(bad.c_str());
 	EXPECT_NE(r.status, 0);
 	EXPECT_NE(r.err.find("exited during start-up"), std::string::npos) << r.err;
@@ -355,7 +355,7 @@ TEST_F(PartitionTest, DownCleansUpAfterASupervisorThatDied)
 	ASSERT_GT(pid, 0);
 	kill(pid, SIGKILL);
 	EXPECT_TRUE(wait_until([] { return mkdp_processes().empty(); }, 5000)) << "partitions die with their supervisor";
-	ProgramResult d = mkdp_cli({"down"});
+	ProgramResult d = mkdp_cli({"topology", "down"});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("died"), std::string::npos) << d.out;
 	EXPECT_TRUE(nothing_left(bed.netns()));
@@ -375,7 +375,7 @@ TEST_F(PartitionTest, CheckAndUpRefuseAnInterfaceOutsideATestbed)
 		ProgramResult c = mkdp_cli({"topology", "check", file});
 		EXPECT_NE(c.status, 0);
 		EXPECT_NE(c.err.find("[machine] interface: refusing to use " + iface), std::string::npos) << c.err;
-		ProgramResult u = mkdp_cli({"up", file});
+		ProgramResult u = mkdp_cli({"topology", "up", file});
 		EXPECT_NE(u.status, 0);
 		EXPECT_NE(u.err.find("refusing to use " + iface), std::string::npos) << u.err;
 		EXPECT_EQ(std::count(u.err.begin(), u.err.end(), '\n'), 1) << u.err;
@@ -390,7 +390,7 @@ TEST_F(PartitionTest, CheckAndUpRefuseAnInterfaceOutsideATestbed)
 	ProgramResult c = mkdp_cli({"topology", "check", file});
 	EXPECT_NE(c.status, 0);
 	EXPECT_NE(c.err.find("partition 'p0': queue 3 is beyond the device (2 queues)"), std::string::npos) << c.err;
-	ProgramResult u = mkdp_cli({"up", file});
+	ProgramResult u = mkdp_cli({"topology", "up", file});
 	EXPECT_NE(u.status, 0);
 	EXPECT_NE(u.err.find("queue 3 is beyond the device"), std::string::npos) << u.err;
 	EXPECT_TRUE(nothing_left(bed.netns()));
@@ -422,7 +422,7 @@ TEST_F(PartitionTest, RegionsGoOnlyToThePartitionsNamedForThem)
 		t += "\n[[region]]\nname = \"scratch\"\nsize = \"1MiB\"\nshared_with = [\"p1\"]\n"
 		     "\n[[region]]\nname = \"both\"\nsize = \"2MiB\"\nshared_with = [\"p0\", \"p1\"]\n";
 	});
-	ProgramResult r = mkdp_cli({"up", f});
+	ProgramResult r = mkdp_cli({"topology", "up", f});
 	std::remove(f.c_str());
 	ASSERT_EQ(r.status, 0) << r.err;
 	json st = status();
@@ -451,7 +451,7 @@ TEST_F(PartitionTest, RegionsGoOnlyToThePartitionsNamedForThem)
 	st = expect_delivered_or_counted("p0", 2000, bed.netns());
 	EXPECT_EQ(part(st, "p1")["rx"], 0u);
 	EXPECT_EQ(st["region"]["leaked"], 0u);
-	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 
@@ -588,7 +588,7 @@ TEST_F(PartitionTest, AStuckPartitionIsHeldToItsQuota)
 	std::string f = variant(bed, "quota", [](std::string &t) {
 		t.replace(t.find("frame_size = 2048"), 0, "frames_per_partition = 1024\n");
 	});
-	ProgramResult r = mkdp_cli({"up", f, "--verify-tags"});
+	ProgramResult r = mkdp_cli({"topology", "up", f, "--verify-tags"});
 	std::remove(f.c_str());
 	ASSERT_EQ(r.status, 0) << r.err;
 	ASSERT_TRUE(bed.rule_one_flow_per_partition());
@@ -623,7 +623,7 @@ TEST_F(PartitionTest, AStuckPartitionIsHeldToItsQuota)
 	EXPECT_GT(part(st, "p1")["rx"].get<uint64_t>(), before.rx) << "p1 receives again";
 	EXPECT_EQ(st["region"]["leaked"], 0u);
 	EXPECT_EQ(st["region"]["seen_twice"], 0u);
-	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 

@@ -300,7 +300,7 @@ TEST_F(SdpExport, TheTopologysExportsComeUpWithItAndGoAtDown)
 		ASSERT_EQ(pwrite(f.fd, p.data.get(), p.bytes, 4 << 20), ssize_t(p.bytes)) << std::strerror(errno);
 		EXPECT_TRUE(holds(f.fd, 4 << 20, p));
 	}
-	ProgramResult d = mkdp_cli({"down"});
+	ProgramResult d = mkdp_cli({"topology", "down"});
 	ASSERT_EQ(d.status, 0) << d.err;
 	EXPECT_FALSE(bench::is_mounted(path));
 	struct stat sb {};

@@ -2,7 +2,7 @@
 // Requests through the whole SDP path in one process: the front end judges
 // them with a real SDP program (BPF_PROG_RUN), routes them into two
 // partitions' storage rings, and storage workers (threads here; partition
-// processes in mkdp up) serve them against one volume.
+// processes in mkdp topology up) serve them against one volume.
 #include "partition_harness.h"	// have_root
 
 #include <frontend.h>

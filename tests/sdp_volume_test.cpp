@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Volumes served by `mkdp up`, end to end: a client (sdp/client.h) on the
+// Volumes served by `mkdp topology up`, end to end: a client (sdp/client.h) on the
 // host, the supervisor's storage plane running the volume's SDP program,
 // the serving partitions' storage workers on a memory volume and on a file
 // through io_uring. Data integrity with random offsets, sizes and queue

@@ -449,7 +449,7 @@ public:
 	// `status IFACE --json` of mkdp0 here.
 	json status() const
 	{
-		ProgramResult r = cli({"status", kTestbedRxDev, "--netns", name_, "--json"});
+		ProgramResult r = cli({"steer", "status", kTestbedRxDev, "--netns", name_, "--json"});
 		EXPECT_EQ(r.status, 0) << r.err;
 		return r.status ? json() : json::parse(r.out)["interfaces"][0];
 	}
@@ -480,7 +480,7 @@ TEST_F(SteerCli, PinsAreKeptPerNamespace)
 {
 	CliTestbed a("a"), b("b");
 	for (const CliTestbed *t : {&a, &b})
-		ASSERT_EQ(t->run({"attach", kTestbedRxDev, "--partitions", "2"}).status, 0);
+		ASSERT_EQ(t->run({"steer", "attach", kTestbedRxDev, "--partitions", "2"}).status, 0);
 	std::string da = Steering::pin_dir(a.name(), kTestbedRxDev), db = Steering::pin_dir(b.name(), kTestbedRxDev);
 	EXPECT_NE(da, db);
 	EXPECT_TRUE(std::filesystem::exists(da + "/steer_config")) << da;
@@ -491,7 +491,7 @@ TEST_F(SteerCli, PinsAreKeptPerNamespace)
 	EXPECT_NE(sa["prog_id"], sb["prog_id"]);
 
 	// `status` from here lists both, each attached in its own namespace.
-	ProgramResult all = cli({"status", "--json"});
+	ProgramResult all = cli({"steer", "status", "--json"});
 	ASSERT_EQ(all.status, 0) << all.err;
 	int seen = 0;
 	json listed = json::parse(all.out);
@@ -503,11 +503,11 @@ TEST_F(SteerCli, PinsAreKeptPerNamespace)
 	EXPECT_EQ(seen, 2);
 
 	// From the wrong namespace: refused, naming where the steering is.
-	EXPECT_REFUSED(cli({"detach", kTestbedRxDev}), "--netns " + a.name());
-	EXPECT_REFUSED(cli({"rule", "list", kTestbedRxDev}), "--netns " + b.name());
+	EXPECT_REFUSED(cli({"steer", "detach", kTestbedRxDev}), "--netns " + a.name());
+	EXPECT_REFUSED(cli({"steer", "rule", "list", kTestbedRxDev}), "--netns " + b.name());
 	EXPECT_TRUE(a.status()["attached"].get<bool>());
 
-	ProgramResult d = b.run({"detach", kTestbedRxDev, "--json"});
+	ProgramResult d = b.run({"steer", "detach", kTestbedRxDev, "--json"});
 	ASSERT_EQ(d.status, 0) << d.err;
 	EXPECT_EQ(json::parse(d.out)["detached_from"], kTestbedRxDev);
 	EXPECT_FALSE(std::filesystem::exists(db));
@@ -523,8 +523,8 @@ TEST_F(SteerCli, PinsAreKeptPerNamespace)
 TEST_F(SteerCli, RefusedAttachChangesNothing)
 {
 	CliTestbed t("r");
-	ASSERT_EQ(t.run({"attach", kTestbedRxDev, "--policy", "rules"}).status, 0);
-	ASSERT_EQ(t.run({"rule", "add", kTestbedRxDev, "dst", "10.9.0.0/16", "part", "1"}).status, 0);
+	ASSERT_EQ(t.run({"steer", "attach", kTestbedRxDev, "--policy", "rules"}).status, 0);
+	ASSERT_EQ(t.run({"steer", "rule", "add", kTestbedRxDev, "dst", "10.9.0.0/16", "part", "1"}).status, 0);
 	uint32_t bare_id = 0;
 	run_in_netns(t.name(), [&] {
 		bare_redirect *bare = bare_redirect__open_and_load();
@@ -539,15 +539,15 @@ TEST_F(SteerCli, RefusedAttachChangesNothing)
 	});
 	EXPECT_FALSE(t.status()["attached"].get<bool>());
 
-	EXPECT_REFUSED(t.run({"attach", kTestbedRxDev, "--policy", "hash"}), "--force");
+	EXPECT_REFUSED(t.run({"steer", "attach", kTestbedRxDev, "--policy", "hash"}), "--force");
 	std::string dir = Steering::pin_dir(t.name(), kTestbedRxDev);
 	EXPECT_TRUE(std::filesystem::exists(dir + "/mkdp_steer"));
-	ProgramResult rl = t.run({"rule", "list", kTestbedRxDev, "--json"});
+	ProgramResult rl = t.run({"steer", "rule", "list", kTestbedRxDev, "--json"});
 	ASSERT_EQ(rl.status, 0) << rl.err;
 	EXPECT_EQ(json::parse(rl.out)["rules"].size(), 1u);
 	EXPECT_EQ(t.status()["policy"], "rules");
 
-	ProgramResult d = t.run({"detach", kTestbedRxDev});
+	ProgramResult d = t.run({"steer", "detach", kTestbedRxDev});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("no longer attached"), std::string::npos) << d.out;
 	EXPECT_FALSE(std::filesystem::exists(dir));
@@ -559,11 +559,11 @@ TEST_F(SteerCli, RefusedAttachChangesNothing)
 TEST_F(SteerCli, ReattachChangesOnlyWhatIsGiven)
 {
 	CliTestbed t("o");
-	ASSERT_EQ(t.run({"attach", kTestbedRxDev, "--policy", "rules,hash", "--default", "drop", "--partitions", "2",
+	ASSERT_EQ(t.run({"steer", "attach", kTestbedRxDev, "--policy", "rules,hash", "--default", "drop", "--partitions", "2",
 			 "--symmetric", "--seed", "5"})
 			  .status,
 		  0);
-	ProgramResult r = t.run({"attach", kTestbedRxDev, "--partitions", "4", "--json"});
+	ProgramResult r = t.run({"steer", "attach", kTestbedRxDev, "--partitions", "4", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json s = json::parse(r.out);
 	EXPECT_EQ(s["action"], "updated");
@@ -574,16 +574,16 @@ TEST_F(SteerCli, ReattachChangesOnlyWhatIsGiven)
 	EXPECT_EQ(s["hash_seed"], 5);
 	EXPECT_EQ(s["queue_map"], json::array({0, 1}));
 
-	EXPECT_REFUSED(t.run({"attach", kTestbedRxDev, "--policy", ""}), "policy");
-	EXPECT_REFUSED(t.run({"attach", kTestbedRxDev, "--queue-map", "2=0"}), "queue 2");
-	EXPECT_REFUSED(t.run({"attach", kTestbedRxDev, "--queue-map", "0=4"}), "0..3");
-	EXPECT_REFUSED(t.run({"attach", kTestbedRxDev, "--indir-table", "0,1,2"}), "divide");
-	EXPECT_REFUSED(t.run({"attach", kTestbedRxDev, "--indir-table", "0,5", "--partitions", "5"}), "0..4");
+	EXPECT_REFUSED(t.run({"steer", "attach", kTestbedRxDev, "--policy", ""}), "policy");
+	EXPECT_REFUSED(t.run({"steer", "attach", kTestbedRxDev, "--queue-map", "2=0"}), "queue 2");
+	EXPECT_REFUSED(t.run({"steer", "attach", kTestbedRxDev, "--queue-map", "0=4"}), "0..3");
+	EXPECT_REFUSED(t.run({"steer", "attach", kTestbedRxDev, "--indir-table", "0,1,2"}), "divide");
+	EXPECT_REFUSED(t.run({"steer", "attach", kTestbedRxDev, "--indir-table", "0,5", "--partitions", "5"}), "0..4");
 	json same = t.status();
 	s.erase("action");
 	EXPECT_EQ(same, s) << "a refused attach changed something";
 
-	r = t.run({"attach", kTestbedRxDev, "--queue-map", "0=3,1=none", "--indir-weights", "1,3", "--no-symmetric",
+	r = t.run({"steer", "attach", kTestbedRxDev, "--queue-map", "0=3,1=none", "--indir-weights", "1,3", "--no-symmetric",
 		   "--seed", "9", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	s = json::parse(r.out);
@@ -604,20 +604,20 @@ TEST_F(SteerCli, ReattachChangesOnlyWhatIsGiven)
 	});
 
 	// Rules: ports explicit, ranges named, no id for a rule not yet added.
-	EXPECT_REFUSED(t.run({"rule", "add", kTestbedRxDev, "exact", "udp", "10.0.0.1", "10.0.0.2", "part", "1"}), ":0");
-	EXPECT_REFUSED(t.run({"rule", "add", kTestbedRxDev, "dst", "10.1.0.0/16", "part", "16"}), "0..15");
-	ProgramResult bad = t.run({"rule", "add", kTestbedRxDev, "dst", "10.1.0.0/16", "part", "5"});
+	EXPECT_REFUSED(t.run({"steer", "rule", "add", kTestbedRxDev, "exact", "udp", "10.0.0.1", "10.0.0.2", "part", "1"}), ":0");
+	EXPECT_REFUSED(t.run({"steer", "rule", "add", kTestbedRxDev, "dst", "10.1.0.0/16", "part", "16"}), "0..15");
+	ProgramResult bad = t.run({"steer", "rule", "add", kTestbedRxDev, "dst", "10.1.0.0/16", "part", "5"});
 	EXPECT_REFUSED(bad, "0..3");
 	EXPECT_EQ(bad.err.find('#'), std::string::npos) << bad.err;
-	r = t.run({"rule", "add", kTestbedRxDev, "exact", "udp", "10.0.0.1:0", "10.0.0.2:0", "part", "2", "--json"});
+	r = t.run({"steer", "rule", "add", kTestbedRxDev, "exact", "udp", "10.0.0.1:0", "10.0.0.2:0", "part", "2", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json rule = json::parse(r.out);
 	EXPECT_EQ(rule["match"], "exact");
 	EXPECT_EQ(rule["proto"], "udp");
 	EXPECT_EQ(rule["sport"], 0);
 	EXPECT_EQ(rule["partition"], 2);
-	ASSERT_EQ(t.run({"rule", "add", kTestbedRxDev, "src", "fd77::/64", "drop"}).status, 0);
-	r = t.run({"rule", "list", kTestbedRxDev, "--json"});
+	ASSERT_EQ(t.run({"steer", "rule", "add", kTestbedRxDev, "src", "fd77::/64", "drop"}).status, 0);
+	r = t.run({"steer", "rule", "list", kTestbedRxDev, "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json rules = json::parse(r.out)["rules"];
 	ASSERT_EQ(rules.size(), 2u);
@@ -626,11 +626,11 @@ TEST_F(SteerCli, ReattachChangesOnlyWhatIsGiven)
 	EXPECT_EQ(rules[1]["action"], "drop");
 	EXPECT_TRUE(rules[1]["partition"].is_null());
 	EXPECT_EQ(rules[1]["packets"], 0);
-	r = t.run({"rule", "del", kTestbedRxDev, std::to_string(rules[0]["id"].get<int>()), "--json"});
+	r = t.run({"steer", "rule", "del", kTestbedRxDev, std::to_string(rules[0]["id"].get<int>()), "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_EQ(json::parse(r.out)["dst"], "10.0.0.2");
 
-	r = t.run({"stats", kTestbedRxDev, "--count", "1", "--interval", "0.1", "--json"});
+	r = t.run({"steer", "stats", kTestbedRxDev, "--count", "1", "--interval", "0.1", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json sample = json::parse(r.out);
 	EXPECT_EQ(sample["interface"], kTestbedRxDev);
@@ -647,7 +647,7 @@ TEST_F(SteerCli, TestbedDownDetachesAndStalePinsHaveAWayOut)
 	{
 		CliTestbed t("d");
 		down_name = t.name();
-		ASSERT_EQ(t.run({"attach", kTestbedRxDev}).status, 0);
+		ASSERT_EQ(t.run({"steer", "attach", kTestbedRxDev}).status, 0);
 		uint32_t id = prog_of(t);
 		ProgramResult r = cli({"testbed", "down", "--name", t.name()});
 		EXPECT_EQ(r.status, 0) << r.err;
@@ -656,10 +656,10 @@ TEST_F(SteerCli, TestbedDownDetachesAndStalePinsHaveAWayOut)
 		EXPECT_TRUE(prog_freed(id));
 	}
 	CliTestbed t("s");
-	ASSERT_EQ(t.run({"attach", kTestbedRxDev}).status, 0);
+	ASSERT_EQ(t.run({"steer", "attach", kTestbedRxDev}).status, 0);
 	uint32_t id = prog_of(t);
 	run_checked({"ip", "netns", "del", t.name()}, "ip netns del");
-	ProgramResult r = cli({"status", "--json"});
+	ProgramResult r = cli({"steer", "status", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	std::string hint;
 	json listed = json::parse(r.out);
@@ -668,9 +668,9 @@ TEST_F(SteerCli, TestbedDownDetachesAndStalePinsHaveAWayOut)
 			EXPECT_TRUE(i["stale"].get<bool>());
 			hint = i["hint"];
 		}
-	ASSERT_EQ(hint, "mkdp detach mkdp0 --netns " + t.name());
-	EXPECT_NE(cli({"status"}).out.find(hint), std::string::npos);
-	r = cli({"detach", kTestbedRxDev, "--netns", t.name()});
+	ASSERT_EQ(hint, "mkdp steer detach mkdp0 --netns " + t.name());
+	EXPECT_NE(cli({"steer", "status"}).out.find(hint), std::string::npos);
+	r = cli({"steer", "detach", kTestbedRxDev, "--netns", t.name()});
 	EXPECT_EQ(r.status, 0) << r.err;
 	EXPECT_FALSE(std::filesystem::exists(Steering::pin_dir(t.name(), kTestbedRxDev)));
 	EXPECT_TRUE(prog_freed(id));
@@ -681,10 +681,10 @@ TEST_F(SteerCli, TestbedDownDetachesAndStalePinsHaveAWayOut)
 TEST_F(SteerCli, DetachFindsARenamedInterface)
 {
 	CliTestbed t("n");
-	ASSERT_EQ(t.run({"attach", kTestbedRxDev}).status, 0);
+	ASSERT_EQ(t.run({"steer", "attach", kTestbedRxDev}).status, 0);
 	uint32_t id = t.status()["prog_id"].get<uint32_t>();
 	run_checked({"ip", "-n", t.name(), "link", "set", kTestbedRxDev, "name", "mkdpren0"}, "rename");
-	ProgramResult r = t.run({"detach", kTestbedRxDev, "--json"});
+	ProgramResult r = t.run({"steer", "detach", kTestbedRxDev, "--json"});
 	run_program({"ip", "-n", t.name(), "link", "set", "mkdpren0", "name", kTestbedRxDev});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_EQ(json::parse(r.out)["detached_from"], "mkdpren0");
@@ -698,14 +698,14 @@ TEST(SteerCliErrors, ParseErrorsAreOneClearLine)
 	EXPECT_EQ(r.status, 2);
 	EXPECT_EQ(lines(r.err), 1u) << r.err;
 	EXPECT_EQ(r.err.rfind("mkdp: unknown command 'frobnicate'", 0), 0u) << r.err;
-	r = cli({"stats", "mkdp0", "--interval", "abc"});
+	r = cli({"steer", "stats", "mkdp0", "--interval", "abc"});
 	EXPECT_EQ(r.status, 2);
 	EXPECT_EQ(lines(r.err), 1u) << r.err;
 	EXPECT_NE(r.err.find("--interval: 'abc' is not a number"), std::string::npos) << r.err;
-	r = cli({"rule"});
+	r = cli({"steer", "rule"});
 	EXPECT_EQ(lines(r.err), 1u) << r.err;
 	EXPECT_NE(r.err.find("add, del, list"), std::string::npos) << r.err;
-	r = cli({"gen", "eth0"});
+	r = cli({"testbed", "gen", "eth0"});
 	EXPECT_EQ(r.status, 1);
 	EXPECT_EQ(lines(r.err), 1u) << r.err;
 	EXPECT_NE(r.err.find("eth0: not a testbed device"), std::string::npos) << r.err;

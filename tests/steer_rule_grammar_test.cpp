@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The text of steering rules and policies, as `mkdp rule` and `mkdp attach`
+// The text of steering rules and policies, as `mkdp steer rule` and `mkdp steer attach`
 // read and print it: pure parsing, no BPF, no root.
 #include <gtest/gtest.h>
 

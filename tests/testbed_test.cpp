@@ -271,7 +271,7 @@ TEST_F(TestbedTest, GenSendsOnlyOnTestbedVeths)
 	NsCleanup ns{unique_name()};
 	ASSERT_EQ(cli({"testbed", "up", "--name", ns.name, "--queues", "4"}).status, 0);
 
-	ProgramResult r = cli({"gen", kTestbedTxDev, "--netns", ns.name, "--flows", "8", "--count", "800",
+	ProgramResult r = cli({"testbed", "gen", kTestbedTxDev, "--netns", ns.name, "--flows", "8", "--count", "800",
 			       "--size", "100", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json j = json::parse(r.out);
@@ -280,20 +280,20 @@ TEST_F(TestbedTest, GenSendsOnlyOnTestbedVeths)
 	EXPECT_EQ(j["flows"], 8);
 	EXPECT_EQ(j["per_queue"], json::array({200, 200, 200, 200}));
 
-	r = cli({"gen", kTestbedTxDev, "--netns", ns.name, "--queue", "1", "--count", "10", "--ipv6",
+	r = cli({"testbed", "gen", kTestbedTxDev, "--netns", ns.name, "--queue", "1", "--count", "10", "--ipv6",
 		 "--proto", "tcp", "--vlan", "7", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	EXPECT_EQ(json::parse(r.out)["per_queue"], json::array({0, 10, 0, 0}));
 
 	const std::vector<std::vector<std::string>> refused = {
-		{"gen", "eth0", "--netns", ns.name},
-		{"gen", "lo", "--netns", ns.name},
-		{"gen", kTestbedTxDev, "--netns", "default"},
-		{"gen", kTestbedTxDev, "--netns", "mkdp-tbt-does-not-exist"},
-		{"gen", kTestbedTxDev, "--netns", ns.name, "--queue", "4"},
-		{"gen", kTestbedTxDev, "--netns", ns.name, "--size", "20"},
-		{"gen", kTestbedTxDev, "--netns", ns.name, "--size", "1515"},	// MTU 1500 + 14
-		{"gen", kTestbedTxDev, "--netns", ns.name, "--size", "1519", "--vlan", "5"},
+		{"testbed", "gen", "eth0", "--netns", ns.name},
+		{"testbed", "gen", "lo", "--netns", ns.name},
+		{"testbed", "gen", kTestbedTxDev, "--netns", "default"},
+		{"testbed", "gen", kTestbedTxDev, "--netns", "mkdp-tbt-does-not-exist"},
+		{"testbed", "gen", kTestbedTxDev, "--netns", ns.name, "--queue", "4"},
+		{"testbed", "gen", kTestbedTxDev, "--netns", ns.name, "--size", "20"},
+		{"testbed", "gen", kTestbedTxDev, "--netns", ns.name, "--size", "1515"},	// MTU 1500 + 14
+		{"testbed", "gen", kTestbedTxDev, "--netns", ns.name, "--size", "1519", "--vlan", "5"},
 	};
 	for (const auto &args : refused) {
 		ProgramResult e = cli(args);
@@ -301,19 +301,19 @@ TEST_F(TestbedTest, GenSendsOnlyOnTestbedVeths)
 		EXPECT_EQ(lines(e.err), 1u) << e.err;
 		EXPECT_EQ(e.out, "");
 	}
-	ProgramResult eth0 = cli({"gen", "eth0", "--netns", ns.name});
+	ProgramResult eth0 = cli({"testbed", "gen", "eth0", "--netns", ns.name});
 	EXPECT_NE(eth0.err.find("eth0: not a testbed device"), std::string::npos) << eth0.err;
 	// The largest frames the device takes, with and without a tag.
 	for (std::vector<std::string> ok : {std::vector<std::string>{"--size", "1514"},
 					    std::vector<std::string>{"--size", "1518", "--vlan", "5"}}) {
-		std::vector<std::string> args = {"gen", kTestbedTxDev, "--netns", ns.name, "--count", "3"};
+		std::vector<std::string> args = {"testbed", "gen", kTestbedTxDev, "--netns", ns.name, "--count", "3"};
 		args.insert(args.end(), ok.begin(), ok.end());
 		r = cli(args);
 		EXPECT_EQ(r.status, 0) << r.err;
 	}
 	// A namespace that holds anything but the pair is no testbed.
 	run_checked({"ip", "-n", ns.name, "link", "add", "mkdpx", "type", "veth", "peer", "name", "mkdpy"}, "veth");
-	EXPECT_EQ(cli({"gen", kTestbedTxDev, "--netns", ns.name, "--count", "1"}).status, 1);
+	EXPECT_EQ(cli({"testbed", "gen", kTestbedTxDev, "--netns", ns.name, "--count", "1"}).status, 1);
 }
 
 TEST_F(TestbedTest, RunInNetnsSeesOnlyTheNamespace)

@@ -102,7 +102,7 @@ TEST(Topology, BuiltinIsValidOnThisMachine)
 	EXPECT_EQ(t.volumes[0].size, 64u << 20);
 	EXPECT_EQ(t.volumes[0].owner, "p0");
 	EXPECT_EQ(t.volumes[0].partitions, (std::vector<std::string>{"p0", "p1"}));
-	// What tests write for `mkdp up FILE` is the same topology.
+	// What tests write for `mkdp topology up FILE` is the same topology.
 	Topology tb = Topology::parse(Topology::testbed_toml("mkdp-lab"), "tb.toml");
 	EXPECT_EQ(tb.netns, "mkdp-lab");
 	ASSERT_EQ(tb.volumes.size(), 1u);

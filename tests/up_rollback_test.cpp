@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Ground that holds: `mkdp up` interrupted at any point leaves nothing
+// Ground that holds: `mkdp topology up` interrupted at any point leaves nothing
 // (the commit between the command and its supervisor, up_handshake.h);
 // cgroups whose tasks are still exiting are removed, not left behind; what
 // a SIGKILLed supervisor left is cleaned by the next `down` or `up`; and a
@@ -31,7 +31,7 @@ namespace {
 
 class UpRollbackTest : public PartitionFixture {};
 
-// `mkdp up` on the bed's topology, not waited for; with MKDP_UP_HOLD set in
+// `mkdp topology up` on the bed's topology, not waited for; with MKDP_UP_HOLD set in
 // its environment when `hold` is given.
 std::unique_ptr<RunningProgram> start_up(const PartitionBed &bed, const std::string &hold = {})
 {
@@ -61,10 +61,10 @@ ProgramResult finish(RunningProgram &p, int timeout_ms = 30000)
 	uint64_t end = now_ns() + uint64_t(timeout_ms) * 1'000'000;
 	while (!std::filesystem::exists(marker)) {
 		if (std::optional<ProgramResult> r = up.wait(10))
-			return ::testing::AssertionFailure() << "mkdp up exited (status " << r->status << ") before the "
+			return ::testing::AssertionFailure() << "mkdp topology up exited (status " << r->status << ") before the "
 							     << phase << " hold: " << r->err;
 		if (now_ns() > end)
-			return ::testing::AssertionFailure() << "mkdp up did not reach the " << phase << " hold in "
+			return ::testing::AssertionFailure() << "mkdp topology up did not reach the " << phase << " hold in "
 							     << timeout_ms << " ms";
 	}
 	return ::testing::AssertionSuccess();
@@ -95,7 +95,7 @@ void expect_rolled_back(const ProgramResult &r, int sig, const PartitionBed &bed
 {
 	EXPECT_EQ(r.status, 128 + sig) << r.out << r.err;
 	EXPECT_EQ(lines(r.err), 1u) << r.err;
-	EXPECT_NE(r.err.find("mkdp up: interrupted; everything it had set up was removed"), std::string::npos) << r.err;
+	EXPECT_NE(r.err.find("mkdp topology up: interrupted; everything it had set up was removed"), std::string::npos) << r.err;
 	EXPECT_EQ(r.out, "");
 	EXPECT_TRUE(nothing_left(bed.netns()));
 	EXPECT_EQ(supervisor_pid(), 0);
@@ -169,7 +169,7 @@ TEST_F(UpRollbackTest, SigintAtEachSetUpPhaseRemovesEverything)
 	// And then up works as usual.
 	ProgramResult u = bed.up();
 	EXPECT_EQ(u.status, 0) << u.err;
-	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 
@@ -208,7 +208,7 @@ TEST_F(UpRollbackTest, DownDuringSetUpRollsItBack)
 	PartitionBed bed;
 	std::unique_ptr<RunningProgram> up = start_up(bed, "partitions");
 	ASSERT_TRUE(reaches_hold(*up, "partitions"));
-	ProgramResult d = mkdp_cli({"down"});
+	ProgramResult d = mkdp_cli({"topology", "down"});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("stopped during set-up"), std::string::npos) << d.out;
 	ProgramResult r = finish(*up);
@@ -230,7 +230,7 @@ TEST_F(UpRollbackTest, SigintAtTimedOffsetsIsAllOrNothing)
 	ProgramResult u = bed.up();
 	int up_ms = int((now_ns() - t0) / 1'000'000);
 	ASSERT_EQ(u.status, 0) << u.err;
-	ASSERT_EQ(mkdp_cli({"down"}).status, 0);
+	ASSERT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	std::vector<int> offsets{0, 5, 20, 50};
 	for (int pct : {50, 80, 90, 95, 100, 110})
 		offsets.push_back(up_ms * pct / 100);
@@ -246,7 +246,7 @@ TEST_F(UpRollbackTest, SigintAtTimedOffsetsIsAllOrNothing)
 			if (r.status == 0) {
 				outcomes += std::to_string(ms) + "ms:up ";
 				EXPECT_GT(supervisor_pid(), 0);
-				ProgramResult d = mkdp_cli({"down"});
+				ProgramResult d = mkdp_cli({"topology", "down"});
 				EXPECT_EQ(d.status, 0) << d.err;
 			} else {
 				outcomes += std::to_string(ms) + "ms:rolled-back ";
@@ -289,7 +289,7 @@ TEST_F(UpRollbackTest, DownRemovesCgroupsWhoseTasksAreStillExiting)
 			ASSERT_TRUE(c) << "the task with ballast did not start";
 			ASSERT_TRUE(in_cgroup(cg, c->pid())) << "the task did not join " << cg;
 			kill(c->pid(), SIGKILL);
-			ProgramResult d = mkdp_cli({"down"});
+			ProgramResult d = mkdp_cli({"topology", "down"});
 			EXPECT_EQ(d.status, 0) << d.err;
 			if (dead) {
 				EXPECT_NE(d.out.find("died"), std::string::npos) << d.out;
@@ -313,14 +313,14 @@ TEST_F(UpRollbackTest, DownNamesATaskThatStaysInACgroup)
 		GTEST_SKIP() << "partitions run without a cpuset cgroup here";
 	std::unique_ptr<Child> c = stranger_in(cg);
 	ASSERT_TRUE(c && in_cgroup(cg, c->pid()));
-	ProgramResult d = mkdp_cli({"down"});
+	ProgramResult d = mkdp_cli({"topology", "down"});
 	EXPECT_NE(d.status, 0) << d.out;
 	EXPECT_EQ(lines(d.err), 1u) << d.err;
 	EXPECT_NE(d.err.find("pid " + std::to_string(c->pid())), std::string::npos) << d.err;
 	EXPECT_TRUE(std::filesystem::exists(cg));
 	kill(c->pid(), SIGKILL);
 	EXPECT_EQ(c->wait(5000), 128 + SIGKILL);
-	ProgramResult again = mkdp_cli({"down"});
+	ProgramResult again = mkdp_cli({"topology", "down"});
 	EXPECT_EQ(again.status, 0) << again.err;
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
@@ -342,11 +342,11 @@ TEST_F(UpRollbackTest, UpCleansUpAfterASupervisorThatDied)
 		u = bed.up();
 		ASSERT_EQ(u.status, 0) << u.err;
 		EXPECT_EQ(lines(u.err), 1u) << u.err;
-		EXPECT_NE(u.err.find("mkdp up: removed what a supervisor that died had left"), std::string::npos) << u.err;
+		EXPECT_NE(u.err.find("mkdp topology up: removed what a supervisor that died had left"), std::string::npos) << u.err;
 		EXPECT_NE(supervisor_pid(), pid);
 		EXPECT_EQ(status()["partitions"].size(), 2u);
 	}
-	ProgramResult d = mkdp_cli({"down"});
+	ProgramResult d = mkdp_cli({"topology", "down"});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
@@ -355,7 +355,7 @@ TEST_F(UpRollbackTest, UpCleansUpAfterASupervisorThatDied)
 
 json steering_status(const PartitionBed &bed)
 {
-	ProgramResult s = mkdp_cli({"status", "mkdp0", "--netns", bed.netns(), "--json"});
+	ProgramResult s = mkdp_cli({"steer", "status", "mkdp0", "--netns", bed.netns(), "--json"});
 	EXPECT_EQ(s.status, 0) << s.err;
 	json j = json::parse(s.out, nullptr, false);
 	if (j.is_discarded() || !j.contains("interfaces") || j["interfaces"].empty())
@@ -367,7 +367,7 @@ json steering_status(const PartitionBed &bed)
 // one rule.
 void attach_as_user(PartitionBed &bed)
 {
-	ProgramResult a = mkdp_cli({"attach", "mkdp0", "--netns", bed.netns(), "--policy", "queue", "--default", "drop",
+	ProgramResult a = mkdp_cli({"steer", "attach", "mkdp0", "--netns", bed.netns(), "--policy", "queue", "--default", "drop",
 				    "--partitions", "4", "--seed", "7"});
 	ASSERT_EQ(a.status, 0) << a.err;
 	ASSERT_EQ(bed.rule("exact udp 10.77.0.2:5001 10.77.0.1:7001 part 1").status, 0);
@@ -405,7 +405,7 @@ TEST_F(UpRollbackTest, UpOverAUserAttachmentNamesTheChangesAndDownGivesItBack)
 	// A rule added while up runs is up's time, not the user's program.
 	ASSERT_EQ(bed.rule("exact udp 10.77.0.2:5002 10.77.0.1:7002 part 0").status, 0);
 
-	ProgramResult d = mkdp_cli({"down"});
+	ProgramResult d = mkdp_cli({"topology", "down"});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("given back as attached before up"), std::string::npos) << d.out;
 	json after = steering_status(bed);
@@ -422,7 +422,7 @@ TEST_F(UpRollbackTest, UpOverAUserAttachmentNamesTheChangesAndDownGivesItBack)
 	int pid = supervisor_pid();
 	kill(pid, SIGKILL);
 	ASSERT_TRUE(wait_for_exit(pid, 5000));
-	d = mkdp_cli({"down"});
+	d = mkdp_cli({"topology", "down"});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("given back as attached before up"), std::string::npos) << d.out;
 	expect_users(steering_status(bed));
@@ -435,7 +435,7 @@ TEST_F(UpRollbackTest, UpOverAUserAttachmentNamesTheChangesAndDownGivesItBack)
 	EXPECT_EQ(r.status, 128 + SIGINT) << r.err;
 	expect_users(steering_status(bed));
 
-	EXPECT_EQ(mkdp_cli({"detach", "mkdp0", "--netns", bed.netns()}).status, 0);
+	EXPECT_EQ(mkdp_cli({"steer", "detach", "mkdp0", "--netns", bed.netns()}).status, 0);
 	EXPECT_TRUE(nothing_left(bed.netns()));
 }
 

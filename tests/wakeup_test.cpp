@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// Wake-up modes end to end: two partitions of one `mkdp up`, each with its
+// Wake-up modes end to end: two partitions of one `mkdp topology up`, each with its
 // own topology `wakeup`, get the AF_XDP socket options and the kick and
 // sleep behaviour of their mode, receive every frame, and forward to each
 // other through rings whose doorbells follow the consumer's mode. See
@@ -195,7 +195,7 @@ TEST_F(WakeupTest, PolledAndInterrupt)
 	// on every submit, p1 -> p0 (polled) never.
 	EXPECT_GT(p0["doorbell_kicks"].get<uint64_t>(), 0u);
 	EXPECT_EQ(p1["doorbell_kicks"], 0u);
-	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	EXPECT_TRUE(nothing_left());
 }
 
@@ -226,7 +226,7 @@ TEST_F(WakeupTest, AdaptiveAndInterrupt)
 	EXPECT_GT(p1["doorbell_suppressed"].get<uint64_t>(), 0u);
 	EXPECT_LE(p1["doorbell_kicks"].get<uint64_t>() + p1["doorbell_suppressed"].get<uint64_t>(),
 		  p1["fwd"].get<uint64_t>());
-	EXPECT_EQ(mkdp_cli({"down"}).status, 0);
+	EXPECT_EQ(mkdp_cli({"topology", "down"}).status, 0);
 	EXPECT_TRUE(nothing_left());
 }
 

@@ -84,7 +84,7 @@ SupervisorHold supervisor_holding(const std::string &netns, const std::string &i
 	if (theirs_if.empty() || (!ifname.empty() && theirs_if != ifname))
 		return {};
 	try {
-		// "" in the state: the namespace `mkdp up` ran in, which the
+		// "" in the state: the namespace `mkdp topology up` ran in, which the
 		// supervisor it forked still is in.
 		uint64_t theirs = theirs_ns.empty() ? netns_id_of_pid(pid) : netns_id(theirs_ns);
 		uint64_t ours = netns.empty() ? current_netns_id() : netns_id(netns);
@@ -100,9 +100,9 @@ void refuse_while_held(const std::string &netns, const std::string &ifname, cons
 {
 	SupervisorHold h = supervisor_holding(netns, ifname);
 	if (h.pid)
-		throw Error("refusing to " + what + ": the partitions of 'mkdp up' (supervisor " + std::to_string(h.pid) +
+		throw Error("refusing to " + what + ": the partitions of 'mkdp topology up' (supervisor " + std::to_string(h.pid) +
 			    ") receive from " + h.interface + (h.netns.empty() ? std::string() : " in " + h.netns) +
-			    "; run 'mkdp down' first");
+			    "; run 'mkdp topology down' first");
 }
 
 } // namespace mkdp

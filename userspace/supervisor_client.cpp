@@ -46,7 +46,7 @@ int supervisor_connect()
 	if (connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof(sa))) {
 		int e = errno;
 		close(fd);
-		throw Error(std::string("no mkdp supervisor is running (") + std::strerror(e) + "); run 'mkdp up'", e);
+		throw Error(std::string("no mkdp supervisor is running (") + std::strerror(e) + "); run 'mkdp topology up'", e);
 	}
 	return fd;
 }

@@ -298,7 +298,7 @@ TestbedInfo require_testbed_device(const std::string &netns, const std::string &
 {
 	if (ifname != kTestbedRxDev && ifname != kTestbedTxDev)
 		throw Error("refusing to use " + ifname + ": not a testbed device (mkdp sends only on " + kTestbedRxDev +
-			    " and " + kTestbedTxDev + " of a testbed namespace, e.g. mkdp gen mkdp1 --netns " + netns + ")");
+			    " and " + kTestbedTxDev + " of a testbed namespace, e.g. mkdp testbed gen mkdp1 --netns " + netns + ")");
 	std::optional<TestbedInfo> info;
 	try {
 		info = testbed_info(netns);

@@ -364,7 +364,7 @@ Topology Topology::load(const std::string &path)
 	std::stringstream ss;
 	ss << f.rdbuf();
 	Topology t = parse(ss.str(), path);
-	// A program path is the file's, wherever `mkdp up` runs from.
+	// A program path is the file's, wherever `mkdp topology up` runs from.
 	for (VolumeSpec &v : t.volumes)
 		if (!v.program.empty() && std::filesystem::path(v.program).is_relative())
 			v.program = (std::filesystem::path(path).parent_path() / v.program).string();

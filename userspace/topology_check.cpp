@@ -134,7 +134,7 @@ MachineFacts probe_machine(const Topology &t)
 	// made, never to a device of the machine (eth0 would hand the host's
 	// traffic, SSH included, to the partitions). Without [machine] netns
 	// the device is in our own namespace, which passes only when that is
-	// itself a testbed namespace (`ip netns exec mkdp-tb mkdp up`).
+	// itself a testbed namespace (`ip netns exec mkdp-tb mkdp topology up`).
 	if (!t.interface.empty()) {
 		TestbedDeviceCheck c =
 			check_testbed_device(t.netns, t.interface,

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp attach`, `mkdp detach`, `mkdp status`: the steering program on an
+// `mkdp steer attach`, `mkdp steer detach`, `mkdp steer status`: the steering program on an
 // interface, in the manner of `xdp-loader load/unload/status`; the queue
 // map, indirection table and hash seed in the manner of `ethtool -X`.
+#include "cli_status.h"
 #include "commands.h"
 #include "device_option.h"
 #include "netns_option.h"
@@ -10,6 +11,7 @@
 #include <mkdp/netns.h>
 #include <steer_loader.h>
 
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <ctime>
@@ -18,8 +20,6 @@
 #include <nlohmann/json.hpp>
 
 namespace mkdp::cli {
-
-nlohmann::json partitions_status_json(); // cmd_part.cpp
 
 namespace {
 
@@ -51,7 +51,7 @@ size_t period_of(const std::vector<uint32_t> &t)
 // "stale": pins whose namespace is gone, with the command that removes them.
 std::string stale_hint(const SteerPins &p)
 {
-	return "mkdp detach " + p.ifname + " --netns " + p.netns;
+	return "mkdp steer detach " + p.ifname + " --netns " + p.netns;
 }
 
 } // namespace
@@ -220,8 +220,11 @@ void run_attach(const AttachCmd &a)
 		    policy_string(st.config.policy).c_str(), to_string(st.config.default_action), st.config.partitions);
 }
 
-// Every steering to show: (pins, its status when it can be read).
-void run_status(const std::string &ifname, const std::string &netns, bool json)
+} // namespace
+
+// Every steering to show, each with its status when it can be read; the
+// document --json prints ({"interfaces": [...]}) when json is set.
+nlohmann::json steer_status(const std::string &ifname, const std::string &netns, bool json)
 {
 	std::vector<SteerPins> pins;
 	if (netns.empty() && ifname.empty()) {
@@ -286,15 +289,12 @@ void run_status(const std::string &ifname, const std::string &netns, bool json)
 		else
 			print_status(s);
 	}
-	if (json)
-		std::cout << nlohmann::json{{"interfaces", all}, {"partitions", partitions_status_json()}}.dump(2)
-			  << std::endl;
-	else if (pins.empty())
+	if (!json && pins.empty())
 		std::printf("no interface has mkdp steering attached%s\n",
 			    netns.empty() ? "" : (" in " + netns).c_str());
+	return json ? nlohmann::json{{"interfaces", all}} : nlohmann::json();
 }
 
-} // namespace
 
 void register_attach(CLI::App &app)
 {
@@ -312,8 +312,8 @@ void register_attach(CLI::App &app)
 			  "Only testbed devices (mkdp0/mkdp1 of an mkdp testbed namespace) unless\n"
 			  "--allow-host-device.\n"
 			  "Examples:\n"
-			  "  mkdp attach mkdp0 --netns mkdp-tb --policy rules,hash --partitions 2\n"
-			  "  mkdp attach mkdp0 --netns mkdp-tb --queue-map 0=1,1=0 --indir-weights 1,3 --seed 7");
+			  "  mkdp steer attach mkdp0 --netns mkdp-tb --policy rules,hash --partitions 2\n"
+			  "  mkdp steer attach mkdp0 --netns mkdp-tb --queue-map 0=1,1=0 --indir-weights 1,3 --seed 7");
 	att->add_option("IFACE", a.ifname, "interface to attach to")->required();
 	att->add_option("--mode", a.mode, "native (driver) or skb (generic) XDP")
 		->check(CLI::IsMember({"native", "skb"}))->capture_default_str();
@@ -323,7 +323,7 @@ void register_attach(CLI::App &app)
 	a.o_default = att->add_option("--default", a.dflt,
 				      "action for frames no policy steers: pass (host stack) or drop")
 			      ->check(CLI::IsMember({"pass", "drop"}))->capture_default_str();
-	a.o_partitions = att->add_option("--partitions", a.partitions, "number of partitions steered to (1..16)")
+	a.o_partitions = att->add_option("--partitions", a.partitions, "number of partitions steered to")
 				 ->check(CLI::Range(1u, uint32_t(MKDP_STEER_MAX_PARTITIONS)))->capture_default_str();
 	a.o_symmetric = att->add_flag("--symmetric,!--no-symmetric", a.symmetric,
 				      "hash both directions of a flow alike (or not)");
@@ -343,7 +343,7 @@ void register_attach(CLI::App &app)
 		      "replace an XDP program mkdp did not attach (put back as it was if the attach then\n"
 		      "fails, unless it was libxdp's dispatcher)");
 	add_allow_host_device_option(att, a.allow_host);
-	att->add_flag("--json", a.json, "print the resulting status as JSON");
+	att->add_flag("-j,--json", a.json, "print the resulting status as JSON");
 	add_netns_option(att, a.netns);
 	att->callback([] { run_attach(a); });
 
@@ -352,24 +352,38 @@ void register_attach(CLI::App &app)
 	CLI::App *det = app.add_subcommand(
 		"detach", "Remove mkdp's steering program from an interface, with its pins and maps.\n"
 			  "With --netns of a namespace that is gone, removes the pins left behind.\n"
-			  "Refused while 'mkdp up' runs partitions on the interface: 'mkdp down' stops\n"
+			  "Refused while 'mkdp topology up' runs partitions on the interface: 'mkdp topology down' stops\n"
 			  "them and detaches.");
 	det->add_option("IFACE", det_if, "interface to detach from")->required();
-	det->add_flag("--json", det_json, "print what was removed as JSON");
+	det->add_flag("-j,--json", det_json, "print what was removed as JSON");
 	add_netns_option(det, det_ns);
 	det->callback([] {
 		refuse_while_held(det_ns, det_if, "detach from " + det_if);
 		DetachResult r;
 		bool stale = !det_ns.empty() && !netns_exists(det_ns);
-		if (stale) {
-			r = Steering::remove_stale(det_ns, det_if);
-		} else {
-			InNetns in(det_ns);
-			r = Steering::detach(det_if);
+		try {
+			if (stale) {
+				r = Steering::remove_stale(det_ns, det_if);
+			} else {
+				InNetns in(det_ns);
+				r = Steering::detach(det_if);
+			}
+		} catch (const Error &e) {
+			if (e.code() != ENOENT)
+				throw;
+			// Nothing of mkdp's is there: what detach asks for holds.
+			if (det_json)
+				std::cout << nlohmann::json{{"interface", det_if}, {"netns", det_ns}, {"result", "unchanged"}}
+						     .dump(2)
+					  << std::endl;
+			else
+				std::printf("%s: no mkdp steering here; nothing to do (%s)\n", det_if.c_str(), e.what());
+			return;
 		}
 		if (det_json) {
 			std::cout << nlohmann::json{{"interface", det_if},
 						    {"netns", det_ns},
+						    {"result", "detached"},
 						    {"detached_from", r.detached_from},
 						    {"removed_pins", r.pins},
 						    {"netns_gone", stale}}
@@ -390,14 +404,19 @@ void register_attach(CLI::App &app)
 	static std::string st_if, st_ns;
 	static bool st_json = false;
 	CLI::App *st = app.add_subcommand(
-		"status", "Show the steering on an interface: program id, XDP mode, attach kind,\n"
+		"status", "Show the steering on an interface (or all of them).\n"
+		"Show the steering on an interface: program id, XDP mode, attach kind,\n"
 			  "policy, partitions, queue map, indirection table, hash seed, sockets per\n"
 			  "queue. Without IFACE and --netns: every interface mkdp has pins for, in\n"
 			  "every namespace, including stale pins whose namespace is gone.");
 	st->add_option("IFACE", st_if, "interface (default: all with mkdp pins)");
-	st->add_flag("--json", st_json, "print JSON");
+	st->add_flag("-j,--json", st_json, "print JSON");
 	add_netns_option(st, st_ns);
-	st->callback([] { run_status(st_if, st_ns, st_json); });
+	st->callback([] {
+		nlohmann::json j = steer_status(st_if, st_ns, st_json);
+		if (st_json)
+			std::cout << j.dump(2) << std::endl;
+	});
 }
 
 } // namespace mkdp::cli

@@ -9,11 +9,13 @@ void register_demo(CLI::App &app)
 {
 	static PartDemoOptions po;
 	CLI::App *cmd = app.add_subcommand(
-		"demo", "Run the end-to-end scenario and narrate it (what `make demo` runs): testbed\n"
-			"up, the built-in topology up (supervisor, two pinned unprivileged partitions,\n"
-			"steering attached), UDP flows from the wire end spread over flows and queues,\n"
-			"per-partition counters while it runs, then down and testbed down (also on failure).\n"
-			"'mkdp demo ring' is the older two-process ring demo.");
+		"demo", "Run the end-to-end scenario and narrate it (what `make demo` runs).\n"
+		"It brings the testbed up, then the built-in topology (supervisor, two pinned\n"
+		"unprivileged partitions, steering attached), sends UDP flows from the wire end\n"
+		"spread over flows and queues, prints per-partition counters while they run, then\n"
+		"takes the topology and the testbed down (also on failure). A narration for people:\n"
+		"it has no --json ('mkdp topology status -j' and 'mkdp steer stats -j' report the same).\n"
+		"'mkdp demo ring' is the older two-process ring demo.");
 	cmd->add_option("--seconds", po.seconds, "how long traffic runs")->check(CLI::Range(1u, 600u))->capture_default_str();
 	cmd->add_option("--pps", po.pps, "frames per second, all flows")->check(CLI::Range(1000ull, 10'000'000ull))->capture_default_str();
 	cmd->add_option("--flows", po.flows, "UDP flows")->check(CLI::Range(1u, 1024u))->capture_default_str();
@@ -21,7 +23,8 @@ void register_demo(CLI::App &app)
 
 	static RingDemoOptions o;
 	CLI::App *ring = cmd->add_subcommand(
-		"ring", "Two processes share one region: the loader writes frames and posts their\n"
+		"ring", "Two processes share one region and pass frames over a ring.\n"
+		"The loader writes frames and posts their\n"
 			"descriptors on a ring, the partition validates and checks each one and\n"
 			"returns the frame on a second ring.");
 	ring->add_option("--frames", o.frames, "frames to send")->check(CLI::Range(1ull, 1ull << 40))->capture_default_str();

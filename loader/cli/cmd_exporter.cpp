@@ -47,11 +47,13 @@ void register_exporter(CLI::App &app)
 {
 	static ExporterCmd c;
 	CLI::App *cmd = app.add_subcommand(
-		"exporter", "Serve mkdp's counters on /metrics in the Prometheus text format: steering per\n"
-			    "interface, partition and rule; partitions' state, frames and doorbells; SDP\n"
+		"exporter", "Serve mkdp's counters to Prometheus on /metrics.\n"
+			    "The Prometheus text format: steering per interface, partition and rule; partitions' state, frames and doorbells; SDP\n"
 			    "volumes' verdicts, errors and latency histograms (docs/metrics.md). Gathered\n"
 			    "per scrape, off the data path; runs until Ctrl-C or SIGTERM.\n"
-			    "Example: mkdp exporter --listen 127.0.0.1:9477");
+			    "Examples:\n"
+			    "  mkdp exporter                       # 127.0.0.1:9477\n"
+			    "  mkdp exporter --listen 127.0.0.1:9477 --netns mkdp-tb");
 	cmd->add_option("--listen", c.listen, "ADDR:PORT to listen on ([ADDR6]:PORT for IPv6)")->capture_default_str();
 	cmd->add_option("--netns", c.netns,
 			"network namespace to listen in (the socket only; the counters are read from\n"

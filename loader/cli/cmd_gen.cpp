@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp gen IFACE`: the traffic generator (userspace/include/mkdp/traffic_gen.h).
+// `mkdp testbed gen IFACE`: the traffic generator (userspace/include/mkdp/traffic_gen.h).
 // It sends only on the veth ends of a testbed namespace.
 #include "commands.h"
 #include "netns_option.h"
@@ -136,13 +136,14 @@ void register_gen(CLI::App &app)
 {
 	static GenCli c;
 	CLI::App *cmd = app.add_subcommand(
-		"gen", "Send UDP/TCP frames on a testbed veth end (AF_PACKET TX rings, one per queue).\n"
+		"gen", "Send UDP/TCP frames on a testbed veth end.\n"
+		"AF_PACKET TX rings, one per queue.\n"
 		       "Refuses any device that is not mkdp0/mkdp1 of an mkdp testbed namespace.\n"
 		       "Stops at --count frames or after --duration, whichever is first. On SIGINT or\n"
 		       "SIGTERM it stops, prints what it sent until then (--json: \"interrupted\": true)\n"
 		       "and exits 130 or 143.\n"
-		       "Example: mkdp gen mkdp1 --netns mkdp-tb --flows 16 --count 100000 --rate 50000");
-	cmd->add_option("iface", c.g.ifname, "mkdp1 (towards mkdp0) or mkdp0")->required();
+		       "Example: mkdp testbed gen mkdp1 --netns mkdp-tb --flows 16 --count 100000 --rate 50000");
+	cmd->add_option("IFACE", c.g.ifname, "mkdp1 (towards mkdp0) or mkdp0")->required();
 	add_netns_option(cmd, c.g.netns);
 	// Every number is range-checked as a signed 64-bit value before it is
 	// converted: CLI11 would read "-5" into an unsigned 64-bit option as
@@ -167,7 +168,7 @@ void register_gen(CLI::App &app)
 	cmd->add_option("--dport", c.g.dst_port, "destination port")->check(in(0, 65535))->capture_default_str();
 	cmd->add_option("--sport", c.g.src_port, "first source port (sport + flows - 1 must stay within 65535)")
 		->check(in(0, 65535))->capture_default_str();
-	cmd->add_flag("--json", c.json, "print the report as JSON");
+	cmd->add_flag("-j,--json", c.json, "print the report as JSON");
 	cmd->callback([] { run_gen(c); });
 }
 

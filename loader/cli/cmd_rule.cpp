@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp rule add|del|list`: exact 5-tuple and prefix rules of the steering
+// `mkdp steer rule add|del|list`: exact 5-tuple and prefix rules of the steering
 // program on an interface.
 #include "commands.h"
 #include "device_option.h"
@@ -74,7 +74,8 @@ void register_rule(CLI::App &app)
 {
 	static RuleCmd add, del, list;
 	CLI::App *rule = app.add_subcommand(
-		"rule", "Steering rules on an interface: exact 5-tuples and source/destination\n"
+		"rule", "Steering rules: exact 5-tuples and prefixes, to a partition, drop or pass.\n"
+		"Steering rules on an interface: exact 5-tuples and source/destination\n"
 			"prefixes, each steering to a partition, dropping, or passing to the host.\n"
 			"Rules win over the flow hash and the queue map when the rules policy is on.\n"
 			"Only on testbed devices unless --allow-host-device.");
@@ -92,11 +93,11 @@ void register_rule(CLI::App &app)
 		       "attached partition count. IPv6 addresses with ports go in brackets:\n"
 		       "[fd77::1]:80. A destination prefix beats a source prefix; exact beats both.\n"
 		       "Examples:\n"
-		       "  mkdp rule add mkdp0 --netns mkdp-tb exact udp 10.77.0.2:1000 10.77.0.1:2000 part 1\n"
-		       "  mkdp rule add mkdp0 --netns mkdp-tb dst 10.99.0.0/16 drop");
+		       "  mkdp steer rule add mkdp0 --netns mkdp-tb exact udp 10.77.0.2:1000 10.77.0.1:2000 part 1\n"
+		       "  mkdp steer rule add mkdp0 --netns mkdp-tb dst 10.99.0.0/16 drop");
 	a->add_option("IFACE", add.ifname, "interface with mkdp steering")->required();
 	a->add_option("RULE", add.words, "the rule, as above")->required();
-	a->add_flag("--json", add.json, "print the rule added as JSON");
+	a->add_flag("-j,--json", add.json, "print the rule added as JSON");
 	add_netns_option(a, add.netns);
 	add_allow_host_device_option(a, add.allow_host);
 	a->callback([] {
@@ -111,10 +112,10 @@ void register_rule(CLI::App &app)
 			std::printf("added rule %s\n", r.to_string().c_str());
 	});
 
-	CLI::App *d = rule->add_subcommand("del", "Delete a rule by the id `rule list` shows.");
+	CLI::App *d = rule->add_subcommand("del", "Delete a rule by the id `mkdp steer rule list` shows.");
 	d->add_option("IFACE", del.ifname, "interface with mkdp steering")->required();
 	d->add_option("ID", del.id, "rule id")->required();
-	d->add_flag("--json", del.json, "print the rule deleted as JSON");
+	d->add_flag("-j,--json", del.json, "print the rule deleted as JSON");
 	add_netns_option(d, del.netns);
 	add_allow_host_device_option(d, del.allow_host);
 	d->callback([] {
@@ -132,7 +133,7 @@ void register_rule(CLI::App &app)
 
 	CLI::App *l = rule->add_subcommand("list", "List the rules with their ids and hit counters.");
 	l->add_option("IFACE", list.ifname, "interface with mkdp steering")->required();
-	l->add_flag("--json", list.json, "print JSON");
+	l->add_flag("-j,--json", list.json, "print JSON");
 	add_netns_option(l, list.netns);
 	add_allow_host_device_option(l, list.allow_host);
 	l->callback([] {

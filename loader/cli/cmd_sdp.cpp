@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp sdp ...`: SDP programs on volumes that `mkdp up` serves (load,
+// `mkdp sdp ...`: SDP programs on volumes that `mkdp topology up` serves (load,
 // attach, detach, list, stats: requests to the supervisor), and
 // `mkdp sdp test-run`, a program on requests from a file, each verdict
 // printed (BPF_PROG_RUN for storage, for unit-testing SDP programs).
@@ -180,12 +180,14 @@ void print_stats(const nlohmann::json &st, const std::string &only)
 void register_sdp(CLI::App &app)
 {
 	CLI::App *sdp = app.add_subcommand(
-		"sdp", "SDP, the storage data path: BPF programs that judge storage requests\n"
+		"sdp", "SDP, the storage data path: BPF programs that judge storage requests.\n"
+		"Load, attach and test SDP programs; do I/O on volumes; export them as files\n"
 		       "(docs/sdp.md).");
 	sdp->require_subcommand(1);
 	static TestRun tr;
 	CLI::App *t = sdp->add_subcommand(
 		"test-run",
+		"Run an SDP program on requests from a file and print each verdict.\n"
 		"Run an SDP program (an object built against sdp/sdp.h) on the requests of a file,\n"
 		"in batches through BPF_PROG_RUN, and print each verdict: unit tests for SDP\n"
 		"programs. The file has one request per line and may set map elements first:\n"
@@ -202,7 +204,8 @@ void register_sdp(CLI::App &app)
 	static Admin a;
 	auto abs = [](const std::string &p) { return std::filesystem::absolute(p).string(); };
 	CLI::App *load = sdp->add_subcommand(
-		"load", "Load an SDP program into the supervisor (verified and JIT-compiled by the kernel),\n"
+		"load", "Load an SDP program into the supervisor, ready to attach.\n"
+		"Load an SDP program into the supervisor (verified and JIT-compiled by the kernel),\n"
 			"ready to attach. Its maps are ordinary BPF maps: bpftool map dump name MAP.\n"
 			"Example: mkdp sdp load build/sdp/readonly_range.bpf.o --name ro");
 	load->add_option("PROG", a.prog, "the program object (.bpf.o)")->required()->check(CLI::ExistingFile);
@@ -227,7 +230,8 @@ void register_sdp(CLI::App &app)
 		std::printf("unloaded %s\n", a.name.c_str());
 	});
 	CLI::App *attach = sdp->add_subcommand(
-		"attach", "Attach an SDP program to a volume: from the next batch on, it judges every\n"
+		"attach", "Attach an SDP program to a volume.\n"
+		"Attach an SDP program to a volume: from the next batch on, it judges every\n"
 			  "request to the volume. PROG is a loaded program's name or an object file\n"
 			  "(loaded first). --map sets an element of one of its maps first.\n"
 			  "Examples:\n"
@@ -260,7 +264,7 @@ void register_sdp(CLI::App &app)
 			return print_json({{"volume", a.volume}, {"program", ""}});
 		std::printf("detached the program of volume %s\n", a.volume.c_str());
 	});
-	CLI::App *list = sdp->add_subcommand("list", "The volumes `mkdp up` serves, and the loaded programs.");
+	CLI::App *list = sdp->add_subcommand("list", "The volumes `mkdp topology up` serves, and the loaded programs.");
 	list->add_flag("-j,--json", a.json, "print JSON");
 	list->callback([] {
 		auto st = sdp_status();
@@ -284,7 +288,8 @@ void register_sdp(CLI::App &app)
 		throw Error("volume '" + a.volume + "' does not exist");
 	});
 	CLI::App *exp = sdp->add_subcommand(
-		"export", "Export a volume as one regular file of its size, mounted (FUSE) over an existing\n"
+		"export", "Export a volume as a file (FUSE) that any program can do I/O on.\n"
+		"Export a volume as one regular file of its size, mounted (FUSE) over an existing\n"
 			  "file, as qemu-storage-daemon does: dd, fio, losetup and file systems do I/O on it,\n"
 			  "every request through the volume's SDP program, rings and partitions.\n"
 			  "Examples:\n"

@@ -122,7 +122,8 @@ void register_sdp_io(CLI::App &sdp)
 {
 	static IoOpts o;
 	CLI::App *io = sdp.add_subcommand(
-		"io", "I/O on a volume that `mkdp up` serves, like dd, through the volume's SDP program,\n"
+		"io", "Read or write a volume through its SDP program, like dd.\n"
+		"I/O on a volume that `mkdp topology up` serves, like dd, through the volume's SDP program,\n"
 		      "its rings and the serving partition's worker. Data is a pattern of --seed (a read\n"
 		      "with --verify checks what a write of the same seed left) or a file.\n"
 		      "Examples:\n"

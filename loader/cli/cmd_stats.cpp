@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// `mkdp stats IFACE`: live per-partition rates from the steering program's
+// `mkdp steer stats IFACE`: live per-partition rates from the steering program's
 // per-CPU counters, in the manner of xdp-bench's periodic output.
 #include "commands.h"
 #include "device_option.h"
@@ -117,7 +117,8 @@ void register_stats(CLI::App &app)
 {
 	static StatsCmd o;
 	CLI::App *cmd = app.add_subcommand(
-		"stats", "Live per-partition counters of the steering on an interface: packets and\n"
+		"stats", "Live per-partition packet and byte rates of the steering.\n"
+		"Live per-partition counters of the steering on an interface: packets and\n"
 			 "bytes per second steered to each partition, frames that found no socket,\n"
 			 "drops and redirect errors, and the program's totals. Runs until Ctrl-C or\n"
 			 "--count samples; --json prints one JSON object per sample and line, with\n"
@@ -126,7 +127,7 @@ void register_stats(CLI::App &app)
 	cmd->add_option("--interval,-i", o.interval, "seconds between samples")
 		->check(CLI::Range(0.05, 3600.0))->capture_default_str();
 	cmd->add_option("--count,-c", o.count, "samples to print (0: until interrupted)")->capture_default_str();
-	cmd->add_flag("--json", o.json, "print JSON lines");
+	cmd->add_flag("-j,--json", o.json, "print JSON lines");
 	add_netns_option(cmd, o.netns);
 	add_allow_host_device_option(cmd, o.allow_host);
 	cmd->callback([] { run_stats(o); });

@@ -41,7 +41,7 @@ void print_info(const TestbedInfo &i, const char *state, bool as_json)
 		std::printf("  %-6s %s  %s/24  %s/64  rx %u tx %u queues%s%s\n", e->ifname.c_str(),
 			    e->mac.str().c_str(), e->ip4.str().c_str(), e->ip6.str().c_str(), e->rx_queues,
 			    e->tx_queues, e->xdp_prog.empty() ? "" : "  xdp ", e->xdp_prog.c_str());
-	std::printf("  steer on %s, send with: mkdp gen %s --netns %s\n", i.rx.ifname.c_str(),
+	std::printf("  steer on %s, send with: mkdp testbed gen %s --netns %s\n", i.rx.ifname.c_str(),
 		    i.tx.ifname.c_str(), i.name.c_str());
 }
 
@@ -72,13 +72,14 @@ void register_testbed(CLI::App &app)
 {
 	static TestbedCliOptions o;
 	CLI::App *tb = app.add_subcommand(
-		"testbed", "The veth testbed: a network namespace (default mkdp-tb) holding a\n"
+		"testbed", "A veth pair in a namespace of its own: where steering runs safely.\n"
+		"The veth testbed: a network namespace (default mkdp-tb) holding a\n"
 			   "multi-queue veth pair, mkdp0 (where steering attaches) and mkdp1 (where\n"
 			   "the generator sends). Everything stays inside the namespace.");
 	tb->require_subcommand(1);
 	auto name_opt = [](CLI::App *c) {
 		c->add_option("--name", o.tb.name, "namespace name (must start with mkdp)")->capture_default_str();
-		c->add_flag("--json", o.json, "print the testbed as JSON");
+		c->add_flag("-j,--json", o.json, "print the testbed as JSON");
 	};
 
 	CLI::App *up = tb->add_subcommand("up", "Create the testbed (idempotent for the same --queues).");
@@ -92,9 +93,10 @@ void register_testbed(CLI::App &app)
 	});
 
 	CLI::App *down = tb->add_subcommand(
-		"down", "Remove the testbed namespace and all in it, mkdp steering (program, maps,\n"
-			"pins) on its devices included. Refused while 'mkdp up' runs partitions on\n"
-			"it: 'mkdp down' first.");
+		"down", "Remove the testbed and everything mkdp set up in it.\n"
+		"Remove the testbed namespace and all in it, mkdp steering (program, maps,\n"
+			"pins) on its devices included. Refused while 'mkdp topology up' runs partitions on\n"
+			"it: 'mkdp topology down' first.");
 	name_opt(down);
 	down->callback([] {
 		check_testbed_name(o.tb.name);
@@ -120,6 +122,8 @@ void register_testbed(CLI::App &app)
 			throw mkdp::Error("testbed " + o.tb.name + " is not up");
 		print_info(*i, "up", o.json);
 	});
+
+	register_gen(*tb);
 }
 
 } // namespace mkdp::cli

@@ -70,28 +70,37 @@ void register_topology(CLI::App &app)
 {
 	static CheckOptions o;
 	CLI::App *topo = app.add_subcommand(
-		"topology", "Validate and show topology files (partitions, CPUs, queues, regions,\n"
-			    "volumes). The format is documented in docs/topology.md.");
+		"topology", "Topologies: check one, bring it up, see it run, take it down.\n"
+		"A topology: partitions on their CPUs, queues, regions and volumes, written\n"
+			    "in a TOML file (docs/topology.md). Check one, bring it up (the supervisor\n"
+			    "daemon and its partitions), see how it runs, take it down.\n"
+			    "Examples:\n"
+			    "  mkdp topology default > my.toml && mkdp topology check my.toml\n"
+			    "  mkdp topology up my.toml && mkdp topology status && mkdp topology down");
 	topo->require_subcommand(1);
+	register_up(*topo);
+	register_status(*topo);
 
 	CLI::App *chk = topo->add_subcommand(
-		"check", "Check a topology file against itself and this machine. Names every\n"
+		"check", "Check a topology file against itself and this machine.\n"
+		"Names every\n"
 			 "conflict (overlapping CPUs, queues beyond the device, regions too small\n"
 			 "for their frames, unknown partitions, duplicate names) with its line.\n"
 			 "Without FILE, checks the built-in default topology.");
 	chk->add_option("FILE", o.file, "topology file (TOML)")->check(CLI::ExistingFile);
-	chk->add_flag("--json", o.json, "print the verdict and the parsed topology as JSON");
+	chk->add_flag("-j,--json", o.json, "print the verdict and the parsed topology as JSON");
 	chk->callback([] { run_check(o); });
 
 	static std::string def_netns = kTestbedDefaultName;
 	static bool def_json = false;
 	CLI::App *def = topo->add_subcommand(
-		"default", "Print the built-in topology (two partitions on the testbed veth) as a TOML\n"
-			   "file that 'mkdp up FILE' accepts: a starting point to edit.\n"
-			   "Example: mkdp topology default > my.toml && mkdp topology check my.toml && mkdp up my.toml");
+		"default", "Print the built-in topology as a TOML file to start from.\n"
+		"Print the built-in topology (two partitions on the testbed veth) as a TOML\n"
+			   "file that 'mkdp topology up FILE' accepts: a starting point to edit.\n"
+			   "Example: mkdp topology default > my.toml && mkdp topology check my.toml && mkdp topology up my.toml");
 	def->add_option("--netns", def_netns, "the testbed namespace it names (mkdp testbed up --name)")
 		->capture_default_str();
-	def->add_flag("--json", def_json, "print the parsed topology as JSON instead");
+	def->add_flag("-j,--json", def_json, "print the parsed topology as JSON instead");
 	def->callback([] {
 		check_testbed_name(def_netns);
 		std::string toml = Topology::testbed_toml(def_netns);

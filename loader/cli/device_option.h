@@ -22,7 +22,7 @@ inline void add_allow_host_device_option(CLI::App *cmd, bool &allow)
 
 // guard_interface() for a command run with --netns (or without), naming
 // the namespaces where an interface of that name has mkdp steering when
-// none was given: `mkdp rule list mkdp0` without --netns is refused with
+// none was given: `mkdp steer rule list mkdp0` without --netns is refused with
 // "mkdp0 has mkdp steering in --netns mkdp-tb".
 inline void guard_interface_cli(const std::string &netns, const std::string &ifname, bool allow_host)
 {

@@ -6,11 +6,14 @@
 #include <exception>
 #include <string>
 
+#include "cli_docs.h"
 #include "commands.h"
+#include "exit_status.h"
+#include "help_format.h"
 
 namespace {
 
-// The command line the user got as far as: "mkdp rule add".
+// The command line the user got as far as: "mkdp steer rule add".
 CLI::App *deepest(CLI::App *app, std::string &path)
 {
 	path += app->get_name();
@@ -75,26 +78,34 @@ std::string explain(const CLI::ParseError &e, CLI::App &app)
 int main(int argc, char **argv)
 {
 	CLI::App app{"mkdp: an eBPF data plane for kernel partitions.\n"
-		     "XDP steering into per-partition AF_XDP rings, shared-memory rings\n"
-		     "between partitions, and the benchmarks that compare them.",
+		     "XDP steering into per-partition AF_XDP rings, SDP (BPF programs that judge\n"
+		     "storage requests) into per-partition storage rings, shared-memory rings between\n"
+		     "partitions, and the benchmarks that compare them with KVM and namespaces.\n"
+		     "Commands are a noun, then a verb: mkdp steer attach, mkdp part list.\n"
+		     "Examples:\n"
+		     "  mkdp testbed up && mkdp topology up && mkdp topology status\n"
+		     "  mkdp steer attach mkdp0 --netns mkdp-tb --policy rules,hash\n"
+		     "  mkdp sdp io v0 --op write --size 4M --bs 64k --qd 8",
 		     "mkdp"};
+	app.formatter(mkdp::cli::help_formatter());
+	app.set_help_flag("-h,--help", "show this help and exit");
 	app.require_subcommand(1);
-	app.set_version_flag("--version", "mkdp 0.1.0");
-	app.footer("Run 'mkdp COMMAND --help' for what a command does and its options.");
+	app.set_version_flag("--version", "mkdp " MKDP_VERSION, "show the version and exit");
+	app.footer("Run 'mkdp COMMAND --help' for what a command does, its options and examples;\n"
+		   "man mkdp for the exit status, files and the manual pages of each command.");
 
-	// In the order a new user meets them: a place to run, steering,
-	// traffic, partitions, then the measurements.
+	// In the order a new user meets them: a place to run, steering, a
+	// topology of partitions, storage, then the measurements.
 	mkdp::cli::register_testbed(app);
-	mkdp::cli::register_attach(app);
-	mkdp::cli::register_rule(app);
-	mkdp::cli::register_gen(app);
-	mkdp::cli::register_stats(app);
+	mkdp::cli::register_steer(app);
 	mkdp::cli::register_topology(app);
 	mkdp::cli::register_part(app);
 	mkdp::cli::register_sdp(app);
 	mkdp::cli::register_exporter(app);
 	mkdp::cli::register_bench(app);
 	mkdp::cli::register_demo(app);
+	mkdp::cli::register_version(app);
+	mkdp::cli::register_docs(app);
 
 	try {
 		app.parse(argc, argv);
@@ -108,10 +119,10 @@ int main(int argc, char **argv)
 		std::string path;
 		deepest(&app, path);
 		std::fprintf(stderr, "mkdp: %s (try '%s --help')\n", explain(e, app).c_str(), path.c_str());
-		return 2;
+		return mkdp::cli::kExitUsage;
 	} catch (const std::exception &e) {
 		std::fprintf(stderr, "mkdp: %s\n", e.what());
-		return 1;
+		return mkdp::cli::kExitFailed;
 	}
-	return 0;
+	return mkdp::cli::kExitOk;
 }

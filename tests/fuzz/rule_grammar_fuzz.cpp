@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
-// The steering rule grammar (`mkdp rule add`, and the rules `down` puts
-// back from /run/mkdp/state.json) and the policy words of `mkdp attach`.
+// The steering rule grammar (`mkdp steer rule add`, and the rules `down` puts
+// back from /run/mkdp/state.json) and the policy words of `mkdp steer attach`.
 //
 // Invariants: text is accepted or refused with a one-line mkdp::Error;
 // an accepted rule has its fields in range, prints as text that parses to

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // Network safety for commands that touch an interface (DESIGN.md, "Network
 // safety"): which devices mkdp may attach to, and which ones a running
-// `mkdp up` holds, so that no command cuts the machine off or pulls the
+// `mkdp topology up` holds, so that no command cuts the machine off or pulls the
 // interface from under live partitions.
 //
 //   check_testbed_device()  the verdict `up`, `topology check`, `attach`,
@@ -47,7 +47,7 @@ inline constexpr const char *kAllowHostDeviceOption = "--allow-host-device";
 void guard_interface(const std::string &netns, const std::string &ifname, bool allow_host,
 		     const std::string &steered_in = {});
 
-// A live supervisor (`mkdp up`) and what it holds, from its state file.
+// A live supervisor (`mkdp topology up`) and what it holds, from its state file.
 struct SupervisorHold {
 	int pid = 0;			// 0: no live supervisor holds it
 	std::string interface;		// the interface its partitions receive from
@@ -60,7 +60,7 @@ struct SupervisorHold {
 // supervisor started under `ip netns exec` (state netns "") is found too.
 SupervisorHold supervisor_holding(const std::string &netns, const std::string &ifname = {});
 
-// Throws the one-line refusal "refusing to <what>: ...; run 'mkdp down'
+// Throws the one-line refusal "refusing to <what>: ...; run 'mkdp topology down'
 // first" when supervisor_holding(netns, ifname) finds one: pulling the
 // interface from under running partitions leaves them "running" with
 // nothing to receive. Changes nothing.

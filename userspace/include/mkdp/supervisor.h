@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-2-Clause
 // The supervisor: the "host kernel" of the partition model, a daemon that
-// `mkdp up` forks. It owns everything the partitions must not: the UMEM
+// `mkdp topology up` forks. It owns everything the partitions must not: the UMEM
 // region's fill and completion rings (one pair per (netdev, queue), which
 // AF_XDP shares between every socket bound there), the free pool of frames
 // and the per-frame state table, the steering program, and the partition
@@ -30,7 +30,7 @@ int supervisor_pid();
 
 // A connection to the control socket (close-on-exec), for a client that
 // keeps it (an SDP session, sdp/client.h). Throws mkdp::Error naming
-// `mkdp up` when no supervisor listens.
+// `mkdp topology up` when no supervisor listens.
 int supervisor_connect();
 
 // One request ({"cmd": "...", ...}) and its answer. Throws mkdp::Error when

@@ -72,10 +72,10 @@ struct Topology {
 	static Topology parse(std::string_view text, const std::string &source);
 	static Topology load(const std::string &path);
 	// Two partitions on the `mkdp testbed` veth, one per CPU, sharing one
-	// UMEM region: what `mkdp up` uses without a file and the demo runs.
+	// UMEM region: what `mkdp topology up` uses without a file and the demo runs.
 	static Topology builtin();
 	// The built-in topology's text for a testbed in namespace `netns`:
-	// what tests and benchmarks write to a file for `mkdp up FILE`.
+	// what tests and benchmarks write to a file for `mkdp topology up FILE`.
 	static std::string testbed_toml(const std::string &netns);
 
 	const PartitionSpec *partition(std::string_view name) const;
@@ -99,7 +99,7 @@ uint32_t frames_per_partition(const RegionSpec &r);
 // Slots of each forward ring between two partitions sharing the UMEM.
 inline constexpr uint32_t kForwardRingEntries = 1024;
 
-// The layout `mkdp up` creates for region r of t, so that check() refuses
+// The layout `mkdp topology up` creates for region r of t, so that check() refuses
 // what the ring ABI would refuse at up. The UMEM (umem_region(t)): the area
 // "frames" (every whole frame of r.size), a return ring "ret<i>" with a slot
 // per frame for each sharing partition (i: its index in t.partitions), and
