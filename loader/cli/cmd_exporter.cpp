@@ -48,8 +48,8 @@ void register_exporter(CLI::App &app)
 	static ExporterCmd c;
 	CLI::App *cmd = app.add_subcommand(
 		"exporter", "Serve mkdp's counters to Prometheus on /metrics.\n"
-			    "The Prometheus text format: steering per interface, partition and rule; partitions' state, frames and doorbells; SDP\n"
-			    "volumes' verdicts, errors and latency histograms (docs/metrics.md). Gathered\n"
+			    "The Prometheus text format: steering per interface, partition and rule;\n"
+			    "partitions' state, frames and doorbells; SDP volumes' verdicts, errors and latency histograms (docs/metrics.md). Gathered\n"
 			    "per scrape, off the data path; runs until Ctrl-C or SIGTERM.\n"
 			    "Examples:\n"
 			    "  mkdp exporter                       # 127.0.0.1:9477\n"
