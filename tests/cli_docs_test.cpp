@@ -184,11 +184,12 @@ TEST(CliDocs, ExitStatusRule)
 		EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 	}
 	// 0: nothing to do is not a failure (no namespace, no pins: nothing
-	// of mkdp's to detach).
-	ProgramResult d = cli({"steer", "detach", "mkdp0", "--netns", "mkdp-clidocs-absent"});
+	// of mkdp's to detach; a name no other test uses, whose pins could
+	// exist elsewhere and make this a refusal).
+	ProgramResult d = cli({"steer", "detach", "clidocs0", "--netns", "mkdp-clidocs-absent"});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("nothing to do"), std::string::npos) << d.out;
-	d = cli({"steer", "detach", "mkdp0", "--netns", "mkdp-clidocs-absent", "-j"});
+	d = cli({"steer", "detach", "clidocs0", "--netns", "mkdp-clidocs-absent", "-j"});
 	EXPECT_EQ(d.status, 0) << d.err;
 	EXPECT_NE(d.out.find("\"unchanged\""), std::string::npos) << d.out;
 	// 1: a question about what does not exist.

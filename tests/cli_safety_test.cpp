@@ -152,9 +152,9 @@ TEST_F(CliSafety, HostDevicesAreRefusedWithoutTheOptIn)
 		{{"steer", "stats", "lo", "--count", "1", "--json"}, "lo"},
 	};
 	for (Case &c : cases) {
-		if (c.args[0] == "attach")
+		if (c.args[1] == "attach")
 			c.args.insert(c.args.end(), guard_net.begin(), guard_net.end());
-		EXPECT_TRUE(refused(mkdp_cli(c.args), host_refusal(c.dev))) << c.args[0] << " " << c.args[1];
+		EXPECT_TRUE(refused(mkdp_cli(c.args), host_refusal(c.dev))) << c.args[1] << " " << c.args[2];
 	}
 	EXPECT_FALSE(has_xdp("lo"));
 	if (eth0) {
@@ -323,7 +323,7 @@ TEST_F(CliSafety, GenRefusesNumbersOutOfRange)
 		 1},
 	};
 	for (const Case &c : cases)
-		EXPECT_TRUE(refused(gen(c.args), c.line, c.status)) << c.args[0] << " " << c.args[1];
+		EXPECT_TRUE(refused(gen(c.args), c.line, c.status)) << c.args[1] << " " << c.args[2];
 	EXPECT_EQ(tx_packets(tb.name(), kTestbedTxDev), sent_before) << "a refused gen sent frames";
 
 	// The edge that fits: 16 flows from port 65520 end at 65535.
@@ -372,7 +372,7 @@ TEST_F(CliSafety, GenInterruptedReportsWhatItSent)
 	for (bool as_json : {true, false}) {
 		int sig = as_json ? SIGINT : SIGTERM;
 		uint64_t before = tx_packets(tb.name(), kTestbedTxDev);
-		std::vector<std::string> a = {MKDP_CLI,	  "gen",    kTestbedTxDev, "--netns",	 tb.name(),
+		std::vector<std::string> a = {MKDP_CLI, "testbed", "gen", kTestbedTxDev, "--netns",	 tb.name(),
 					      "--rate",	  "5000",   "--duration",  "120", "--flows", "4"};
 		if (as_json)
 			a.push_back("--json");

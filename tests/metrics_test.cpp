@@ -34,7 +34,7 @@ TEST(Metrics, LabelValuesAndHelpAreEscaped)
 	EXPECT_EQ(escape_label_value("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
 	EXPECT_EQ(escape_help("x\\y\nz \"q\""), "x\\\\y\\nz \"q\"");	// quotes stay in HELP
 	Exposition e;
-	e.counter("mkdp_x_total", "Help with a \\ and a\nnewline", {{"steer", "rule", "exact \"udp\"\\ \n"}}, 3);
+	e.counter("mkdp_x_total", "Help with a \\ and a\nnewline", {{"rule", "exact \"udp\"\\ \n"}}, 3);
 	EXPECT_EQ(e.text(), "# HELP mkdp_x_total Help with a \\\\ and a\\nnewline\n"
 			    "# TYPE mkdp_x_total counter\n"
 			    "mkdp_x_total{rule=\"exact \\\"udp\\\"\\\\ \\n\"} 3\n");
@@ -150,7 +150,7 @@ TEST(Metrics, PromtoolAcceptsTheText)
 		GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
 	Exposition e;
 	e.gauge("mkdp_build_info", "Version", {{"version", "0.1.0"}}, 1);
-	e.counter("mkdp_steer_rule_frames_total", "Frames", {{"steer", "rule", "1"}, {"rule_text", "exact \"x\"\\\n"}}, 5);
+	e.counter("mkdp_steer_rule_frames_total", "Frames", {{"rule", "1"}, {"rule_text", "exact \"x\"\\\n"}}, 5);
 	e.histogram("mkdp_sdp_request_duration_seconds", "Latency",
 		    latency_histogram({{"count", 2}, {"sum_ns", 5000}, {"buckets", {{{"le_ns", 4096}, {"count", 2}}}}},
 				      {{"volume", "v0"}}));

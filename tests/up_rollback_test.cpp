@@ -37,7 +37,7 @@ std::unique_ptr<RunningProgram> start_up(const PartitionBed &bed, const std::str
 {
 	if (!hold.empty())
 		setenv("MKDP_UP_HOLD", hold.c_str(), 1);
-	auto up = std::make_unique<RunningProgram>(std::vector<std::string>{MKDP_CLI, "up", bed.file()});
+	auto up = std::make_unique<RunningProgram>(std::vector<std::string>{MKDP_CLI, "topology", "up", bed.file()});
 	unsetenv("MKDP_UP_HOLD");
 	return up;
 }

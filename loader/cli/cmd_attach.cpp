@@ -369,9 +369,14 @@ void register_attach(CLI::App &app)
 				r = Steering::detach(det_if);
 			}
 		} catch (const Error &e) {
+			// Nothing of mkdp's is there: what detach asks for holds,
+			// unless the interface has steering in another namespace
+			// (a --netns forgotten): the error says where.
 			if (e.code() != ENOENT)
 				throw;
-			// Nothing of mkdp's is there: what detach asks for holds.
+			for (const SteerPins &p : Steering::list_pins())
+				if (p.ifname == det_if)
+					throw;
 			if (det_json)
 				std::cout << nlohmann::json{{"interface", det_if}, {"netns", det_ns}, {"result", "unchanged"}}
 						     .dump(2)
