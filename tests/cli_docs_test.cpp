@@ -183,6 +183,10 @@ TEST(CliDocs, ExitStatusRule)
 		EXPECT_EQ(r.status, 2) << joined(bad) << ": " << r.err;
 		EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 	}
+	// An unknown option is named, whatever follows it.
+	ProgramResult u = cli({"steer", "stats", "mkdp0", "--cont", "3"});
+	EXPECT_EQ(u.status, 2);
+	EXPECT_NE(u.err.find("unknown option '--cont'"), std::string::npos) << u.err;
 	// 0: nothing to do is not a failure (no namespace, no pins: nothing
 	// of mkdp's to detach; a name no other test uses, whose pins could
 	// exist elsewhere and make this a refusal).

@@ -4,6 +4,7 @@
 // throw.
 #include <cstdio>
 #include <exception>
+#include <sstream>
 #include <string>
 
 #include "cli_docs.h"
@@ -39,8 +40,15 @@ std::string explain(const CLI::ParseError &e, CLI::App &app)
 	if (x.empty())
 		x = after("The following arguments were not expected: ");
 	if (!x.empty()) {
-		std::string first = x.substr(0, x.find(' '));
-		if (!subs.empty() && first[0] != '-')
+		// CLI11 lists the leftovers in no useful order ("1 --listne"):
+		// an unknown option explains the rest, so it is named first.
+		std::istringstream words(x);
+		std::string first, w;
+		words >> first;
+		for (words.clear(), words.str(x); words >> w;)
+			if (w[0] == '-')
+				return "unknown option '" + w.substr(0, w.find('=')) + "' for '" + path + "'";
+		if (!subs.empty())
 			return "unknown command '" + first + "' (" + path + " commands: " + subs + ")";
 		return "unexpected argument '" + first + "' for '" + path + "'";
 	}
