@@ -59,8 +59,9 @@ std::string action_text(const std::string &verb, const nlohmann::json &p)
 	std::string cpus;
 	for (int c : p["cpus"])
 		cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
-	std::string gone = "(was pid " + std::to_string(p["last_pid"].get<int>()) + "); its " +
-			   std::to_string(p["last_reclaimed_frames"].get<uint64_t>()) + " frames reclaimed";
+	uint64_t reclaimed = p["last_reclaimed_frames"];
+	std::string gone = "(was pid " + std::to_string(p["last_pid"].get<int>()) + "); " +
+			   (reclaimed ? "its " + std::to_string(reclaimed) + " frames reclaimed" : "it held no frames");
 	const nlohmann::json &e = p["last_exit"];
 	if (verb == "start")
 		return name + ": started (pid " + std::to_string(p["pid"].get<int>()) + " on CPUs " + cpus + ")";

@@ -132,10 +132,10 @@ void print_partitions(const json &st)
 		    u(r, "refused_returns"), u(r, "spare"));
 	std::string fills;
 	for (const json &q : st["queues"])
-		fills += " queue " + std::to_string(q["queue"].get<unsigned>()) + ": " +
-			 std::to_string(q["fill_ring_empty"].get<uint64_t>());
+		fills += std::string(fills.empty() ? "" : ", ") + "queue " + std::to_string(q["queue"].get<unsigned>()) +
+			 " " + std::to_string(q["fill_ring_empty"].get<uint64_t>());
 	if (!fills.empty())
-		std::printf("fill ring found empty (the kernel had no frame for a packet):%s\n", fills.c_str());
+		std::printf("fill ring found empty (a packet the kernel had no frame for): %s\n", fills.c_str());
 	for (const json &p : st["partitions"])
 		std::printf("%s: %s, runs as uid %u; XSK rx_dropped %llu, rx_ring_full %llu\n",
 			    p["partition"].get<std::string>().c_str(), p["placement"].get<std::string>().c_str(),
