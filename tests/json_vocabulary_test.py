@@ -74,11 +74,12 @@ def conventions(doc):
     return bad
 
 
-def renamed_first_key(doc):
-    """The document with one key renamed, to prove the schema notices."""
-    if not isinstance(doc, dict) or not doc:
+def renamed_first_key(doc, required):
+    """The document with one (required) key renamed, to prove the schema notices."""
+    keys = [k for k in sorted(doc) if not required or k in required] if isinstance(doc, dict) else []
+    if not keys:
         return None
-    k = sorted(doc)[0]
+    k = keys[0]
     d = dict(doc)
     d[k + "_renamed"] = d.pop(k)
     return d
@@ -91,7 +92,7 @@ def check(schema, doc, what):
         FAILURES.append(f"{what}: {schema}: {'/'.join(map(str, e.path))}: {e.message[:300]}")
     for b in (conventions(doc) if schema != "bench" else []):  # bench keeps its shape: docs/json.md
         FAILURES.append(f"{what}: key {b} breaks the vocabulary (docs/json.md)")
-    mutated = renamed_first_key(doc)
+    mutated = renamed_first_key(doc, v.schema.get("required"))
     if mutated is not None and v.is_valid(mutated):
         FAILURES.append(f"{what}: {schema} accepts a renamed key: it is too loose")
     CHECKED.append(schema)
@@ -121,6 +122,11 @@ def expect_error(*args):
     lines = r.stderr.strip().split("\n")
     if len(lines) != 1 or not lines[0].startswith("mkdp: "):
         FAILURES.append(f"{what}: the error is not one 'mkdp: ' line: {r.stderr!r}")
+
+
+def expect_result(doc, result):
+    if doc is not None and doc.get("result") != result:
+        FAILURES.append(f"result {doc.get('result')!r}, expected {result!r}")
 
 
 def wait_for(cond, what, timeout=20.0):
@@ -160,13 +166,20 @@ def scenario(ns, tmp):
         run_json("steer-rule-del", "steer", "rule", "del", dev, *at, str(added["rule"]["rule_id"]), "--json")
     expect_error("steer", "rule", "del", dev, *at, "65000", "--json")
     run_json("steer-detach", "steer", "detach", dev, *at, "--json")
+    expect_result(run_json("steer-detach", "steer", "detach", dev, *at, "--json"), "unchanged")
 
     # The topology, traffic, and every view of it.
-    mkdp("topology", "up", topo, timeout=120)
+    run_json("topology-up", "topology", "up", topo, "--json")
     st = run_json("topology-status", "topology", "status", "--json")
     if st and not st["running"]:
         FAILURES.append("topology status: running false while up")
     run_json("part-list", "part", "list", "--json")
+    expect_result(run_json("part-kill", "part", "kill", "p1", "--json"), "killed")
+    expect_result(run_json("part-start", "part", "start", "p1", "-j"), "started")
+    expect_result(run_json("part-start", "part", "start", "p1", "--json"), "unchanged")
+    expect_result(run_json("part-restart", "part", "restart", "p1", "--json"), "restarted")
+    expect_result(run_json("part-stop", "part", "stop", "p1", "--json"), "stopped")
+    expect_result(run_json("part-start", "part", "start", "p1", "--json"), "started")
     ruled = run_json("steer-rule-add", "steer", "rule", "add", dev, *at, "exact", "udp", "10.77.0.2:5002",
                      "10.77.0.1:7002", "part", "1", "--json")
     if ruled and ruled["rule"]["partition"] != "p1":
@@ -211,11 +224,14 @@ def scenario(ns, tmp):
     run_json("sdp-unexport", "sdp", "unexport", img, "--json")
     expect_error("sdp", "stats", "nosuchvolume", "--json")
 
-    mkdp("topology", "down", timeout=120)
+    expect_result(run_json("topology-down", "topology", "down", "--json"), "stopped")
+    expect_result(run_json("topology-down", "topology", "down", "-j"), "unchanged")
     down = run_json("topology-status", "topology", "status", "--json")
     if down and down["running"]:
         FAILURES.append("topology status: running true after down")
     run_json("testbed-down", "testbed", "down", "--name", ns, "--json")
+
+    run_json("version", "version", "-j")
 
     # bench: the common envelope, from the quickest bench there is (~2 s).
     if ARGS.bench:

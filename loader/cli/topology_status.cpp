@@ -4,9 +4,8 @@
 #include "cli_status.h"
 #include "netns_option.h"
 
-#include <mkdp/supervisor.h>
-
-#include <algorithm>
+#include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <string>
 
@@ -15,15 +14,6 @@ namespace mkdp::cli {
 namespace {
 
 using json = nlohmann::json;
-
-json supervisor_status()
-{
-	if (!supervisor_pid())
-		return nullptr;
-	json r = supervisor_request({{"cmd", "status"}});
-	r.erase("ok");
-	return r;
-}
 
 std::string label_of(const json &st)
 {
@@ -73,7 +63,7 @@ json partition_names(const std::string &netns_label, const std::string &ifname, 
 		names.push_back(nullptr);
 	json st;
 	try {
-		st = supervisor_status();
+		st = partitions_status_json();
 	} catch (const std::exception &) {
 		return names;	// names are a courtesy: a supervisor going down must not fail the command
 	}
@@ -87,7 +77,7 @@ json partition_names(const std::string &netns_label, const std::string &ifname, 
 
 json topology_status_json()
 {
-	json st = supervisor_status();
+	json st = partitions_status_json();
 	if (st.is_null())
 		return {{"running", false}, {"supervisor", nullptr}, {"interface", nullptr}, {"netns", nullptr},
 			{"partitions", json::array()}, {"queues", json::array()}, {"region", nullptr},
