@@ -166,7 +166,10 @@ def scenario(ns, tmp):
         run_json("steer-rule-del", "steer", "rule", "del", dev, *at, str(added["rule"]["rule_id"]), "--json")
     expect_error("steer", "rule", "del", dev, *at, "65000", "--json")
     run_json("steer-detach", "steer", "detach", dev, *at, "--json")
-    expect_result(run_json("steer-detach", "steer", "detach", dev, *at, "--json"), "unchanged")
+    # Nothing to detach: an interface and a namespace no one has (another
+    # session's pins for the same interface name would make it a refusal).
+    expect_result(run_json("steer-detach", "steer", "detach", f"jv{os.getpid()}", "--netns", ns + "-absent", "--json"),
+                  "unchanged")
 
     # The topology, traffic, and every view of it.
     run_json("topology-up", "topology", "up", topo, "--json")
