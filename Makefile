@@ -22,7 +22,7 @@ PACKAGES := \
 	libcap-dev libmicrohttpd-dev \
 	iproute2 iputils-ping ethtool fio stress-ng \
 	qemu-system-common e2fsprogs prometheus \
-	python3 python3-matplotlib \
+	python3 python3-matplotlib python3-jsonschema \
 	man-db bash-completion
 
 .PHONY: all build deps demo test bench clean fuzz test-asan test-tsan install

@@ -61,7 +61,7 @@ void pin_flow(const std::string &ns, int p)
 json part(const json &st, const std::string &name)
 {
 	for (const auto &p : st["partitions"])
-		if (p["name"] == name)
+		if (p["partition"] == name)
 			return p;
 	throw Error("no partition " + name + " in the supervisor's status");
 }

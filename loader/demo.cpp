@@ -249,7 +249,7 @@ void run_partitions_demo(const PartDemoOptions &o)
 	auto show = [](const nlohmann::json &st) {
 		for (const auto &p : st["partitions"])
 			std::printf("  %-3s pid %-7d cpu %d  rx %9llu  fwd %7llu  fwd_rx %7llu  in flight %5llu\n",
-				    p["name"].get<std::string>().c_str(), p["pid"].get<int>(), p["cpus"][0].get<int>(),
+				    p["partition"].get<std::string>().c_str(), p["pid"].get<int>(), p["cpus"][0].get<int>(),
 				    (unsigned long long)p["rx"], (unsigned long long)p["fwd"],
 				    (unsigned long long)p["fwd_rx"],
 				    (unsigned long long)p["frames"].value("in_flight", 0ULL));

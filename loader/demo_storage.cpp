@@ -119,20 +119,20 @@ void run_storage_demo(const std::string &volume)
 			    ", " + std::to_string(r.mismatches) + " mismatches)");
 	nlohmann::json st = supervisor_request({{"cmd", "sdp-status"}});
 	for (const auto &s : st["volumes"]) {
-		if (s["name"] != volume)
+		if (s["volume"] != volume)
 			continue;
 		std::string verdicts, parts;
 		for (const auto &[k, n] : s["verdicts"].items())
 			if (n != 0)
 				verdicts += " " + k + " " + std::to_string(n.get<uint64_t>());
-		for (const auto &[k, n] : s["per_partition"].items())
+		for (const auto &[k, n] : s["requests_by_partition"].items())
 			parts += " " + k + " " + std::to_string(n.get<uint64_t>());
 		std::printf("[demo] %s verdicts:%s; served by:%s\n", volume.c_str(), verdicts.c_str(), parts.c_str());
 	}
 	export_act(volume);
 	st = supervisor_request({{"cmd", "sdp-status"}});
 	for (const auto &s : st["volumes"])
-		if (s["name"] == volume)
+		if (s["volume"] == volume)
 			std::printf("[demo] %s after the file system: %llu requests, verdicts pass %llu, redirect %llu, "
 				    "drop %llu\n",
 				    volume.c_str(), (unsigned long long)s["requests"], (unsigned long long)s["verdicts"]["pass"],

@@ -36,7 +36,7 @@ constexpr const char *kStates[] = {"stopped", "starting", "running", "stopping",
 
 void partition(Exposition &e, const json &p)
 {
-	Labels l{{"partition", p.value("name", "")}};
+	Labels l{{"partition", p.value("partition", "")}};
 	std::string state = p.value("state", "");
 	for (const char *s : kStates) {
 		Labels ls = l;
@@ -46,7 +46,6 @@ void partition(Exposition &e, const json &p)
 	}
 	add(e, p, {
 		{"starts", C, "mkdp_partition_starts_total", "Times the supervisor started the partition's process (restarts are starts after the first)"},
-		{"last_exit", G, "mkdp_partition_last_exit_status", "Exit status of the partition's last process (128 + signal when a signal ended it; -1: none exited yet)"},
 		{"rx", C, "mkdp_partition_rx_frames_total", "Frames the partition received from its AF_XDP sockets"},
 		{"rx_bytes", C, "mkdp_partition_rx_bytes_total", "Bytes of the frames the partition received"},
 		{"fwd", C, "mkdp_partition_forwarded_frames_total", "Frames the partition forwarded to another partition (zero copy)"},
@@ -59,6 +58,11 @@ void partition(Exposition &e, const json &p)
 		{"doorbell_kicks", C, "mkdp_partition_doorbell_kicks_total", "Wake-ups the partition sent to its forward peer's doorbell"},
 		{"doorbell_suppressed", C, "mkdp_partition_doorbell_suppressed_total", "Submits whose consumer did not ask for a wake-up (adaptive doorbell)"},
 	}, l);
+	// null in the status before any process exited (docs/json.md); -1 here.
+	const json &last = p.contains("last_exit") ? p["last_exit"] : json();
+	e.gauge("mkdp_partition_last_exit_status",
+		"Exit status of the partition's last process (128 + signal when a signal ended it; -1: none exited yet)", l,
+		last.is_number() ? last.get<double>() : -1.0);
 	const json none = json::object();
 	const json &f = p.contains("frames") ? p["frames"] : none;
 	for (const char *k : {"free", "in_flight", "fill", "leaked"}) {
@@ -86,7 +90,7 @@ void partition(Exposition &e, const json &p)
 
 void volume(Exposition &e, const json &v)
 {
-	Labels l{{"volume", v.value("name", "")}};
+	Labels l{{"volume", v.value("volume", "")}};
 	add(e, v, {
 		{"requests", C, "mkdp_sdp_requests_total", "Storage requests the SDP front end took from the volume's clients"},
 		{"bad_requests", C, "mkdp_sdp_bad_requests_total", "Requests refused before judging (bad descriptor, tag in flight)"},
@@ -100,8 +104,8 @@ void volume(Exposition &e, const json &v)
 	};
 	for (const ByKey &b : {
 		     ByKey{"verdicts", "verdict", "mkdp_sdp_verdicts_total", "Requests by the verdict of the volume's SDP program (pass, drop, redirect, complete, aborted)"},
-		     ByKey{"per_partition", "partition", "mkdp_sdp_partition_requests_total", "Requests the front end sent to a partition's storage lane"},
-		     ByKey{"errors", "errno", "mkdp_sdp_errors_total", "Requests completed with an error, by errno name"}}) {
+		     ByKey{"requests_by_partition", "partition", "mkdp_sdp_partition_requests_total", "Requests the front end sent to a partition's storage lane"},
+		     ByKey{"errors_by_errno", "errno", "mkdp_sdp_errors_total", "Requests completed with an error, by errno name"}}) {
 		if (!v.contains(b.key) || !v[b.key].is_object())
 			continue;
 		for (const auto &[key, n] : v[b.key].items()) {
@@ -145,7 +149,7 @@ PartitionNames partition_names(const json &st)
 	std::string ns = st.value("netns", "");
 	auto &m = out[{ns.empty() ? "host" : ns, st.value("interface", "")}];
 	for (const auto &p : st.value("partitions", json::array()))
-		m[p.value("index", 0u)] = p.value("name", "");
+		m[p.value("partition_index", 0u)] = p.value("partition", "");
 	return out;
 }
 

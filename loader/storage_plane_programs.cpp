@@ -24,7 +24,7 @@ nlohmann::json program_json(const std::string &name, const sdp::Program &p, cons
 	bpf_object__for_each_map(m, p.object())
 		if (std::strcmp(bpf_map__name(m), "sdp_batch"))
 			maps.push_back(bpf_map__name(m));
-	return {{"name", name}, {"function", p.name()}, {"object", path}, {"prog_id", prog_id_of(p.prog_fd())},
+	return {{"program", name}, {"function", p.name()}, {"object", path}, {"prog_id", prog_id_of(p.prog_fd())},
 		{"maps", maps}};
 }
 
@@ -71,7 +71,7 @@ nlohmann::json StoragePlane::attach(const std::string &volume_name, const std::s
 	if (!programs_.count(prog)) {
 		if (prog.find('/') == std::string::npos && prog.find(".o") == std::string::npos)
 			throw Error("no program '" + prog + "' is loaded (give a loaded name or a path to a .bpf.o)");
-		name = load(prog, "").at("name");
+		name = load(prog, "").at("program");
 	}
 	sdp::Program &p = *programs_.at(name);
 	std::string text;
@@ -119,12 +119,13 @@ nlohmann::json StoragePlane::status()
 			for (const auto &[e, n] : st.per_errno)
 				errors[strerrorname_np(-e) ? strerrorname_np(-e) : std::to_string(e)] = n;
 			for (uint32_t p : v.servers)
-				servers.push_back({{"name", part_name(p)}, {"lane", v.lanes.count(p) ? "up" : "down"}});
+				servers.push_back({{"partition", part_name(p)}, {"lane", v.lanes.count(p) ? "up" : "down"}});
 			uint32_t sessions = 0;
 			for (auto &s : sessions_)
 				sessions += s && s->vol == v.id;
-			vols.push_back({{"name", v.spec.name},
-					{"id", v.id},
+			// Keys follow docs/json.md (schema: docs/schema/sdp-stats.json).
+			vols.push_back({{"volume", v.spec.name},
+					{"volume_index", v.id},
 					{"backend", v.spec.backend},
 					{"path", v.spec.path},
 					{"size_bytes", v.size},
@@ -132,7 +133,7 @@ nlohmann::json StoragePlane::status()
 					{"owner", part_name(v.owner)},
 					{"partitions", servers},
 					{"wakeup", to_string(v.wakeup)},
-					{"program", v.program},
+					{"program", v.program.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.program)},
 					{"sessions", sessions},
 					{"requests", v.requests},
 					{"bad_requests", v.bad},
@@ -142,14 +143,14 @@ nlohmann::json StoragePlane::status()
 					{"outside_volume", st.invalid},
 					{"outstanding", v.fe->outstanding()},
 					{"verdicts", verdicts},
-					{"per_partition", per_part},
-					{"errors", errors},
+					{"requests_by_partition", per_part},
+					{"errors_by_errno", errors},
 					{"request_latency_ns", latency_json(v.latency)}});
 		}
 	});
 	nlohmann::json progs = nlohmann::json::array();
 	for (const auto &[n, p] : programs_)
-		progs.push_back({{"name", n}, {"function", p->name()}, {"prog_id", prog_id_of(p->prog_fd())}});
+		progs.push_back({{"program", n}, {"function", p->name()}, {"prog_id", prog_id_of(p->prog_fd())}});
 	return {{"volumes", vols}, {"programs", progs}};
 }
 

@@ -161,6 +161,7 @@ void Supervisor::begin_stop(Part &p, int sig)
 void Supervisor::on_exit(Part &p, int status)
 {
 	p.last_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	p.last_pid = p.pid;
 	p.pid = 0;
 	p.died_starting = p.state == PState::starting;
 	data_->call([&] { data_->deactivate(p.index, true); });
@@ -230,7 +231,7 @@ void Supervisor::check_transitions()
 			break;
 		case PState::reclaiming:
 			if (now >= p.settle_at) {
-				data_->call([&] { data_->reclaim(p.index); });
+				data_->call([&] { p.last_reclaimed = data_->reclaim(p.index); });
 				close_sockets(p);
 				p.state = PState::stopped;
 				if (p.restart_after && !quit_) {

@@ -22,6 +22,7 @@
 #include "user_steering.h"
 
 #include <mkdp/cgroup.h>
+#include <mkdp/cpu.h>
 #include <mkdp/partition.h>
 #include <mkdp/region.h>
 #include <mkdp/topology.h>
@@ -70,6 +71,10 @@ struct Part {
 	std::vector<int> waiters;	// clients waiting for the current transition
 	unsigned starts = 0;
 	int last_status = -1;
+	// Of the last incarnation that ended: what `part stop|kill|restart`
+	// report ("killed (was pid 4242); its 512 frames reclaimed").
+	int last_pid = 0;
+	uint64_t last_reclaimed = 0;
 };
 
 class Supervisor {
@@ -129,6 +134,7 @@ private:
 
 	Topology topo_;
 	SupervisorOptions opts_;
+	uint64_t started_ns_ = now_ns();	// CLOCK_MONOTONIC: the status's uptime
 	UpReport *up_;
 	std::optional<Steering> steer_;
 	bool attached_ = false;

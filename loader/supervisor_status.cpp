@@ -7,6 +7,7 @@
 #include "supervisor_daemon.h"
 
 #include <mkdp/error.h>
+#include <mkdp/supervisor.h>
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -38,8 +39,9 @@ nlohmann::json Supervisor::part_json(const Part &p, const FramePool::PartInfo &f
 {
 	PartitionCounters c;
 	std::memcpy(&c, &p.ctl->c, sizeof(c));
-	json j{{"name", p.spec.name},
-	       {"index", p.index},
+	// Keys follow docs/json.md (schema: docs/schema/part-list.json).
+	json j{{"partition", p.spec.name},
+	       {"partition_index", p.index},
 	       {"pid", p.pid},
 	       {"cpus", p.spec.cpus},
 	       {"state", to_string(p.state)},
@@ -49,7 +51,9 @@ nlohmann::json Supervisor::part_json(const Part &p, const FramePool::PartInfo &f
 	       {"uid", opts_.run_as.uid},
 	       {"gid", opts_.run_as.gid},
 	       {"starts", p.starts},
-	       {"last_exit", p.last_status},
+	       {"last_exit", p.last_status < 0 ? json(nullptr) : json(p.last_status)},
+	       {"last_pid", p.last_pid},
+	       {"last_reclaimed_frames", p.last_reclaimed},
 	       {"rx", c.rx},
 	       {"rx_bytes", c.rx_bytes},
 	       {"fwd", c.fwd},
@@ -147,25 +151,28 @@ nlohmann::json Supervisor::status()
 		for (const Part &p : parts_)
 			if (std::find(p.regions.begin(), p.regions.end(), r) != p.regions.end())
 				who.push_back(p.spec.name);
-		regions.push_back({{"name", extra_names_[r]},
-				   {"size", extra_[r].area("data").size()},
+		regions.push_back({{"region", extra_names_[r]},
+				   {"size_bytes", extra_[r].area("data").size()},
 				   {"backing", extra_[r].hugetlb() ? "hugetlbfs" : "memfd"},
 				   {"shared_with", who}});
 	}
 	json volumes = storage_ ? storage_->status().at("volumes") : json::array();
 	return {{"ok", true},
-		{"supervisor_pid", getpid()},
+		{"supervisor",
+		 {{"pid", getpid()},
+		  {"uptime_seconds", double(now_ns() - started_ns_) / 1e9},
+		  {"control_socket", kSupervisorSocket},
+		  {"topology", topo_.source}}},
 		{"volumes", volumes},
 		{"exports", exports_.list()},
 		{"interface", topo_.interface},
 		{"netns", topo_.netns},
-		{"topology", topo_.source},
 		{"partitions", parts},
 		{"queues", queues},
 		{"regions", regions},
 		{"region",
 		 {{"frames", nframes_},
-		  {"frame_size", frame_size_},
+		  {"frame_size_bytes", frame_size_},
 		  {"backing", region_.hugetlb() ? "hugetlbfs" : "memfd"},
 		  {"spare", t.spare},
 		  {"free", t.free},

@@ -217,7 +217,7 @@ TEST_F(CliSafety, AllowHostDeviceIsAnExplicitOptIn)
 
 	ProgramResult r = mkdp_cli({"steer", "attach", "csv0", "--netns", ns.name, "--allow-host-device", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(json::parse(r.out)["action"], "attached");
+	EXPECT_EQ(json::parse(r.out)["result"], "attached");
 	EXPECT_TRUE(has_xdp("csv0", ns.name));
 
 	const std::vector<std::string> rule = {"steer", "rule", "add", "csv0", "--netns", ns.name, "dst", "10.9.0.0/16", "drop"};
@@ -344,13 +344,13 @@ TEST_F(CliSafety, GenDurationStopsIt)
 	json j = json::parse(r.out);
 	EXPECT_EQ(j["stopped_by"], "duration");
 	EXPECT_EQ(j["interrupted"], false);
-	EXPECT_GE(j["duration_s"].get<double>(), 0.5);
-	EXPECT_LT(j["duration_s"].get<double>(), 10.0);
+	EXPECT_GE(j["duration_seconds"].get<double>(), 0.5);
+	EXPECT_LT(j["duration_seconds"].get<double>(), 10.0);
 	uint64_t frames = j["frames"];
 	EXPECT_GT(frames, 0u);
 	// Paced: at most the rate for the time it ran, plus the first batch.
-	EXPECT_LE(double(frames), 2000 * j["duration_s"].get<double>() + 64);
-	EXPECT_EQ(j["per_queue"][0].get<uint64_t>() + j["per_queue"][1].get<uint64_t>(), frames);
+	EXPECT_LE(double(frames), 2000 * j["duration_seconds"].get<double>() + 64);
+	EXPECT_EQ(j["frames_per_queue"][0].get<uint64_t>() + j["frames_per_queue"][1].get<uint64_t>(), frames);
 
 	r = mkdp_cli({"testbed", "gen", kTestbedTxDev, "--netns", tb.name(), "--count", "100", "--duration", "600", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
@@ -394,10 +394,10 @@ TEST_F(CliSafety, GenInterruptedReportsWhatItSent)
 			EXPECT_EQ(j["signal"], "INT");
 			EXPECT_EQ(j["frames"].get<uint64_t>(), sent);
 			EXPECT_EQ(j["bytes"].get<uint64_t>(), sent * 64);
-			EXPECT_GT(j["duration_s"].get<double>(), 0);
-			EXPECT_GT(j["pps"].get<double>(), 0);
+			EXPECT_GT(j["duration_seconds"].get<double>(), 0);
+			EXPECT_GT(j["rate_pps"].get<double>(), 0);
 			uint64_t q = 0;
-			for (const auto &n : j["per_queue"])
+			for (const auto &n : j["frames_per_queue"])
 				q += n.get<uint64_t>();
 			EXPECT_EQ(q, sent);
 		} else {

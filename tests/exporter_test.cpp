@@ -226,7 +226,7 @@ TEST_F(ExporterTest, RealPrometheusScrapesWhatMkdpCounts)
 	// The supervisor's own view of the histogram first (mkdp sdp stats --json).
 	ProgramResult sdp = mkdp_cli({"sdp", "stats", "v0", "--json"});
 	ASSERT_EQ(sdp.status, 0) << sdp.err;
-	json lat = json::parse(sdp.out)["request_latency_ns"];
+	json lat = json::parse(sdp.out)["volumes"][0]["request_latency_ns"];
 	EXPECT_EQ(lat["count"], requests);
 	EXPECT_GT(lat["sum_ns"].get<uint64_t>(), 0u);
 

@@ -127,7 +127,7 @@ TEST_F(HostileTest, MisbehavingPartitionCostsTheOthersNothing)
 	ASSERT_EQ(up.status, 0) << up.out << up.err;
 	ASSERT_TRUE(bed.rule_one_flow_per_partition());
 	json st0 = status();
-	int supervisor = st0["supervisor_pid"];
+	int supervisor = st0["supervisor"]["pid"];
 	ASSERT_EQ(part(st0, "p1")["state"], "running");
 
 	VethSender tx(bed.netns(), 2);
@@ -185,7 +185,7 @@ TEST_F(HostileTest, MisbehavingPartitionCostsTheOthersNothing)
 	EXPECT_TRUE(storage_failed.empty()) << storage_failed;
 	EXPECT_GT(blocks_ok, 0u);
 	// The supervisor: the same process, answering, whatever came in.
-	EXPECT_EQ(end["supervisor_pid"], supervisor);
+	EXPECT_EQ(end["supervisor"]["pid"], supervisor);
 	EXPECT_GT(answered.load(), 0u) << "the control socket answered no request";
 	EXPECT_EQ(part(end, "p1")["state"], "running") << "the hostile partition is not the one to die";
 	std::printf("survivor: %llu/%llu frames, %llu blocks written and read back; hostile p1: refused returns "

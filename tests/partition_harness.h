@@ -204,7 +204,7 @@ inline json status()
 inline json part(const json &st, const std::string &name)
 {
 	for (const auto &p : st["partitions"])
-		if (p["name"] == name)
+		if (p["partition"] == name)
 			return p;
 	return json::object();
 }

@@ -67,7 +67,7 @@ TEST_F(PartitionTest, FdHandOverAndPrivilegeDrop)
 	json st = status();
 	ASSERT_EQ(st["partitions"].size(), 2u);
 	for (const auto &p : st["partitions"]) {
-		SCOPED_TRACE(p["name"].get<std::string>());
+		SCOPED_TRACE(p["partition"].get<std::string>());
 		EXPECT_EQ(p["state"], "running");
 		int pid = p["pid"];
 		ASSERT_GT(pid, 0);
@@ -86,7 +86,7 @@ TEST_F(PartitionTest, FdHandOverAndPrivilegeDrop)
 		EXPECT_EQ(s["Cpus_allowed_list"], std::to_string(p["cpus"][0].get<int>()));
 		// Its cpuset cgroup, v2 or (this machine) v1, as status says.
 		std::string placement = p["placement"];
-		std::string name = p["name"];
+		std::string name = p["partition"];
 		if (placement != "affinity only") {
 			std::string dir = placement.substr(placement.rfind(' ') + 1);
 			EXPECT_EQ(dir.substr(dir.size() - name.size() - 6), "/mkdp/" + name);
@@ -111,9 +111,9 @@ TEST_F(PartitionTest, FdHandOverAndPrivilegeDrop)
 		EXPECT_EQ(sockets, 2u);
 		std::string maps = maps_of(pid);
 		EXPECT_NE(maps.find("/memfd:mkdp-umem0"), std::string::npos);
-		EXPECT_NE(maps.find("/memfd:mkdp-ctl-" + p["name"].get<std::string>()), std::string::npos);
+		EXPECT_NE(maps.find("/memfd:mkdp-ctl-" + p["partition"].get<std::string>()), std::string::npos);
 		// ...and nothing of the other partition's.
-		std::string other = p["name"] == "p0" ? "p1" : "p0";
+		std::string other = p["partition"] == "p0" ? "p1" : "p0";
 		EXPECT_EQ(maps.find("/memfd:mkdp-ctl-" + other), std::string::npos);
 	}
 	EXPECT_EQ(st["region"]["frames"], 8192u);
@@ -126,11 +126,14 @@ TEST_F(PartitionTest, FdHandOverAndPrivilegeDrop)
 	ProgramResult s = mkdp_cli({"steer", "status", "mkdp0", "--netns", bed.netns(), "--json"});
 	ASSERT_EQ(s.status, 0) << s.err;
 	json sj = json::parse(s.out);
-	EXPECT_EQ(sj["interfaces"][0]["sockets_by_queue"]["0"], json::array({0, 1}));
-	EXPECT_EQ(sj["interfaces"][0]["sockets_by_queue"]["1"], json::array({0, 1}));
+	const json &socks = sj["interfaces"][0]["sockets"];
+	ASSERT_EQ(socks.size(), 2u) << sj.dump();
+	EXPECT_EQ(socks[0], json({{"queue", 0}, {"partition_indexes", {0, 1}}}));
+	EXPECT_EQ(socks[1], json({{"queue", 1}, {"partition_indexes", {0, 1}}}));
+	EXPECT_EQ(sj["interfaces"][0]["partition_names"], json::array({"p0", "p1"}));
 	ProgramResult ts = mkdp_cli({"topology", "status", "-j"});
 	ASSERT_EQ(ts.status, 0) << ts.err;
-	EXPECT_EQ(json::parse(ts.out)["supervisor"]["partitions"].size(), 2u) << ts.out;
+	EXPECT_EQ(json::parse(ts.out)["partitions"].size(), 2u) << ts.out;
 
 	ProgramResult d = mkdp_cli({"topology", "down"});
 	EXPECT_EQ(d.status, 0) << d.err;
@@ -436,7 +439,7 @@ TEST_F(PartitionTest, RegionsGoOnlyToThePartitionsNamedForThem)
 	EXPECT_NE(m1.find("/memfd:mkdp-scratch"), std::string::npos);
 	EXPECT_NE(m1.find("/memfd:mkdp-both"), std::string::npos);
 	ASSERT_EQ(st["regions"].size(), 2u);
-	EXPECT_EQ(st["regions"][0]["name"], "scratch");
+	EXPECT_EQ(st["regions"][0]["region"], "scratch");
 	EXPECT_EQ(st["regions"][0]["shared_with"], json::array({"p1"}));
 	EXPECT_EQ(st["regions"][1]["shared_with"], json::array({"p0", "p1"}));
 	// The UMEM is p0's alone: all of it is its range.

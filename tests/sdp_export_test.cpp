@@ -320,11 +320,11 @@ TEST_F(SdpExport, OwnerKilledUnderFioFailsItThenServesAgainWithFlushedDataIntact
 		ASSERT_EQ(fsync(f.fd), 0) << std::strerror(errno);
 	}
 	// fio writes elsewhere for far longer than the test waits for it.
-	uint64_t served0 = volume_status("f0")["per_partition"].value("p1", 0ULL);
+	uint64_t served0 = volume_status("f0")["requests_by_partition"].value("p1", 0ULL);
 	RunningProgram fio({"fio", "--name=victim", "--filename=" + exp.path(), "--rw=randwrite", "--bs=64k",
 			    "--iodepth=16", "--direct=1", "--ioengine=libaio", "--offset=8m", "--size=32m",
 			    "--time_based", "--runtime=600", "--output-format=json"});
-	ASSERT_TRUE(wait_until([&] { return volume_status("f0")["per_partition"].value("p1", 0ULL) > served0 + 64; },
+	ASSERT_TRUE(wait_until([&] { return volume_status("f0")["requests_by_partition"].value("p1", 0ULL) > served0 + 64; },
 			       30000))
 		<< "fio's writes do not reach p1";
 	ProgramResult k = mkdp_cli({"part", "kill", "p1"});

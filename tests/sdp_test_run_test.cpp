@@ -38,7 +38,7 @@ std::vector<std::string> verdicts_of(const std::string &ex)
 	EXPECT_EQ(r.status, 0) << r.err;
 	std::vector<std::string> v;
 	json out = json::parse(r.out);
-	for (const auto &q : out["requests"])
+	for (const auto &q : out["results"])
 		v.push_back(q["verdict"]);
 	return v;
 }
@@ -50,9 +50,9 @@ TEST_F(SdpTestRun, ReadOnlyRangeFailsWritesInsideWithErofs)
 	ProgramResult r = mkdp_cli({"sdp", "test-run", kExamples + "/readonly_range.bpf.o", "--requests",
 				    kFixtures + "/readonly_range.req", "--json"});
 	json out = json::parse(r.out);
-	json first = out["requests"][0];
+	json first = out["results"][0];
 	EXPECT_EQ(first["errno"], EROFS);
-	EXPECT_EQ(first["error"], "EROFS");
+	EXPECT_EQ(first["errno_name"], "EROFS");
 }
 
 TEST_F(SdpTestRun, SectorSteerRedirectsByRange)
@@ -62,10 +62,10 @@ TEST_F(SdpTestRun, SectorSteerRedirectsByRange)
 	ProgramResult r = mkdp_cli({"sdp", "test-run", kExamples + "/sector_steer.bpf.o", "--requests",
 				    kFixtures + "/sector_steer.req", "--json"});
 	json out = json::parse(r.out);
-	const json &q = out["requests"];
-	EXPECT_EQ(q[1]["target_partition"], 1);
-	EXPECT_EQ(q[2]["target_partition"], 2);
-	EXPECT_EQ(q[5]["target_partition"], 1);
+	const json &q = out["results"];
+	EXPECT_EQ(q[1]["partition_index"], 1);
+	EXPECT_EQ(q[2]["partition_index"], 2);
+	EXPECT_EQ(q[5]["partition_index"], 1);
 }
 
 TEST_F(SdpTestRun, ZeroFillCompletesReadsOfNeverWrittenExtents)
@@ -87,9 +87,9 @@ TEST_F(SdpTestRun, TokenBucketLimitsATenantThenSendsItToTheSlowLane)
 	std::remove(file.c_str());
 	ASSERT_EQ(r.status, 0) << r.err;
 	json out = json::parse(r.out);
-	EXPECT_EQ(out["requests"][0]["verdict"], "pass");
-	EXPECT_EQ(out["requests"][1]["verdict"], "redirect");
-	EXPECT_EQ(out["requests"][1]["target_partition"], 3);
+	EXPECT_EQ(out["results"][0]["verdict"], "pass");
+	EXPECT_EQ(out["results"][1]["verdict"], "redirect");
+	EXPECT_EQ(out["results"][1]["partition_index"], 3);
 }
 
 // More requests than one batch holds, through the library: every request

@@ -61,7 +61,7 @@ TEST(SdpVolume, RandomIoReadsBackWhatWasWrittenOnEveryBackend)
 	// The partitions' workers did the I/O: their counters say so.
 	json st = status();
 	for (const auto &p : st["partitions"])
-		EXPECT_GT(p["storage"]["requests"].get<uint64_t>(), 0u) << p["name"];
+		EXPECT_GT(p["storage"]["requests"].get<uint64_t>(), 0u) << p["partition"];
 	// The file volume's bytes are in the file.
 	struct stat sb {};
 	ASSERT_EQ(stat(bed.image().c_str(), &sb), 0);
@@ -84,7 +84,7 @@ TEST(SdpVolume, ExampleProgramsJudgeRealIo)
 	EXPECT_EQ(io(v, SDP_OP_READ, 0, 1 << 20, 65536, 8, 5, true).mismatches, 0u) << "a refused write wrote";
 	EXPECT_TRUE(io(v, SDP_OP_WRITE, 2 << 20, 1 << 20, 65536, 8, 6).errors.empty());
 	json s = volume_status("v0");
-	EXPECT_EQ(s["errors"]["EROFS"], 16);
+	EXPECT_EQ(s["errors_by_errno"]["EROFS"], 16);
 	EXPECT_GE(s["verdicts"]["drop"].get<uint64_t>(), 16u);
 	// Through the CLI too: exit 1, the errno named.
 	ProgramResult cli = mkdp_cli({"sdp", "io", "v0", "--op", "write", "--size", "4k"});
@@ -101,7 +101,7 @@ TEST(SdpVolume, ExampleProgramsJudgeRealIo)
 	EXPECT_EQ(r.mismatches, 0u);
 	json after = volume_status("v0");
 	auto served = [&](const char *p) {
-		return after["per_partition"].value(p, 0ULL) - before["per_partition"].value(p, 0ULL);
+		return after["requests_by_partition"].value(p, 0ULL) - before["requests_by_partition"].value(p, 0ULL);
 	};
 	EXPECT_EQ(served("p1"), 16u);	// 8 writes + 8 reads of 128 KiB in range 1
 	EXPECT_EQ(served("p0"), 48u);

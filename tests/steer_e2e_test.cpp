@@ -565,11 +565,11 @@ TEST_F(SteerCli, ReattachChangesOnlyWhatIsGiven)
 		  0);
 	ProgramResult r = t.run({"steer", "attach", kTestbedRxDev, "--partitions", "4", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	json s = json::parse(r.out);
-	EXPECT_EQ(s["action"], "updated");
+	json s = json::parse(r.out)["steering"];
+	EXPECT_EQ(json::parse(r.out)["result"], "updated");
 	EXPECT_EQ(s["policy"], "rules,hash");
-	EXPECT_EQ(s["default"], "drop");
-	EXPECT_EQ(s["partitions"], 4);
+	EXPECT_EQ(s["default_verdict"], "drop");
+	EXPECT_EQ(s["partition_count"], 4);
 	EXPECT_EQ(s["symmetric"], true);
 	EXPECT_EQ(s["hash_seed"], 5);
 	EXPECT_EQ(s["queue_map"], json::array({0, 1}));
@@ -580,14 +580,13 @@ TEST_F(SteerCli, ReattachChangesOnlyWhatIsGiven)
 	EXPECT_REFUSED(t.run({"steer", "attach", kTestbedRxDev, "--indir-table", "0,1,2"}), "divide");
 	EXPECT_REFUSED(t.run({"steer", "attach", kTestbedRxDev, "--indir-table", "0,5", "--partitions", "5"}), "0..4");
 	json same = t.status();
-	s.erase("action");
 	EXPECT_EQ(same, s) << "a refused attach changed something";
 
 	r = t.run({"steer", "attach", kTestbedRxDev, "--queue-map", "0=3,1=none", "--indir-weights", "1,3", "--no-symmetric",
 		   "--seed", "9", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	s = json::parse(r.out);
-	EXPECT_EQ(s["queue_map"], json::array({3, "none"}));
+	s = json::parse(r.out)["steering"];
+	EXPECT_EQ(s["queue_map"], json::array({3, nullptr}));
 	EXPECT_EQ(s["symmetric"], false);
 	EXPECT_EQ(s["hash_seed"], 9);
 	EXPECT_EQ(s["policy"], "rules,hash");
@@ -611,11 +610,13 @@ TEST_F(SteerCli, ReattachChangesOnlyWhatIsGiven)
 	EXPECT_EQ(bad.err.find('#'), std::string::npos) << bad.err;
 	r = t.run({"steer", "rule", "add", kTestbedRxDev, "exact", "udp", "10.0.0.1:0", "10.0.0.2:0", "part", "2", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	json rule = json::parse(r.out);
+	EXPECT_EQ(json::parse(r.out)["result"], "added");
+	json rule = json::parse(r.out)["rule"];
 	EXPECT_EQ(rule["match"], "exact");
 	EXPECT_EQ(rule["proto"], "udp");
 	EXPECT_EQ(rule["sport"], 0);
-	EXPECT_EQ(rule["partition"], 2);
+	EXPECT_EQ(rule["verdict"], "steer");
+	EXPECT_EQ(rule["partition_index"], 2);
 	ASSERT_EQ(t.run({"steer", "rule", "add", kTestbedRxDev, "src", "fd77::/64", "drop"}).status, 0);
 	r = t.run({"steer", "rule", "list", kTestbedRxDev, "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
@@ -623,19 +624,21 @@ TEST_F(SteerCli, ReattachChangesOnlyWhatIsGiven)
 	ASSERT_EQ(rules.size(), 2u);
 	EXPECT_EQ(rules[1]["match"], "src");
 	EXPECT_EQ(rules[1]["prefix"], "fd77::/64");
-	EXPECT_EQ(rules[1]["action"], "drop");
+	EXPECT_EQ(rules[1]["verdict"], "drop");
+	EXPECT_TRUE(rules[1]["partition_index"].is_null());
 	EXPECT_TRUE(rules[1]["partition"].is_null());
 	EXPECT_EQ(rules[1]["packets"], 0);
-	r = t.run({"steer", "rule", "del", kTestbedRxDev, std::to_string(rules[0]["id"].get<int>()), "--json"});
+	r = t.run({"steer", "rule", "del", kTestbedRxDev, std::to_string(rules[0]["rule_id"].get<int>()), "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(json::parse(r.out)["dst"], "10.0.0.2");
+	EXPECT_EQ(json::parse(r.out)["result"], "deleted");
+	EXPECT_EQ(json::parse(r.out)["rule"]["dst"], "10.0.0.2");
 
 	r = t.run({"steer", "stats", kTestbedRxDev, "--count", "1", "--interval", "0.1", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json sample = json::parse(r.out);
 	EXPECT_EQ(sample["interface"], kTestbedRxDev);
 	EXPECT_EQ(sample["netns"], t.name());
-	EXPECT_GT(sample["time"].get<double>(), 1.6e9);
+	EXPECT_GT(sample["time_seconds"].get<double>(), 1.6e9);
 }
 
 // testbed down takes the steering with it; pins whose namespace went some

@@ -121,7 +121,8 @@ TEST_F(TestbedTest, UpCreatesNamespaceAndMultiQueueVeth)
 	ProgramResult r = cli({"testbed", "up", "--name", ns.name, "--queues", "3", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json j = json::parse(r.out);
-	EXPECT_EQ(j["name"], ns.name);
+	EXPECT_EQ(j["netns"], ns.name);
+	EXPECT_EQ(j["result"], "created");
 	EXPECT_EQ(j["queues"], 3);
 	ASSERT_TRUE(netns_exists(ns.name));
 
@@ -278,12 +279,12 @@ TEST_F(TestbedTest, GenSendsOnlyOnTestbedVeths)
 	EXPECT_EQ(j["frames"], 800);
 	EXPECT_EQ(j["bytes"], 800 * 100);
 	EXPECT_EQ(j["flows"], 8);
-	EXPECT_EQ(j["per_queue"], json::array({200, 200, 200, 200}));
+	EXPECT_EQ(j["frames_per_queue"], json::array({200, 200, 200, 200}));
 
 	r = cli({"testbed", "gen", kTestbedTxDev, "--netns", ns.name, "--queue", "1", "--count", "10", "--ipv6",
 		 "--proto", "tcp", "--vlan", "7", "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
-	EXPECT_EQ(json::parse(r.out)["per_queue"], json::array({0, 10, 0, 0}));
+	EXPECT_EQ(json::parse(r.out)["frames_per_queue"], json::array({0, 10, 0, 0}));
 
 	const std::vector<std::vector<std::string>> refused = {
 		{"testbed", "gen", "eth0", "--netns", ns.name},

@@ -376,10 +376,10 @@ void attach_as_user(PartitionBed &bed)
 void expect_users(const json &st)
 {
 	EXPECT_EQ(st.value("policy", ""), "queue") << st.dump();
-	EXPECT_EQ(st.value("default", ""), "drop");
-	EXPECT_EQ(st.value("partitions", 0), 4);
+	EXPECT_EQ(st.value("default_verdict", ""), "drop");
+	EXPECT_EQ(st.value("partition_count", 0), 4);
 	EXPECT_EQ(st.value("hash_seed", 0), 7);
-	EXPECT_EQ(st.value("rules", 0), 1);
+	EXPECT_EQ(st.value("rule_count", 0), 1);
 }
 
 TEST_F(UpRollbackTest, UpOverAUserAttachmentNamesTheChangesAndDownGivesItBack)
@@ -399,7 +399,7 @@ TEST_F(UpRollbackTest, UpOverAUserAttachmentNamesTheChangesAndDownGivesItBack)
 		  std::string::npos)
 		<< u.out;
 	json during = steering_status(bed);
-	EXPECT_EQ(during.value("partitions", 0), 2);
+	EXPECT_EQ(during.value("partition_count", 0), 2);
 	EXPECT_EQ(during.value("hash_seed", 0), 7) << "up keeps what it has no say in";
 	EXPECT_EQ(during.value("prog_id", 0), before.value("prog_id", 1)) << "the user's program, not a new one";
 	// A rule added while up runs is up's time, not the user's program.

@@ -28,7 +28,7 @@ inline json volume_status(const std::string &name)
 {
 	json st = supervisor_request({{"cmd", "sdp-status"}});
 	for (const auto &v : st["volumes"])
-		if (v["name"] == name)
+		if (v["volume"] == name)
 			return v;
 	return {};
 }

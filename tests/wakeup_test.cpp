@@ -96,7 +96,7 @@ protected:
 		// has slept again.
 		auto slept_since = [](const json &a, const json &b) {
 			for (const auto &q : a["partitions"])
-				if (q["wakeup"] != "polled" && part(b, q["name"])["sleeps"] == q["sleeps"])
+				if (q["wakeup"] != "polled" && part(b, q["partition"])["sleeps"] == q["sleeps"])
 					return false;
 			return true;
 		};

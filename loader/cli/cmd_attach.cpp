@@ -23,18 +23,22 @@ namespace mkdp::cli {
 
 namespace {
 
-std::string part_name(uint32_t p) { return p == MKDP_STEER_PART_NONE ? "none" : std::to_string(p); }
+using json = nlohmann::json;
 
-nlohmann::json parts_json(const std::vector<uint32_t> &t)
+// Steering tables hold partition indexes; null where a queue or entry
+// steers to none (docs/json.md).
+json indexes_json(const std::vector<uint32_t> &t)
 {
-	nlohmann::json a = nlohmann::json::array();
+	json a = json::array();
 	for (uint32_t p : t)
-		a.push_back(p == MKDP_STEER_PART_NONE ? nlohmann::json("none") : nlohmann::json(p));
+		a.push_back(p == MKDP_STEER_PART_NONE ? json(nullptr) : json(p));
 	return a;
 }
 
+std::string index_text(const json &p) { return p.is_null() ? "none" : std::to_string(p.get<uint32_t>()); }
+
 // The shortest prefix the table repeats (an "0 1" pattern prints as such).
-size_t period_of(const std::vector<uint32_t> &t)
+size_t period_of(const json &t)
 {
 	for (size_t n = 1; n < t.size(); n++) {
 		if (t.size() % n)
@@ -54,34 +58,98 @@ std::string stale_hint(const SteerPins &p)
 	return "mkdp steer detach " + p.ifname + " --netns " + p.netns;
 }
 
+// Steering that could not be read: what is known of it, the same keys.
+json unread_json(const SteerPins &p, bool stale, const json &attached)
+{
+	return {{"interface", p.ifname}, {"netns", p.netns}, {"attached", attached}, {"stale", stale},
+		{"pin_dir", p.dir}};
+}
+
 } // namespace
 
-nlohmann::json status_json(const SteerStatus &s)
+json steering_json(const SteerStatus &s, const json &names)
 {
-	nlohmann::json socks = nlohmann::json::object();
+	json socks = json::array();
 	for (const auto &[q, parts] : s.sockets)
-		socks[std::to_string(q)] = parts;
+		socks.push_back({{"queue", q}, {"partition_indexes", parts}});
 	return {{"interface", s.ifname},
 		{"netns", s.netns},
 		{"ifindex", s.ifindex},
 		{"attached", s.attached},
 		{"stale", false},
 		{"prog_id", s.prog_id},
-		{"mode", to_string(s.mode)},
-		{"attach", s.multiprog ? "multiprog" : "single"},
+		{"xdp_mode", to_string(s.mode)},
+		{"attach_mode", s.multiprog ? "multiprog" : "single"},
 		{"policy", policy_string(s.config.policy)},
-		{"default", to_string(s.config.default_action)},
-		{"partitions", s.config.partitions},
+		{"default_verdict", to_string(s.config.default_action)},
+		{"partition_count", s.config.partitions},
+		{"partition_names", names},
 		{"symmetric", s.config.symmetric},
 		{"hash_seed", s.config.hash_seed},
 		{"rx_queues", s.rx_queues},
-		{"queue_map", parts_json(s.queue_map)},
-		{"indirection", parts_json(s.indirection)},
-		{"rules", s.rules},
+		{"queue_map", indexes_json(s.queue_map)},
+		{"indirection", indexes_json(s.indirection)},
+		{"rule_count", s.rules},
 		{"owner_pid", s.owner_pid},
-		{"attach_time", s.attach_time},
-		{"pins", Steering::pin_dir(s.netns, s.ifname)},
-		{"sockets_by_queue", socks}};
+		{"attach_time_seconds", s.attach_time},
+		{"pin_dir", Steering::pin_dir(s.netns, s.ifname)},
+		{"sockets", socks}};
+}
+
+void print_steering(const json &s)
+{
+	const std::string iface = s["interface"], netns = s["netns"];
+	if (s["stale"] == true) {
+		std::printf("%s in %s: STALE pins at %s: namespace %s is gone; remove them with: %s\n", iface.c_str(),
+			    netns.c_str(), s["pin_dir"].get<std::string>().c_str(), netns.c_str(),
+			    s.value("hint", "").c_str());
+		return;
+	}
+	if (s["attached"].is_null()) {
+		std::printf("%s in %s: pins at %s: %s\n", iface.c_str(), netns.c_str(),
+			    s["pin_dir"].get<std::string>().c_str(),
+			    s.value("error", "in an unnamed namespace (run status from inside it)").c_str());
+		return;
+	}
+	const json &names = s["partition_names"];
+	auto part = [&](const json &p) {
+		std::string t = index_text(p);
+		if (!p.is_null() && p.get<size_t>() < names.size() && !names[p.get<size_t>()].is_null())
+			t += "(" + names[p.get<size_t>()].get<std::string>() + ")";
+		return t;
+	};
+	bool multi = s["attach_mode"] == "multiprog";
+	std::printf("%s in %s (ifindex %d): %s\n", iface.c_str(), netns.c_str(), s["ifindex"].get<int>(),
+		    s["attached"] == true ? "steering attached"
+					  : "pinned but NOT attached (attach again to re-attach, or detach to remove)");
+	std::printf("  program   id %u, %s mode, %s attach%s\n", s["prog_id"].get<unsigned>(),
+		    s["xdp_mode"].get<std::string>().c_str(), multi ? "multiprog (libxdp dispatcher)" : "single-program",
+		    multi ? "" : " (libxdp's dispatcher is unavailable or not used)");
+	std::printf("  policy    %s, default verdict %s, %u partitions, hash seed %u%s\n",
+		    s["policy"].get<std::string>().c_str(), s["default_verdict"].get<std::string>().c_str(),
+		    s["partition_count"].get<unsigned>(), s["hash_seed"].get<unsigned>(),
+		    s["symmetric"] == true ? ", symmetric hash" : "");
+	std::printf("  queue map");
+	for (size_t q = 0; q < s["queue_map"].size(); q++)
+		std::printf(" %zu=%s", q, part(s["queue_map"][q]).c_str());
+	std::printf("%s\n", s["rx_queues"] != 0 ? "" : " (the driver does not say how many RX queues)");
+	const json &indir = s["indirection"];
+	size_t n = period_of(indir);
+	std::printf("  indir     %zu entries:", indir.size());
+	for (size_t i = 0; i < n; i++)
+		std::printf("%s%s", i && i % 32 == 0 ? "\n            " : " ", index_text(indir[i]).c_str());
+	if (n < indir.size())
+		std::printf("  (repeated %zu times)", indir.size() / n);
+	std::printf("\n  rules     %zu\n", s["rule_count"].get<size_t>());
+	std::printf("  pins      %s\n", s["pin_dir"].get<std::string>().c_str());
+	if (s["sockets"].empty())
+		std::printf("  sockets   none (steered frames take the default verdict, counted as no_socket)\n");
+	for (const json &q : s["sockets"]) {
+		std::printf("  queue %-3u sockets for partitions", q["queue"].get<unsigned>());
+		for (const json &p : q["partition_indexes"])
+			std::printf(" %s", part(p).c_str());
+		std::printf("\n");
+	}
 }
 
 namespace {
@@ -93,39 +161,6 @@ struct AttachCmd {
 	bool symmetric = false, force = false, json = false, allow_host = false;
 	CLI::Option *o_policy, *o_default, *o_partitions, *o_symmetric, *o_seed;
 };
-
-void print_status(const SteerStatus &s)
-{
-	std::printf("%s in %s (ifindex %d): %s\n", s.ifname.c_str(), s.netns.c_str(), s.ifindex,
-		    s.attached ? "steering attached"
-			       : "pinned but NOT attached (attach again to re-attach, or detach to remove)");
-	std::printf("  program   id %u, %s mode, %s attach%s\n", s.prog_id, to_string(s.mode),
-		    s.multiprog ? "multiprog (libxdp dispatcher)" : "single-program",
-		    s.multiprog ? "" : " (libxdp's dispatcher is unavailable or not used)");
-	std::printf("  policy    %s, default action %s, %u partitions, hash seed %u%s\n",
-		    policy_string(s.config.policy).c_str(), to_string(s.config.default_action),
-		    s.config.partitions, s.config.hash_seed, s.config.symmetric ? ", symmetric hash" : "");
-	std::printf("  queue map");
-	for (size_t q = 0; q < s.queue_map.size(); q++)
-		std::printf(" %zu=%s", q, part_name(s.queue_map[q]).c_str());
-	std::printf("%s\n", s.rx_queues ? "" : " (the driver does not say how many RX queues)");
-	size_t n = period_of(s.indirection);
-	std::printf("  indir     %zu entries:", s.indirection.size());
-	for (size_t i = 0; i < n; i++)
-		std::printf("%s%s", i && i % 32 == 0 ? "\n            " : " ", part_name(s.indirection[i]).c_str());
-	if (n < s.indirection.size())
-		std::printf("  (repeated %zu times)", s.indirection.size() / n);
-	std::printf("\n  rules     %zu\n", s.rules);
-	std::printf("  pins      %s\n", Steering::pin_dir(s.netns, s.ifname).c_str());
-	if (s.sockets.empty())
-		std::printf("  sockets   none (steered frames take the default action, counted as no_socket)\n");
-	for (const auto &[q, parts] : s.sockets) {
-		std::printf("  queue %-3u sockets for partitions", q);
-		for (uint32_t p : parts)
-			std::printf(" %u", p);
-		std::printf("\n");
-	}
-}
 
 uint32_t parse_u32(const std::string &what, const std::string &w, uint32_t max)
 {
@@ -209,9 +244,9 @@ void run_attach(const AttachCmd &a)
 	Steering s = Steering::attach(a.ifname, o);
 	SteerStatus st = s.status();
 	if (a.json) {
-		nlohmann::json j = status_json(st);
-		j["action"] = had ? "updated" : "attached";
-		std::cout << j.dump(2) << std::endl;
+		json names = partition_names(st.netns, st.ifname, st.config.partitions);
+		std::cout << json{{"result", had ? "updated" : "attached"}, {"steering", steering_json(st, names)}}.dump(2)
+			  << std::endl;
 		return;
 	}
 	std::printf("%s %s in %s: program id %u, %s mode, %s attach, policy %s, default %s, %u partitions\n",
@@ -222,9 +257,9 @@ void run_attach(const AttachCmd &a)
 
 } // namespace
 
-// Every steering to show, each with its status when it can be read; the
-// document --json prints ({"interfaces": [...]}) when json is set.
-nlohmann::json steer_status(const std::string &ifname, const std::string &netns, bool json)
+// Every steering to show, each with its status when it can be read: printed,
+// or the document --json prints ({"interfaces": [...]}) when as_json is set.
+nlohmann::json steer_status(const std::string &ifname, const std::string &netns, bool as_json)
 {
 	std::vector<SteerPins> pins;
 	if (netns.empty() && ifname.empty()) {
@@ -246,16 +281,12 @@ nlohmann::json steer_status(const std::string &ifname, const std::string &netns,
 					pins.push_back(p);
 	}
 	std::string here = Steering::netns_label();
-	nlohmann::json all = nlohmann::json::array();
+	json all = json::array();
 	for (const SteerPins &p : pins) {
 		if (p.netns_gone) {
-			std::string hint = stale_hint(p);
-			if (json)
-				all.push_back({{"interface", p.ifname}, {"netns", p.netns}, {"attached", false},
-					       {"stale", true}, {"pins", p.dir}, {"hint", hint}});
-			else
-				std::printf("%s in %s: STALE pins at %s: namespace %s is gone; remove them with: %s\n",
-					    p.ifname.c_str(), p.netns.c_str(), p.dir.c_str(), p.netns.c_str(), hint.c_str());
+			json j = unread_json(p, true, false);
+			j["hint"] = stale_hint(p);
+			all.push_back(j);
 			continue;
 		}
 		auto get = [&] { return Steering::open(p.ifname).status(); };
@@ -268,31 +299,24 @@ nlohmann::json steer_status(const std::string &ifname, const std::string &netns,
 			try {
 				s = run_in_netns(p.netns, get);
 			} catch (const Error &e) {
-				if (json)
-					all.push_back({{"interface", p.ifname}, {"netns", p.netns}, {"pins", p.dir},
-						       {"stale", false}, {"attached", nullptr}, {"error", e.what()}});
-				else
-					std::printf("%s in %s: %s\n", p.ifname.c_str(), p.netns.c_str(), e.what());
+				json j = unread_json(p, false, nullptr);
+				j["error"] = e.what();
+				all.push_back(j);
 				continue;
 			}
 		} else {
-			if (json)
-				all.push_back({{"interface", p.ifname}, {"netns", p.netns}, {"pins", p.dir},
-					       {"stale", false}, {"attached", nullptr}});
-			else
-				std::printf("%s in unnamed namespace %s: pins at %s (run status from inside it)\n",
-					    p.ifname.c_str(), p.netns.c_str(), p.dir.c_str());
+			all.push_back(unread_json(p, false, nullptr));
 			continue;
 		}
-		if (json)
-			all.push_back(status_json(s));
-		else
-			print_status(s);
+		all.push_back(steering_json(s, partition_names(s.netns, s.ifname, s.config.partitions)));
 	}
-	if (!json && pins.empty())
+	if (!as_json)
+		for (const json &j : all)
+			print_steering(j);
+	if (!as_json && pins.empty())
 		std::printf("no interface has mkdp steering attached%s\n",
 			    netns.empty() ? "" : (" in " + netns).c_str());
-	return json ? nlohmann::json{{"interfaces", all}} : nlohmann::json();
+	return as_json ? json{{"interfaces", all}} : json();
 }
 
 
@@ -378,7 +402,12 @@ void register_attach(CLI::App &app)
 				if (p.ifname == det_if)
 					throw;
 			if (det_json)
-				std::cout << nlohmann::json{{"interface", det_if}, {"netns", det_ns}, {"result", "unchanged"}}
+				std::cout << json{{"result", "unchanged"},
+						  {"interface", det_if},
+						  {"netns", det_ns.empty() ? Steering::netns_label() : det_ns},
+						  {"detached_from", nullptr},
+						  {"pin_dir", nullptr},
+						  {"netns_gone", stale}}
 						     .dump(2)
 					  << std::endl;
 			else
@@ -386,12 +415,12 @@ void register_attach(CLI::App &app)
 			return;
 		}
 		if (det_json) {
-			std::cout << nlohmann::json{{"interface", det_if},
-						    {"netns", det_ns},
-						    {"result", "detached"},
-						    {"detached_from", r.detached_from},
-						    {"removed_pins", r.pins},
-						    {"netns_gone", stale}}
+			std::cout << json{{"result", r.detached_from.empty() ? "removed_stale_pins" : "detached"},
+					  {"interface", det_if},
+					  {"netns", det_ns.empty() ? Steering::netns_label() : det_ns},
+					  {"detached_from", r.detached_from.empty() ? json(nullptr) : json(r.detached_from)},
+					  {"pin_dir", r.pins},
+					  {"netns_gone", stale}}
 					     .dump(2)
 				  << std::endl;
 		} else if (stale) {

@@ -90,24 +90,24 @@ void run_gen(GenCli &c)
 	const int sig = g_signal ? int(g_signal) : SIGINT;
 	double secs = double(r.duration_ns) / 1e9;
 	if (c.json) {
-		nlohmann::json j = {{"netns", r.netns},
-				    {"iface", r.ifname},
+		nlohmann::json j = {{"result", interrupted ? "interrupted" : "sent"},
+				    {"netns", r.netns},
+				    {"interface", r.ifname},
 				    {"frames", r.frames},
 				    {"bytes", r.bytes},
 				    {"flows", r.flows},
-				    {"size", r.frames ? r.bytes / r.frames : 0},
+				    {"frame_size_bytes", r.frames ? r.bytes / r.frames : 0},
 				    {"proto", c.proto},
 				    {"ipv6", c.g.ipv6},
-				    {"vlan", c.g.vlan},
-				    {"rate_pps_limit", c.g.rate_pps},
-				    {"per_queue", r.per_queue},
-				    {"duration_s", secs},
-				    {"pps", r.pps()},
-				    {"mbps", secs > 0 ? double(r.bytes) * 8 / secs / 1e6 : 0.0},
+				    {"vlan", c.g.vlan ? nlohmann::json(c.g.vlan) : nlohmann::json(nullptr)},
+				    {"rate_limit_pps", c.g.rate_pps},
+				    {"frames_per_queue", r.per_queue},
+				    {"duration_seconds", secs},
+				    {"rate_pps", r.pps()},
+				    {"rate_bps", secs > 0 ? double(r.bytes) * 8 / secs : 0.0},
 				    {"stopped_by", to_string(r.stopped_by)},
-				    {"interrupted", interrupted}};
-		if (interrupted)
-			j["signal"] = sigabbrev_np(sig);
+				    {"interrupted", interrupted},
+				    {"signal", interrupted ? nlohmann::json(sigabbrev_np(sig)) : nlohmann::json(nullptr)}};
 		std::printf("%s\n", j.dump(2).c_str());
 	} else {
 		std::printf("gen %s in %s: %lu frames, %lu bytes, %u flows, %s%s, %.3f s, %.0f pps\n",

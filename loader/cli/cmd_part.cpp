@@ -12,7 +12,7 @@
 #include <mkdp/supervisor.h>
 #include <mkdp/topology.h>
 
-#include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -30,46 +30,51 @@ nlohmann::json partitions_status_json()
 	return r;
 }
 
-void print_partitions(const nlohmann::json &st)
+namespace {
+
+// `part list`'s document: the partitions and the frame accounting of the
+// running topology (docs/json.md: part-list).
+nlohmann::json partition_list()
 {
-	auto u = [](const nlohmann::json &j, const char *k) { return (unsigned long long)j.value(k, 0ULL); };
-	std::printf("%-8s %-5s %-8s %-11s %-7s %12s %10s %10s %8s %6s %9s %6s %6s\n", "NAME", "INDEX", "PID", "STATE",
-		    "CPUS", "RX", "FWD", "FWD_RX", "DROPS", "FREE", "IN_FLIGHT", "LEAKED", "QUOTA");
-	for (const auto &p : st["partitions"]) {
-		std::string cpus;
-		for (int c : p["cpus"])
-			cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
-		const auto &f = p["frames"];
-		std::string state = p["state"].get<std::string>() + (f.value("throttled", false) ? "*" : "");
-		std::printf("%-8s %-5u %-8d %-11s %-7s %12llu %10llu %10llu %8llu %6llu %9llu %6llu %6llu\n",
-			    p["name"].get<std::string>().c_str(), p["index"].get<unsigned>(), p["pid"].get<int>(),
-			    state.c_str(), cpus.c_str(), u(p, "rx"), u(p, "fwd"), u(p, "fwd_rx"), u(p, "drops"),
-			    u(f, "free"), u(f, "in_flight"), u(f, "leaked"), u(f, "quota"));
-	}
-	const auto &r = st["region"];
-	std::printf("frames: %llu total, %llu free, %llu in fill rings, %llu in flight, %llu leaked, "
-		    "%llu returns refused, %llu spare (in no partition's range)\n",
-		    u(r, "frames"), u(r, "free"), u(r, "fill"), u(r, "in_flight"), u(r, "leaked"),
-		    u(r, "refused_returns"), u(r, "spare"));
-	for (const auto &p : st["partitions"])
-		std::printf("%s: %s, runs as uid %u\n", p["name"].get<std::string>().c_str(),
-			    p["placement"].get<std::string>().c_str(), p.value("uid", 0U));
-	if (std::any_of(st["partitions"].begin(), st["partitions"].end(),
-			[](const auto &p) { return p["frames"].value("throttled", false); }))
-		std::printf("*: over its frame quota; its traffic takes the default action until it returns frames\n");
-	for (const auto &v : st.value("volumes", nlohmann::json::array())) {
-		std::string prog = v["program"];
-		std::printf("volume %s: %s, owner %s, program %s, %llu requests (mkdp sdp stats)\n",
-			    v["name"].get<std::string>().c_str(), v["backend"].get<std::string>().c_str(),
-			    v["owner"].get<std::string>().c_str(), prog.empty() ? "none" : prog.c_str(),
-			    (unsigned long long)v["requests"].get<uint64_t>());
-	}
-	for (const auto &p : st["partitions"])
-		if (p["storage"]["requests"] != 0)
-			std::printf("%s storage worker: %llu requests, %llu errors, %llu bytes\n",
-				    p["name"].get<std::string>().c_str(), (unsigned long long)p["storage"]["requests"],
-				    (unsigned long long)p["storage"]["errors"], (unsigned long long)p["storage"]["bytes"]);
+	nlohmann::json st = supervisor_request({{"cmd", "list"}});
+	return {{"supervisor", st["supervisor"]}, {"partitions", st["partitions"]}, {"queues", st["queues"]},
+		{"region", st["region"]}};
 }
+
+// What a start/stop/kill/restart did, in a word (docs/json.md): a stop
+// that took SIGKILL after its deadline says "killed".
+std::string action_result(const std::string &verb, const nlohmann::json &p)
+{
+	if (verb == "start" || verb == "restart")
+		return verb + "ed";
+	const nlohmann::json &e = p["last_exit"];
+	return e.is_number() && e.get<int>() == 128 + SIGKILL ? "killed" : "stopped";
+}
+
+// What a start/stop/kill/restart did, in words, from the supervisor's
+// answer: "p1: killed (was pid 4242); its 512 frames reclaimed".
+std::string action_text(const std::string &verb, const nlohmann::json &p)
+{
+	const std::string name = p["partition"];
+	std::string cpus;
+	for (int c : p["cpus"])
+		cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
+	uint64_t reclaimed = p["last_reclaimed_frames"];
+	std::string gone = "(was pid " + std::to_string(p["last_pid"].get<int>()) + "); " +
+			   (reclaimed ? "its " + std::to_string(reclaimed) + " frames reclaimed" : "it held no frames");
+	const nlohmann::json &e = p["last_exit"];
+	if (verb == "start")
+		return name + ": started (pid " + std::to_string(p["pid"].get<int>()) + " on CPUs " + cpus + ")";
+	if (verb == "restart")
+		return name + ": restarted (pid " + std::to_string(p["pid"].get<int>()) + " on CPUs " + cpus + ", " +
+		       (p["last_pid"] == 0 ? "was not running)" : gone.substr(1));
+	std::string how = action_result(verb, p);
+	if (how != "killed" && e.is_number())
+		how += " with exit status " + std::to_string(e.get<int>());
+	return name + ": " + how + " " + gone;
+}
+
+} // namespace
 
 void register_part(CLI::App &app)
 {
@@ -79,8 +84,7 @@ void register_part(CLI::App &app)
 	CLI::App *list = part->add_subcommand("list", "Partitions: pid, CPUs, state, counters, frame accounting.");
 	list->add_flag("-j,--json", list_json, "print JSON");
 	list->callback([] {
-		nlohmann::json st = supervisor_request({{"cmd", "list"}});
-		st.erase("ok");
+		nlohmann::json st = partition_list();
 		if (list_json)
 			std::cout << st.dump(2) << std::endl;
 		else
@@ -100,16 +104,16 @@ void register_part(CLI::App &app)
 		std::string cmd = verb;
 		a->callback([cmd] {
 			nlohmann::json r = supervisor_request({{"cmd", cmd}, {"name", name}}, 15000);
-			r.erase("ok");
-			const auto &p = r["partition"];
+			const nlohmann::json &p = r["partition"];
+			bool same = r.value("unchanged", false);
 			if (list_json)
-				std::cout << r.dump(2) << std::endl;
-			else if (r.value("unchanged", false))
-				std::printf("%s: already %s; nothing to do\n", name.c_str(),
-					    p["state"].get<std::string>().c_str());
+				std::cout << nlohmann::json{{"result", same ? "unchanged" : action_result(cmd, p)}, {"partition", p}}
+						     .dump(2)
+					  << std::endl;
+			else if (same)
+				std::printf("%s: already %s; nothing to do\n", name.c_str(), p["state"].get<std::string>().c_str());
 			else
-				std::printf("%s: %s (pid %d)\n", name.c_str(), p["state"].get<std::string>().c_str(),
-					    p["pid"].get<int>());
+				std::printf("%s\n", action_text(cmd, p).c_str());
 		});
 	}
 }

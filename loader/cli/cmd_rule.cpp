@@ -3,6 +3,7 @@
 // program on an interface.
 #include "commands.h"
 #include "device_option.h"
+#include "cli_status.h"
 #include "netns_option.h"
 
 #include <steer_loader.h>
@@ -43,29 +44,55 @@ std::string addr(uint8_t family, const std::array<uint8_t, 16> &a)
 	return buf;
 }
 
-// A rule as fields, for scripts: no need to parse the text form.
-nlohmann::json rule_json(const SteerRule &r)
+// A rule as fields, for scripts: no need to parse the text form. Every key
+// is always there (null where it does not apply): docs/json.md.
+nlohmann::json rule_json(const SteerRule &r, const nlohmann::json &names)
 {
-	nlohmann::json j = {{"id", r.id}, {"rule", r.text()}, {"family", r.family == 4 ? "ipv4" : "ipv6"}};
-	if (r.match == SteerRule::Match::exact) {
+	using json = nlohmann::json;
+	bool exact = r.match == SteerRule::Match::exact;
+	bool ports = exact && (r.proto == IPPROTO_TCP || r.proto == IPPROTO_UDP);
+	json j = {{"rule_id", r.id},
+		  {"text", r.text()},
+		  {"family", r.family == 4 ? "ipv4" : "ipv6"},
+		  {"match", exact ? "exact" : r.match == SteerRule::Match::dst_prefix ? "dst" : "src"},
+		  {"proto", nullptr},
+		  {"src", nullptr},
+		  {"dst", nullptr},
+		  {"sport", ports ? json(r.sport) : json(nullptr)},
+		  {"dport", ports ? json(r.dport) : json(nullptr)},
+		  {"prefix", nullptr},
+		  {"prefix_len", nullptr}};
+	if (exact) {
 		const char *p = r.proto == IPPROTO_TCP ? "tcp" : r.proto == IPPROTO_UDP ? "udp"
 			: r.proto == IPPROTO_ICMP ? "icmp" : r.proto == IPPROTO_ICMPV6 ? "icmp6" : nullptr;
-		j["match"] = "exact";
-		j["proto"] = p ? nlohmann::json(p) : nlohmann::json(r.proto);
+		j["proto"] = p ? json(p) : json(std::to_string(r.proto));
 		j["src"] = addr(r.family, r.saddr);
 		j["dst"] = addr(r.family, r.daddr);
-		if (r.proto == IPPROTO_TCP || r.proto == IPPROTO_UDP) {
-			j["sport"] = r.sport;
-			j["dport"] = r.dport;
-		}
 	} else {
-		j["match"] = r.match == SteerRule::Match::dst_prefix ? "dst" : "src";
 		j["prefix"] = addr(r.family, r.saddr) + "/" + std::to_string(r.prefix_len);
 		j["prefix_len"] = r.prefix_len;
 	}
-	j["action"] = r.action == SteerAction::steer ? "part" : to_string(r.action);
-	j["partition"] = r.action == SteerAction::steer ? nlohmann::json(r.partition) : nlohmann::json(nullptr);
+	bool steer = r.action == SteerAction::steer;
+	j["verdict"] = steer ? "steer" : to_string(r.action);
+	j["partition_index"] = steer ? json(r.partition) : json(nullptr);
+	j["partition"] = steer && r.partition < names.size() ? names[r.partition] : json(nullptr);
 	return j;
+}
+
+// What `rule add|del` print: what was done to which rule, where.
+void print_rule_result(bool json_out, const char *result, const Steering &s, const std::string &ifname,
+		       const SteerRule &r)
+{
+	if (!json_out) {
+		std::printf("%s rule %s\n", result, r.to_string().c_str());
+		return;
+	}
+	std::string netns = Steering::netns_label();
+	nlohmann::json names = partition_names(netns, ifname, s.config().partitions);
+	std::cout << nlohmann::json{{"result", result}, {"interface", ifname}, {"netns", netns},
+				    {"rule", rule_json(r, names)}}
+			     .dump(2)
+		  << std::endl;
 }
 
 } // namespace
@@ -106,10 +133,7 @@ void register_rule(CLI::App &app)
 		InNetns in(add.netns);
 		Steering s = Steering::open(add.ifname);
 		r.id = s.add_rule(r);
-		if (add.json)
-			std::cout << rule_json(r).dump(2) << std::endl;
-		else
-			std::printf("added rule %s\n", r.to_string().c_str());
+		print_rule_result(add.json, "added", s, add.ifname, r);
 	});
 
 	CLI::App *d = rule->add_subcommand("del", "Delete a rule by the id `mkdp steer rule list` shows.");
@@ -125,10 +149,7 @@ void register_rule(CLI::App &app)
 		std::vector<SteerRule> rules = s.list_rules();
 		auto r = std::find_if(rules.begin(), rules.end(), [](auto &x) { return x.id == del.id; });
 		s.del_rule(del.id);	// refuses an unknown id
-		if (del.json)
-			std::cout << rule_json(*r).dump(2) << std::endl;
-		else
-			std::printf("deleted rule %s\n", r->to_string().c_str());
+		print_rule_result(del.json, "deleted", s, del.ifname, *r);
 	});
 
 	CLI::App *l = rule->add_subcommand("list", "List the rules with their ids and hit counters.");
@@ -141,14 +162,16 @@ void register_rule(CLI::App &app)
 		InNetns in(list.netns);
 		Steering s = Steering::open(list.ifname);
 		SteerStats st = s.read_stats();
-		nlohmann::json arr = nlohmann::json::array();
+		nlohmann::json arr = nlohmann::json::array(),
+			       names = list.json ? partition_names(Steering::netns_label(), list.ifname, s.config().partitions)
+						 : nlohmann::json();
 		for (const auto &[r, c] : st.rules) {
 			if (!list.json) {
 				std::printf("%-60s %12" PRIu64 " pkts %14" PRIu64 " bytes\n", r.to_string().c_str(),
 					    uint64_t(c.packets), uint64_t(c.bytes));
 				continue;
 			}
-			nlohmann::json j = rule_json(r);
+			nlohmann::json j = rule_json(r, names);
 			j["packets"] = c.packets;
 			j["bytes"] = c.bytes;
 			arr.push_back(j);

@@ -47,14 +47,17 @@ void print_test_run(const TestRun &o)
 		const sdp_md &md = reqs[i].md;
 		nlohmann::json j{{"line", reqs[i].line},
 				 {"request", sdp::request_text(md)},
-				 {"verdict", sdp::to_string(v)}};
+				 {"verdict", sdp::to_string(v)},
+				 {"errno", nullptr},
+				 {"errno_name", nullptr},
+				 {"partition_index", nullptr}};
 		std::string extra;
 		if (v == SDP_DROP) {
 			j["errno"] = md.err;
-			j["error"] = strerrorname_np(md.err) ? strerrorname_np(md.err) : "";
+			j["errno_name"] = strerrorname_np(md.err) ? strerrorname_np(md.err) : std::to_string(md.err);
 			extra = " " + errno_name(md.err);
 		} else if (v == SDP_REDIRECT) {
-			j["target_partition"] = md.target;
+			j["partition_index"] = md.target;
 			extra = " to partition " + std::to_string(md.target);
 		}
 		arr.push_back(j);
@@ -63,7 +66,7 @@ void print_test_run(const TestRun &o)
 				    sdp::to_string(v), extra.c_str());
 	}
 	if (o.json) {
-		std::cout << nlohmann::json{{"program", res.program}, {"object", o.prog}, {"requests", arr},
+		std::cout << nlohmann::json{{"program", res.program}, {"object", o.prog}, {"results", arr},
 					    {"verdicts", counts}}
 				     .dump(2)
 			  << std::endl;
@@ -111,20 +114,20 @@ void print_list(const nlohmann::json &st)
 	for (const auto &v : st["volumes"]) {
 		std::string parts;
 		for (const auto &p : v["partitions"])
-			parts += (parts.empty() ? "" : ",") + p["name"].get<std::string>() +
+			parts += (parts.empty() ? "" : ",") + p["partition"].get<std::string>() +
 				 (p["lane"] == "up" ? "" : "(down)");
-		std::string prog = v["program"];
-		std::printf("%-10s %-7s %-10s %-8s %-12s %-10s %-16s %u\n", v["name"].get<std::string>().c_str(),
+		std::string prog = v["program"].is_null() ? "-" : v["program"].get<std::string>();
+		std::printf("%-10s %-7s %-10s %-8s %-12s %-10s %-16s %u\n", v["volume"].get<std::string>().c_str(),
 			    v["backend"].get<std::string>().c_str(), size_text(v["size_bytes"]).c_str(),
 			    v["owner"].get<std::string>().c_str(), parts.c_str(), v["wakeup"].get<std::string>().c_str(),
-			    prog.empty() ? "-" : prog.c_str(), v["sessions"].get<unsigned>());
+			    prog.c_str(), v["sessions"].get<unsigned>());
 	}
 	for (const auto &e : st["exports"])
 		std::printf("export of %s on %s (%s%s, pid %d)\n", e["volume"].get<std::string>().c_str(),
 			    e["mountpoint"].get<std::string>().c_str(), e["writable"].get<bool>() ? "writable" : "read-only",
 			    e["direct"].get<bool>() ? ", direct" : "", e["pid"].get<int>());
 	for (const auto &p : st["programs"])
-		std::printf("program %s: function %s, id %u (bpftool prog show id %u)\n", p["name"].get<std::string>().c_str(),
+		std::printf("program %s: function %s, id %u (bpftool prog show id %u)\n", p["program"].get<std::string>().c_str(),
 			    p["function"].get<std::string>().c_str(), p["prog_id"].get<unsigned>(),
 			    p["prog_id"].get<unsigned>());
 }
@@ -152,14 +155,14 @@ void print_stats(const nlohmann::json &st, const std::string &only)
 {
 	bool found = false;
 	for (const auto &v : st["volumes"]) {
-		if (!only.empty() && v["name"] != only)
+		if (!only.empty() && v["volume"] != only)
 			continue;
 		found = true;
-		std::string prog = v["program"];
+		const nlohmann::json &prog = v["program"];
 		std::printf("volume %s: %llu requests, %llu outstanding, %llu refused by the ring, program %s\n",
-			    v["name"].get<std::string>().c_str(), v["requests"].get<unsigned long long>(),
+			    v["volume"].get<std::string>().c_str(), v["requests"].get<unsigned long long>(),
 			    v["outstanding"].get<unsigned long long>(), v["bad_requests"].get<unsigned long long>(),
-			    prog.empty() ? "none (every request passes to the owner)" : prog.c_str());
+			    prog.is_null() ? "none (every request passes to the owner)" : prog.get<std::string>().c_str());
 		auto line = [](const char *what, const nlohmann::json &m) {
 			std::string s;
 			for (const auto &[k, n] : m.items())
@@ -167,8 +170,8 @@ void print_stats(const nlohmann::json &st, const std::string &only)
 			std::printf("  %-11s%s\n", what, s.empty() ? "  none" : s.c_str());
 		};
 		line("verdicts", v["verdicts"]);
-		line("partitions", v["per_partition"]);
-		line("errors", v["errors"]);
+		line("partitions", v["requests_by_partition"]);
+		line("errors", v["errors_by_errno"]);
 		print_latency(v.value("request_latency_ns", nlohmann::json::object()));
 	}
 	if (!only.empty() && !found)
@@ -214,9 +217,9 @@ void register_sdp(CLI::App &app)
 	load->callback([abs] {
 		auto r = supervisor_request({{"cmd", "sdp-load"}, {"path", abs(a.prog)}, {"prog", a.name}});
 		if (a.json)
-			return print_json(r["program"]);
+			return print_json({{"result", "loaded"}, {"program", r["program"]}});
 		const auto &p = r["program"];
-		std::printf("loaded %s (function %s, prog id %u)\n", p["name"].get<std::string>().c_str(),
+		std::printf("loaded %s (function %s, prog id %u)\n", p["program"].get<std::string>().c_str(),
 			    p["function"].get<std::string>().c_str(), p["prog_id"].get<unsigned>());
 	});
 	CLI::App *unload = sdp->add_subcommand("unload", "Unload a program that no volume uses.\n"
@@ -226,7 +229,7 @@ void register_sdp(CLI::App &app)
 	unload->callback([] {
 		supervisor_request({{"cmd", "sdp-unload"}, {"prog", a.name}});
 		if (a.json)
-			return print_json({{"program", a.name}, {"unloaded", true}});
+			return print_json({{"result", "unloaded"}, {"program", a.name}});
 		std::printf("unloaded %s\n", a.name.c_str());
 	});
 	CLI::App *attach = sdp->add_subcommand(
@@ -249,6 +252,7 @@ void register_sdp(CLI::App &app)
 		auto r = supervisor_request(
 			{{"cmd", "sdp-attach"}, {"volume", a.volume}, {"prog", prog}, {"maps", maps}});
 		r.erase("ok");
+		r["result"] = "attached";
 		if (a.json)
 			return print_json(r);
 		std::printf("attached %s to volume %s (prog id %u)\n", r["program"].get<std::string>().c_str(),
@@ -261,7 +265,7 @@ void register_sdp(CLI::App &app)
 	detach->callback([] {
 		supervisor_request({{"cmd", "sdp-detach"}, {"volume", a.volume}});
 		if (a.json)
-			return print_json({{"volume", a.volume}, {"program", ""}});
+			return print_json({{"result", "detached"}, {"volume", a.volume}});
 		std::printf("detached the program of volume %s\n", a.volume.c_str());
 	});
 	CLI::App *list = sdp->add_subcommand("list", "The volumes `mkdp topology up` serves, and the loaded programs.");
@@ -280,12 +284,13 @@ void register_sdp(CLI::App &app)
 		auto st = sdp_status();
 		if (!a.json)
 			return print_stats(st, a.volume);
-		if (a.volume.empty())
-			return print_json(st["volumes"]);
+		nlohmann::json vols = nlohmann::json::array();
 		for (const auto &v : st["volumes"])
-			if (v["name"] == a.volume)
-				return print_json(v);
-		throw Error("volume '" + a.volume + "' does not exist");
+			if (a.volume.empty() || v["volume"] == a.volume)
+				vols.push_back(v);
+		if (!a.volume.empty() && vols.empty())
+			throw Error("volume '" + a.volume + "' does not exist");
+		print_json({{"volumes", vols}});
 	});
 	CLI::App *exp = sdp->add_subcommand(
 		"export", "Export a volume as a file (FUSE) that any program can do I/O on.\n"
@@ -308,7 +313,7 @@ void register_sdp(CLI::App &app)
 					     {"writable", a.writable},
 					     {"direct", a.direct}});
 		if (a.json)
-			return print_json(r["exports"]);
+			return print_json({{"result", "exported"}, {"exports", r["exports"]}});
 		std::printf("exported %s on %s (%s%s)\n", a.volume.c_str(), abs(a.mountpoint).c_str(),
 			    a.writable ? "writable" : "read-only", a.direct ? ", direct" : "");
 	});
@@ -319,7 +324,7 @@ void register_sdp(CLI::App &app)
 	unexp->callback([abs] {
 		supervisor_request({{"cmd", "sdp-unexport"}, {"mountpoint", abs(a.mountpoint)}});
 		if (a.json)
-			return print_json({{"mountpoint", abs(a.mountpoint)}, {"exported", false}});
+			return print_json({{"result", "unexported"}, {"mountpoint", abs(a.mountpoint)}});
 		std::printf("unexported %s\n", abs(a.mountpoint).c_str());
 	});
 	register_sdp_io(*sdp);

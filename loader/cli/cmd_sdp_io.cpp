@@ -81,15 +81,16 @@ void run(const IoOpts &o)
 		nlohmann::json errs = nlohmann::json::object();
 		for (const auto &[e, n] : r.errors)
 			errs[strerrorname_np(-e) ? strerrorname_np(-e) : std::to_string(e)] = n;
-		std::cout << nlohmann::json{{"volume", o.volume},
+		std::cout << nlohmann::json{{"result", r.first_error || r.mismatches ? "failed" : "done"},
+					    {"volume", o.volume},
 					    {"op", o.op},
 					    {"offset_bytes", job.offset},
 					    {"size_bytes", job.size},
-					    {"bs_bytes", job.bs},
-					    {"qd", job.qd},
+					    {"block_size_bytes", job.bs},
+					    {"queue_depth", job.qd},
 					    {"requests", r.requests},
 					    {"bytes", r.bytes},
-					    {"errors", errs},
+					    {"errors_by_errno", errs},
 					    {"mismatches", r.mismatches},
 					    {"checksum", r.checksum},
 					    {"elapsed_ns", r.elapsed_ns}}

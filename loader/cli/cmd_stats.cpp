@@ -3,6 +3,7 @@
 // per-CPU counters, in the manner of xdp-bench's periodic output.
 #include "commands.h"
 #include "device_option.h"
+#include "cli_status.h"
 #include "netns_option.h"
 
 #include <mkdp/cpu.h>
@@ -35,17 +36,20 @@ double rate(uint64_t now, uint64_t before, double secs)
 	return secs > 0 ? double(now - before) / secs : 0;
 }
 
+// One sample (docs/json.md: steer-stats). Rates in the unit their name
+// says: packets per second (_pps) and bits per second (_bps).
 nlohmann::json sample_json(const StatsCmd &o, const std::string &netns, const SteerStats &now,
-			   const SteerStats &before, double secs, uint32_t parts)
+			   const SteerStats &before, double secs, const nlohmann::json &names)
 {
 	nlohmann::json p = nlohmann::json::array();
-	for (uint32_t i = 0; i < parts && i < now.partitions.size(); i++) {
+	for (uint32_t i = 0; i < names.size() && i < now.partitions.size(); i++) {
 		const auto &n = now.partitions[i], &b = before.partitions[i];
-		p.push_back({{"partition", i},
+		p.push_back({{"partition", names[i]},
+			     {"partition_index", i},
 			     {"packets", n.packets},
 			     {"bytes", n.bytes},
-			     {"pps", rate(n.packets, b.packets, secs)},
-			     {"bytes_per_s", rate(n.bytes, b.bytes, secs)},
+			     {"rate_pps", rate(n.packets, b.packets, secs)},
+			     {"rate_bps", 8 * rate(n.bytes, b.bytes, secs)},
 			     {"no_socket", n.no_socket},
 			     {"drops", n.drops},
 			     {"redirect_errors", n.redirect_errors}});
@@ -55,28 +59,42 @@ nlohmann::json sample_json(const StatsCmd &o, const std::string &netns, const St
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return {{"interface", o.ifname},
 		{"netns", netns},
-		{"time", double(ts.tv_sec) + double(ts.tv_nsec) / 1e9},	// CLOCK_REALTIME seconds
-		{"interval_s", secs},
+		{"time_seconds", double(ts.tv_sec) + double(ts.tv_nsec) / 1e9},	// CLOCK_REALTIME
+		{"interval_seconds", secs},
 		{"partitions", p},
 		{"totals",
-		 {{"packets", t.packets}, {"pps", rate(t.packets, before.totals.packets, secs)},
-		  {"redirected", t.redirected}, {"passed", t.passed}, {"dropped", t.dropped},
-		  {"non_ip", t.non_ip}, {"malformed", t.malformed}, {"unsteered", t.unsteered}}}};
+		 {{"packets", t.packets}, {"bytes", t.bytes}, {"rate_pps", rate(t.packets, before.totals.packets, secs)},
+		  {"rate_bps", 8 * rate(t.bytes, before.totals.bytes, secs)}, {"redirected", t.redirected},
+		  {"passed", t.passed}, {"dropped", t.dropped}, {"non_ip", t.non_ip}, {"malformed", t.malformed},
+		  {"unsteered", t.unsteered}}}};
+}
+
+std::string name_of(const nlohmann::json &p)
+{
+	return p["partition"].is_null() ? std::to_string(p["partition_index"].get<uint32_t>())
+					: p["partition"].get<std::string>();
 }
 
 void print_sample(const nlohmann::json &s)
 {
-	std::printf("%-10s %12s %14s %12s %10s %10s %10s\n", "partition", "pps", "bytes/s", "packets",
+	std::printf("%-10s %12s %14s %12s %10s %10s %10s\n", "partition", "pps", "bits/s", "packets",
 		    "no_socket", "drops", "redir_err");
-	for (const auto &p : s["partitions"])
-		std::printf("%-10u %12.0f %14.0f %12" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n",
-			    p["partition"].get<uint32_t>(), p["pps"].get<double>(), p["bytes_per_s"].get<double>(),
+	uint64_t no_socket = 0, drops = 0, redirect_errors = 0;
+	for (const auto &p : s["partitions"]) {
+		no_socket += p["no_socket"].get<uint64_t>();
+		drops += p["drops"].get<uint64_t>();
+		redirect_errors += p["redirect_errors"].get<uint64_t>();
+		std::printf("%-10s %12.0f %14.0f %12" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n",
+			    name_of(p).c_str(), p["rate_pps"].get<double>(), p["rate_bps"].get<double>(),
 			    p["packets"].get<uint64_t>(), p["no_socket"].get<uint64_t>(), p["drops"].get<uint64_t>(),
 			    p["redirect_errors"].get<uint64_t>());
+	}
 	const auto &t = s["totals"];
-	std::printf("%-10s %12.0f %14s %12" PRIu64 "  redirected %" PRIu64 " passed %" PRIu64
-		    " dropped %" PRIu64 " non-ip %" PRIu64 " malformed %" PRIu64 " unsteered %" PRIu64 "\n\n",
-		    "total", t["pps"].get<double>(), "", t["packets"].get<uint64_t>(),
+	std::printf("%-10s %12.0f %14.0f %12" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10" PRIu64 "\n", "total",
+		    t["rate_pps"].get<double>(), t["rate_bps"].get<double>(), t["packets"].get<uint64_t>(), no_socket,
+		    drops, redirect_errors);
+	std::printf("  program: redirected %" PRIu64 ", passed %" PRIu64 ", dropped %" PRIu64 ", non-ip %" PRIu64
+		    ", malformed %" PRIu64 ", unsteered %" PRIu64 "\n\n",
 		    t["redirected"].get<uint64_t>(), t["passed"].get<uint64_t>(), t["dropped"].get<uint64_t>(),
 		    t["non_ip"].get<uint64_t>(), t["malformed"].get<uint64_t>(), t["unsteered"].get<uint64_t>());
 	std::fflush(stdout);
@@ -88,7 +106,7 @@ void run_stats(const StatsCmd &o)
 	InNetns in(o.netns);
 	Steering s = Steering::open(o.ifname);
 	const std::string netns = Steering::netns_label();
-	uint32_t parts = s.config().partitions;
+	const nlohmann::json names = partition_names(netns, o.ifname, s.config().partitions);
 	std::signal(SIGINT, [](int) { g_stop = 1; });
 	std::signal(SIGTERM, [](int) { g_stop = 1; });
 
@@ -101,7 +119,7 @@ void run_stats(const StatsCmd &o)
 			std::this_thread::sleep_for(std::chrono::milliseconds(20));
 		SteerStats now = s.read_stats();
 		uint64_t t1 = now_ns();
-		nlohmann::json j = sample_json(o, netns, now, before, double(t1 - t0) / 1e9, parts);
+		nlohmann::json j = sample_json(o, netns, now, before, double(t1 - t0) / 1e9, names);
 		if (o.json)
 			std::cout << j.dump() << std::endl; // one JSON object per line
 		else

@@ -19,23 +19,14 @@ void register_status(CLI::App &topo)
 			  "interface. When nothing is up it says so and exits 0.\n"
 			  "Examples:\n"
 			  "  mkdp topology status\n"
-			  "  mkdp topology status -j | jq '.partitions[] | {name, state}'");
+			  "  mkdp topology status -j | jq '.partitions[] | {partition, state}'");
 	st->add_flag("-j,--json", json, "print JSON");
 	st->callback([] {
-		nlohmann::json s = partitions_status_json();
-		if (json) {
-			nlohmann::json doc{{"up", !s.is_null()}, {"supervisor", s}};
-			if (!s.is_null())
-				doc["steering"] = steer_status(s["interface"], s["netns"], true)["interfaces"];
+		nlohmann::json doc = topology_status_json();
+		if (json)
 			std::cout << doc.dump(2) << std::endl;
-			return;
-		}
-		if (s.is_null()) {
-			std::printf("mkdp is not up (mkdp topology up starts it)\n");
-			return;
-		}
-		print_partitions(s);
-		steer_status(s["interface"], s["netns"], false);
+		else
+			print_topology_status(doc);
 	});
 }
 

@@ -23,19 +23,23 @@ struct TestbedCliOptions {
 
 nlohmann::json end_json(const TestbedEnd &e)
 {
-	return {{"ifname", e.ifname},	   {"ifindex", e.ifindex},     {"mac", e.mac.str()},
+	return {{"interface", e.ifname},   {"ifindex", e.ifindex},     {"mac", e.mac.str()},
 		{"ipv4", e.ip4.str()},	   {"ipv6", e.ip6.str()},      {"rx_queues", e.rx_queues},
-		{"tx_queues", e.tx_queues}, {"up", e.up},		{"xdp_prog", e.xdp_prog}};
+		{"tx_queues", e.tx_queues}, {"up", e.up},
+		{"xdp_program", e.xdp_prog.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.xdp_prog)}};
 }
 
-void print_info(const TestbedInfo &i, const char *state, bool as_json)
+// `result` is what `up` did ("created", "unchanged"); `show` reports only.
+void print_info(const TestbedInfo &i, const char *result, bool as_json)
 {
 	if (as_json) {
-		nlohmann::json j = {{"name", i.name},	  {"state", state},	   {"queues", i.queues},
-				    {"rx", end_json(i.rx)}, {"tx", end_json(i.tx)}, {"netns", i.name}};
+		nlohmann::json j = {{"netns", i.name}, {"queues", i.queues}, {"rx", end_json(i.rx)}, {"tx", end_json(i.tx)}};
+		if (result)
+			j["result"] = result;
 		std::printf("%s\n", j.dump(2).c_str());
 		return;
 	}
+	const char *state = !result ? "up" : std::string(result) == "created" ? "up" : "already up";
 	std::printf("testbed %s: %s, %u queues, native XDP ready\n", i.name.c_str(), state, i.queues);
 	for (const TestbedEnd *e : {&i.rx, &i.tx})
 		std::printf("  %-6s %s  %s/24  %s/64  rx %u tx %u queues%s%s\n", e->ifname.c_str(),
@@ -89,7 +93,7 @@ void register_testbed(CLI::App &app)
 		->capture_default_str();
 	up->callback([] {
 		TestbedUpResult r = testbed_up(o.tb);
-		print_info(r.info, r.created ? "up" : "already up", o.json);
+		print_info(r.info, r.created ? "created" : "unchanged", o.json);
 	});
 
 	CLI::App *down = tb->add_subcommand(
@@ -104,7 +108,9 @@ void register_testbed(CLI::App &app)
 		std::vector<std::string> detached = detach_steering(o.tb.name);
 		bool removed = testbed_down(o.tb.name);
 		if (o.json) {
-			std::printf("%s\n", nlohmann::json{{"name", o.tb.name}, {"removed", removed}, {"detached", detached}}
+			std::printf("%s\n", nlohmann::json{{"result", removed ? "removed" : "unchanged"},
+							   {"netns", o.tb.name},
+							   {"detached_interfaces", detached}}
 						    .dump(2)
 						    .c_str());
 			return;
@@ -120,7 +126,7 @@ void register_testbed(CLI::App &app)
 		std::optional<TestbedInfo> i = testbed_info(o.tb.name);
 		if (!i)
 			throw mkdp::Error("testbed " + o.tb.name + " is not up");
-		print_info(*i, "up", o.json);
+		print_info(*i, nullptr, o.json);
 	});
 
 	register_gen(*tb);

@@ -20,21 +20,20 @@ nlohmann::json to_json(const Topology &t)
 	nlohmann::json parts = nlohmann::json::array(), regions = nlohmann::json::array(),
 		       volumes = nlohmann::json::array();
 	for (const auto &p : t.partitions)
-		parts.push_back({{"name", p.name}, {"cpus", p.cpus}, {"queues", p.queues},
+		parts.push_back({{"partition", p.name}, {"cpus", p.cpus}, {"queues", p.queues},
 				 {"netns", p.netns}, {"wakeup", p.wakeup}});
 	for (const auto &r : t.regions)
-		regions.push_back({{"name", r.name}, {"size", r.size}, {"frame_size", r.frame_size},
+		regions.push_back({{"region", r.name}, {"size_bytes", r.size}, {"frame_size_bytes", r.frame_size},
 				   {"frames_per_partition", r.frames_per_partition},
 				   {"hugepages", r.hugepages}, {"shared_with", r.shared_with}});
 	for (const auto &v : t.volumes)
-		volumes.push_back({{"name", v.name}, {"backend", v.backend}, {"path", v.path},
-				   {"size", v.size}, {"owner", v.owner}, {"partitions", v.partitions},
-				   {"program", v.program}, {"wakeup", v.wakeup}});
-	nlohmann::json j = {{"source", t.source}, {"interface", t.interface}, {"netns", t.netns},
-			    {"partitions", parts}, {"regions", regions}, {"volumes", volumes}};
-	if (t.queues)
-		j["queues"] = *t.queues;
-	return j;
+		volumes.push_back({{"volume", v.name}, {"backend", v.backend}, {"path", v.path},
+				   {"size_bytes", v.size}, {"owner", v.owner}, {"partitions", v.partitions},
+				   {"program", v.program.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.program)},
+				   {"wakeup", v.wakeup}});
+	return {{"source", t.source}, {"interface", t.interface}, {"netns", t.netns},
+		{"queues", t.queues ? nlohmann::json(*t.queues) : nlohmann::json(nullptr)},
+		{"partitions", parts}, {"regions", regions}, {"volumes", volumes}};
 }
 
 struct CheckOptions {
@@ -50,7 +49,8 @@ void run_check(const CheckOptions &o)
 		nlohmann::json c = nlohmann::json::array();
 		for (const auto &x : conflicts)
 			c.push_back({{"line", x.line}, {"conflict", x.what}});
-		nlohmann::json j = {{"ok", conflicts.empty()}, {"conflicts", c}, {"topology", to_json(t)}};
+		nlohmann::json j = {{"result", conflicts.empty() ? "valid" : "conflicts"}, {"conflicts", c},
+				    {"topology", to_json(t)}};
 		std::cout << j.dump(2) << std::endl;
 	} else {
 		for (const auto &x : conflicts)

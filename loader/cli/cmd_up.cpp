@@ -68,9 +68,12 @@ void register_up(CLI::App &topo)
 			std::exit(e.exit_code());
 		}
 		if (json) {
-			std::cout << nlohmann::json{{"result", "up"},
-						    {"supervisor_pid", pid},
-						    {"partitions", t.partitions.size()},
+			nlohmann::json parts = nlohmann::json::array();
+			for (const PartitionSpec &p : t.partitions)
+				parts.push_back(p.name);
+			std::cout << nlohmann::json{{"result", "started"},
+						    {"supervisor", {{"pid", pid}}},
+						    {"partitions", parts},
 						    {"interface", t.interface},
 						    {"netns", t.netns},
 						    {"notes", d.notes}}
@@ -93,7 +96,7 @@ void register_up(CLI::App &topo)
 	down->callback([] {
 		std::string said = supervisor_down();
 		if (json)
-			std::cout << nlohmann::json{{"result", said.rfind("nothing to do", 0) == 0 ? "unchanged" : "down"},
+			std::cout << nlohmann::json{{"result", said.rfind("nothing to do", 0) == 0 ? "unchanged" : "stopped"},
 						    {"message", said}}
 					     .dump(2)
 				  << std::endl;

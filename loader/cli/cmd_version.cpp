@@ -25,7 +25,7 @@ void register_version(CLI::App &app)
 			std::cout << nlohmann::json{{"version", MKDP_VERSION},
 						    {"libbpf", libbpf_version_string()},
 						    {"kernel", u.release},
-						    {"machine", u.machine}}
+						    {"arch", u.machine}}
 					     .dump(2)
 				  << std::endl;
 		else
