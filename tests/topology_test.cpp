@@ -565,7 +565,7 @@ TEST(TopologyCli, CheckReportsEveryConflictAndFails)
 	int status = pclose(p);
 	unlink(path);
 	EXPECT_NE(WEXITSTATUS(status), 0);
-	EXPECT_THAT(out, HasSubstr("\"ok\": false"));
+	EXPECT_THAT(out, HasSubstr("\"result\": \"conflicts\""));
 	EXPECT_THAT(out, HasSubstr("overlap on CPU 0"));
 	EXPECT_THAT(out, HasSubstr("unknown partition 'nobody'"));
 }
