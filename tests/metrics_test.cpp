@@ -146,8 +146,9 @@ TEST(LatencyHistogram, ExportedInSecondsFromOneMicrosecond)
 
 TEST(Metrics, PromtoolAcceptsTheText)
 {
-	if (access("/usr/bin/promtool", X_OK))
-		GTEST_SKIP() << "promtool is not installed (Debian package prometheus)";
+	// `make deps` installs promtool (package prometheus): absent is a failure.
+	ASSERT_EQ(access("/usr/bin/promtool", X_OK), 0)
+		<< "promtool is not installed: run `make deps` (Debian package prometheus)";
 	Exposition e;
 	e.gauge("mkdp_build_info", "Version", {{"version", "0.1.0"}}, 1);
 	e.counter("mkdp_steer_rule_frames_total", "Frames", {{"rule", "1"}, {"rule_text", "exact \"x\"\\\n"}}, 5);
