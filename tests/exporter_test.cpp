@@ -307,8 +307,9 @@ TEST_F(ExporterTest, WithoutTheSupervisorSteeringIsStillServed)
 	std::string l = "{interface=\"mkdp0\",netns=\"" + bed.netns() + "\"";
 	EXPECT_NE(page->body.find("mkdp_steer_frames_total" + l + "} "), std::string::npos) << page->body;
 	EXPECT_NE(page->body.find("mkdp_steer_partition_frames_total" + l + ",partition=\"1\"} "), std::string::npos);
-	if (only_pins_of(bed.netns()))
+	if (only_pins_of(bed.netns())) {
 		EXPECT_NE(page->body.find("mkdp_scrape_errors{source=\"steering\"} 0\n"), std::string::npos);
+	}
 	EXPECT_EQ(page->body.find("mkdp_partition_"), std::string::npos) << "no partitions without the supervisor";
 	kill(exporter.pid(), SIGINT);
 	auto done = exporter.wait(20'000);

@@ -13,6 +13,8 @@
 #include <mkdp/veth_sender.h>
 #include <steer_loader.h>
 
+#include "wait_until.h"
+
 #include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
@@ -89,20 +91,6 @@ inline std::string pins_left()
 			break;
 		}
 	return out;
-}
-
-// Polls `done()` every `step_us` until it holds or `timeout_ms` passed;
-// returns its last answer. The wait is for a condition, the poll interval
-// only bounds how late it is noticed.
-template <class F> bool wait_until(F done, int timeout_ms, int step_us = 10000)
-{
-	uint64_t end = now_ns() + uint64_t(timeout_ms) * 1'000'000;
-	while (!done()) {
-		if (now_ns() >= end)
-			return done();
-		usleep(step_us);
-	}
-	return true;
 }
 
 constexpr const char *kCgroupDirs[] = {"/sys/fs/cgroup/mkdp", "/sys/fs/cgroup/cpuset/mkdp"};

@@ -73,12 +73,13 @@ struct Path {
 	{
 		fe->submit(reqs);
 		std::map<uint32_t, Completion> got;
-		for (int spins = 0; got.size() < reqs.size() && spins < 20'000'000; spins++) {
+		mkdp::test::spin_until([&] {
 			Completion c[64];
 			uint32_t n = fe->reap(c);
 			for (uint32_t i = 0; i < n; i++)
 				got[c[i].tag] = c[i];
-		}
+			return got.size() >= reqs.size();
+		});
 		EXPECT_EQ(got.size(), reqs.size()) << "completions missing";
 		return got;
 	}

@@ -114,8 +114,9 @@ TEST_F(SdpTestRun, ExecutorRunsManyBatchesInOrder)
 	for (size_t i = 0; i < reqs.size(); i++) {
 		bool ro = reqs[i].op == SDP_OP_WRITE && reqs[i].sector >= 1000 && reqs[i].sector < 2000;
 		ASSERT_EQ(v[i], ro ? SDP_DROP : SDP_PASS) << "request " << i;
-		if (ro)
+		if (ro) {
 			EXPECT_EQ(reqs[i].err, EROFS) << "request " << i;
+		}
 		EXPECT_EQ(reqs[i].tag, uint16_t(i)) << "the program does not reorder";
 	}
 }

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "wait_until.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -56,13 +58,14 @@ struct Rig {
 	std::map<uint32_t, mkdp_scpl_desc> collect(size_t n)
 	{
 		std::map<uint32_t, mkdp_scpl_desc> got;
-		for (int spins = 0; got.size() < n && spins < 5'000'000; spins++) {
+		mkdp::test::spin_until([&] {
 			worker->poll();
 			mkdp_scpl_desc c[kEntries];
 			uint32_t k = cq.consume(c, kEntries);
 			for (uint32_t i = 0; i < k; i++)
 				got[c[i].tag] = c[i];
-		}
+			return got.size() >= n;
+		});
 		EXPECT_EQ(got.size(), n) << "completions missing";
 		return got;
 	}
@@ -227,12 +230,13 @@ TEST(StorageWorker, ATagAlreadyInFlightIsRefusedWithEbusy)
 		rig.submit(req(MKDP_SOP_READ, 9, 0, 65536, 0));
 		rig.submit(req(MKDP_SOP_READ, 9, 128, 512, 65536));
 		std::vector<mkdp_scpl_desc> got;
-		for (int spins = 0; got.size() < 2 && spins < 5'000'000; spins++) {
+		mkdp::test::spin_until([&] {
 			rig.worker->poll();
 			mkdp_scpl_desc c;
 			if (rig.cq.consume(&c, 1))
 				got.push_back(c);
-		}
+			return got.size() >= 2;
+		});
 		ASSERT_EQ(got.size(), 2u);
 		EXPECT_EQ(got[0].status, -EBUSY) << "the second, refused at once";
 		EXPECT_EQ(got[1].status, 0) << "the first, from the file";
