@@ -6,6 +6,7 @@
 // machine cannot make a VM (no /dev/kvm), the report must say so and why,
 // and have no KVM figures.
 #include "partition_harness.h"	// mkdp_cli, have_root
+#include "temp_dir.h"
 
 #include <gtest/gtest.h>
 
@@ -29,7 +30,8 @@ TEST(BenchAll, QuickReportIsCompleteAndSane)
 {
 	if (!have_root())
 		GTEST_SKIP() << "needs root (BPF, network namespaces)";
-	std::string dir = "/tmp/mkdp-bench-all-test-" + std::to_string(getpid());
+	TempDir out("bench-all");
+	std::string dir = out.str();
 	ProgramResult r = mkdp_cli({"bench", "all", "--quick", "--out", dir, "--json"});
 	ASSERT_EQ(r.status, 0) << r.err;
 	json d = json::parse(r.out);
@@ -112,7 +114,6 @@ TEST(BenchAll, QuickReportIsCompleteAndSane)
 			EXPECT_TRUE(std::filesystem::exists(dir + "/" + png)) << png;
 	else
 		ADD_FAILURE() << "no plots: " << d["files"]["plots"];
-	std::filesystem::remove_all(dir);
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 // Prometheus' own parser accepting every scrape is the point; promtool
 // lints a page too.
 #include "partition_harness.h"
+#include "temp_dir.h"
 
 #include <mkdp/netns.h>
 
@@ -46,16 +47,6 @@ public:
 
 private:
 	std::string name_;
-};
-
-class TempDir {
-public:
-	TempDir() : path_("/tmp/mkdp-exp-" + std::to_string(getpid())) { std::filesystem::create_directories(path_); }
-	~TempDir() { std::filesystem::remove_all(path_); }
-	const std::string &path() const { return path_; }
-
-private:
-	std::string path_;
 };
 
 struct HttpReply {
@@ -193,7 +184,7 @@ TEST_F(ExporterTest, RealPrometheusScrapesWhatMkdpCounts)
 	ASSERT_EQ(up.status, 0) << up.out << up.err;
 	ASSERT_TRUE(bed.rule_one_flow_per_partition());
 	OwnNetns ns;
-	TempDir dir;
+	TempDir dir("exp");
 	std::optional<RunningProgram> exporter;
 	exporter.emplace(std::vector<std::string>{MKDP_CLI, "exporter", "--listen",
 						  "127.0.0.1:" + std::to_string(kExporterPort), "--netns", ns.name()});
@@ -232,7 +223,7 @@ TEST_F(ExporterTest, RealPrometheusScrapesWhatMkdpCounts)
 	EXPECT_EQ(lat["count"], requests);
 	EXPECT_GT(lat["sum_ns"].get<uint64_t>(), 0u);
 
-	Prometheus prom(ns.name(), dir.path());
+	Prometheus prom(ns.name(), dir.str());
 	ASSERT_TRUE(wait_until([&] { return prom.ready(); }, kWaitMs, 200'000)) << "prometheus never became ready";
 	prom.expect("up{job=\"mkdp\"}", [](double v) { return v == 1; }, "Prometheus scrapes the exporter");
 	prom.expect("scrape_samples_scraped{job=\"mkdp\"}", [](double v) { return v > 100; }, "samples per scrape");
@@ -277,7 +268,7 @@ TEST_F(ExporterTest, RealPrometheusScrapesWhatMkdpCounts)
 	page = http_get(ns.name(), kExporterPort, "/metrics");
 	ASSERT_TRUE(page);
 	if (!access("/usr/bin/promtool", X_OK)) {
-		std::string file = dir.path() + "/page.prom";
+		std::string file = dir.str() + "/page.prom";
 		std::ofstream(file) << page->body;
 		ProgramResult lint = run_program({"sh", "-c", "promtool check metrics < " + file});
 		EXPECT_EQ(lint.status, 0) << lint.out << lint.err;

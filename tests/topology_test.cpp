@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "temp_dir.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -349,22 +351,6 @@ std::vector<std::string> volume_conflicts(const std::string &keys, MachineFacts 
 	return conflicts(with("[[volume]]\nname = \"v2\"\n" + keys), m);
 }
 
-// A directory of the test's own, removed afterwards.
-struct TempDir {
-	std::filesystem::path path;
-	TempDir()
-	{
-		char tmpl[] = "/tmp/mkdp-topo-dir-XXXXXX";
-		path = mkdtemp(tmpl);
-	}
-	~TempDir() { std::filesystem::remove_all(path); }
-	std::string file(const std::string &name, const std::string &text = "") const
-	{
-		std::ofstream(path / name) << text;
-		return (path / name).string();
-	}
-};
-
 } // namespace
 
 TEST(Topology, VolumeWithoutOwner)
@@ -407,7 +393,7 @@ TEST(Topology, VolumeSizeMustBeWholePages)
 
 TEST(Topology, FileVolumeInADirectoryThatDoesNotExist)
 {
-	TempDir d;
+	mkdp::test::TempDir d("topo");
 	std::string path = (d.path / "no-such-dir" / "vol.img").string();
 	auto c = volume_conflicts("backend = \"file\"\npath = \"" + path + "\"\nsize = \"1MiB\"\nowner = \"a\"\n");
 	ASSERT_EQ(c.size(), 1u);
@@ -421,7 +407,7 @@ TEST(Topology, FileVolumeInADirectoryThatDoesNotExist)
 
 TEST(Topology, FileVolumeThatIsNotARegularFile)
 {
-	TempDir d;
+	mkdp::test::TempDir d("topo");
 	auto c = volume_conflicts("backend = \"file\"\npath = \"" + d.path.string() +
 				  "\"\nsize = \"1MiB\"\nowner = \"a\"\n");
 	ASSERT_EQ(c.size(), 1u);
@@ -430,7 +416,7 @@ TEST(Topology, FileVolumeThatIsNotARegularFile)
 
 TEST(Topology, BlockVolumeThatDoesNotExist)
 {
-	TempDir d;
+	mkdp::test::TempDir d("topo");
 	std::string path = (d.path / "nodev").string();
 	auto c = volume_conflicts("backend = \"block\"\npath = \"" + path + "\"\nowner = \"a\"\n");
 	ASSERT_EQ(c.size(), 1u) << "and no size needed: a block volume takes the device's";
@@ -439,7 +425,7 @@ TEST(Topology, BlockVolumeThatDoesNotExist)
 
 TEST(Topology, BlockVolumeThatIsNotABlockDevice)
 {
-	TempDir d;
+	mkdp::test::TempDir d("topo");
 	std::string path = d.file("img");
 	auto c = volume_conflicts("backend = \"block\"\npath = \"" + path + "\"\nowner = \"a\"\n");
 	ASSERT_EQ(c.size(), 1u);
@@ -448,7 +434,7 @@ TEST(Topology, BlockVolumeThatIsNotABlockDevice)
 
 TEST(Topology, TwoVolumesOnOnePath)
 {
-	TempDir d;
+	mkdp::test::TempDir d("topo");
 	std::string path = d.file("img");
 	std::string vol = "backend = \"file\"\nsize = \"1MiB\"\nowner = \"a\"\npath = \"";
 	auto c = conflicts(with("[[volume]]\nname = \"va\"\n" + vol + path + "\"\n" +
@@ -467,7 +453,7 @@ TEST(Topology, VolumeProgramThatDoesNotExist)
 // A relative program path is the topology file's, not the caller's.
 TEST(Topology, VolumeProgramRelativeToTheFile)
 {
-	TempDir d;
+	mkdp::test::TempDir d("topo");
 	std::string prog = d.file("gate.bpf.o", "not really an object");
 	std::string text = with("[[volume]]\nname = \"v2\"\nsize = \"1MiB\"\nowner = \"a\"\n"
 				"program = \"gate.bpf.o\"\n");
