@@ -37,6 +37,9 @@ nlohmann::json partition_names(const std::string &netns_label, const std::string
 nlohmann::json topology_status_json();
 void print_topology_status(const nlohmann::json &doc);
 
+// A partition's "cpus" array as the topology file writes it: "2,3".
+std::string cpus_text(const nlohmann::json &cpus);
+
 // The partitions, queues and frame accounting of a `part list` or
 // `topology status` document, as text.
 void print_partitions(const nlohmann::json &status);

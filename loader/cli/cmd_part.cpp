@@ -56,22 +56,21 @@ std::string action_result(const std::string &verb, const nlohmann::json &p)
 std::string action_text(const std::string &verb, const nlohmann::json &p)
 {
 	const std::string name = p["partition"];
-	std::string cpus;
-	for (int c : p["cpus"])
-		cpus += (cpus.empty() ? "" : ",") + std::to_string(c);
+	const std::string now = "pid " + std::to_string(p["pid"].get<int>()) + " on CPUs " + cpus_text(p["cpus"]);
+	const std::string was = "was pid " + std::to_string(p["last_pid"].get<int>());
 	uint64_t reclaimed = p["last_reclaimed_frames"];
-	std::string gone = "(was pid " + std::to_string(p["last_pid"].get<int>()) + "); " +
-			   (reclaimed ? "its " + std::to_string(reclaimed) + " frames reclaimed" : "it held no frames");
-	const nlohmann::json &e = p["last_exit"];
+	const std::string frames =
+		reclaimed ? "its " + std::to_string(reclaimed) + " frames reclaimed" : "it held no frames";
 	if (verb == "start")
-		return name + ": started (pid " + std::to_string(p["pid"].get<int>()) + " on CPUs " + cpus + ")";
+		return name + ": started (" + now + ")";
 	if (verb == "restart")
-		return name + ": restarted (pid " + std::to_string(p["pid"].get<int>()) + " on CPUs " + cpus + ", " +
-		       (p["last_pid"] == 0 ? "was not running)" : gone.substr(1));
+		return name + ": restarted (" + now + ", " +
+		       (p["last_pid"] == 0 ? "was not running)" : was + "); " + frames);
 	std::string how = action_result(verb, p);
+	const nlohmann::json &e = p["last_exit"];
 	if (how != "killed" && e.is_number())
 		how += " with exit status " + std::to_string(e.get<int>());
-	return name + ": " + how + " " + gone;
+	return name + ": " + how + " (" + was + "); " + frames;
 }
 
 } // namespace

@@ -27,14 +27,6 @@ unsigned long long u(const json &j, const char *k)
 	return v.is_number() ? v.get<unsigned long long>() : 0;
 }
 
-std::string cpus_text(const json &cpus)
-{
-	std::string s;
-	for (int c : cpus)
-		s += (s.empty() ? "" : ",") + std::to_string(c);
-	return s;
-}
-
 // Exit status as a shell reports it: 137 is SIGKILL.
 std::string exit_text(const json &e)
 {
@@ -55,6 +47,14 @@ uint64_t sum_values(const json &m)
 }
 
 } // namespace
+
+std::string cpus_text(const json &cpus)
+{
+	std::string s;
+	for (int c : cpus)
+		s += (s.empty() ? "" : ",") + std::to_string(c);
+	return s;
+}
 
 json partition_names(const std::string &netns_label, const std::string &ifname, uint32_t count)
 {
