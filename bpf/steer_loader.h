@@ -97,6 +97,8 @@ public:
 
 	// The calling thread's namespace label, and the pin directories.
 	static std::string netns_label();
+	// The label of the namespace `--netns NAME` names ("" = the initial one).
+	static std::string netns_label(const std::string &netns);
 	static std::string pin_dir(const std::string &ifname);
 	static std::string pin_dir(const std::string &netns, const std::string &ifname);
 	// Every pin directory, all namespaces.

@@ -116,6 +116,11 @@ std::string no_pins(const std::string &label, const std::string &ifname)
 				 : msg + "; there is in " + elsewhere;
 }
 
+std::string Steering::netns_label(const std::string &netns)
+{
+	return netns.empty() ? kHostLabel : netns;
+}
+
 std::string Steering::netns_label()
 {
 	struct stat st {};

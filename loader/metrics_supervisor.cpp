@@ -6,6 +6,8 @@
 // status JSON may grow or rename fields, a scrape keeps what it finds.
 #include "metrics_collect.h"
 
+#include <steer_loader.h>
+
 namespace mkdp::metrics {
 
 namespace {
@@ -146,8 +148,7 @@ Histogram latency_histogram(const json &h, Labels labels)
 PartitionNames partition_names(const json &st)
 {
 	PartitionNames out;
-	std::string ns = st.value("netns", "");
-	auto &m = out[{ns.empty() ? "host" : ns, st.value("interface", "")}];
+	auto &m = out[{Steering::netns_label(st.value("netns", "")), st.value("interface", "")}];
 	for (const auto &p : st.value("partitions", json::array()))
 		m[p.value("partition_index", 0u)] = p.value("partition", "");
 	return out;

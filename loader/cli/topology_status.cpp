@@ -17,8 +17,7 @@ using json = nlohmann::json;
 
 std::string label_of(const json &st)
 {
-	std::string ns = st.value("netns", "");
-	return ns.empty() ? "host" : ns;
+	return Steering::netns_label(st.value("netns", ""));
 }
 
 unsigned long long u(const json &j, const char *k)
